@@ -1,0 +1,77 @@
+"""The one error tree of edge-participant.
+
+    EdgeError
+    ├── ConfigError (ValueError)          bad config file or field; `issues` lists every problem
+    ├── CredentialsError                  no usable token, or it is expired / not yet valid
+    └── ConnectionError_                   anything on the way to or inside a room
+        ├── SignalError                   the signalling WebSocket misbehaved
+        │   ├── ServerUnreachable         no TCP/TLS/WebSocket connection could be made (retry)
+        │   ├── JoinRefused               server answered the join with an HTTP error or a leave
+        │   └── SignalTimeout (TimeoutError)  no join response / ping timeout
+        ├── ServerLeft                    the server sent `leave`; `reason` says why
+        ├── PeerConnectionError           ICE / DTLS / SCTP failed
+        └── DataError (ValueError)        a data packet is malformed or too large to send
+
+Errors a user can fix themselves (config, credentials, a refused join) carry a one-line message
+meant to be printed without a traceback.
+"""
+
+from __future__ import annotations
+
+
+class EdgeError(Exception):
+    """Root of every error raised by edge-participant on purpose."""
+
+
+class ConfigError(EdgeError, ValueError):
+    """The configuration is invalid; `issues` holds one line per bad field."""
+
+    def __init__(self, issues: list[str] | str) -> None:
+        self.issues = [issues] if isinstance(issues, str) else list(issues)
+        super().__init__("; ".join(self.issues))
+
+
+class CredentialsError(EdgeError):
+    """No usable access token."""
+
+
+class ConnectionError_(EdgeError):
+    """Failure on the way to or inside a room."""
+
+
+class SignalError(ConnectionError_):
+    """The signalling connection failed or sent something we cannot use."""
+
+
+class ServerUnreachable(SignalError):
+    """No connection to the server could be made; worth retrying later."""
+
+
+class JoinRefused(SignalError):
+    """The server refused the join (HTTP status or a `leave` as first message)."""
+
+    def __init__(self, message: str, *, status: int | None = None, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retryable = retryable
+
+
+class SignalTimeout(SignalError, TimeoutError):
+    """The server stopped answering in time."""
+
+
+class ServerLeft(ConnectionError_):
+    """The server asked us to leave; `reason` is the DisconnectReason name."""
+
+    def __init__(self, message: str, *, reason: str, can_reconnect: bool) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.can_reconnect = can_reconnect
+
+
+class PeerConnectionError(ConnectionError_):
+    """A WebRTC peer connection failed."""
+
+
+class DataError(EdgeError, ValueError):
+    """A data packet is invalid or too large to send."""
