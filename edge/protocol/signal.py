@@ -1,0 +1,363 @@
+"""SignalSession: the client side of LiveKit's WebSocket signalling, without I/O.
+
+`receive(data, now)` turns one binary frame from the server into events; `poll(now)` returns
+frames that are due (pings) and raises `SignalTimeout` when the server went quiet. Builders
+(`offer`, `answer`, `leave`, `update_metadata`) return frames to send.
+"""
+
+from __future__ import annotations
+
+import base64
+import enum
+import json
+import logging
+import platform
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+from google.protobuf.message import DecodeError
+from livekit.protocol import models as proto_models
+from livekit.protocol import rtc as proto_rtc
+
+from edge import __version__
+from edge.errors import SignalError, SignalTimeout
+
+_LOGGER = logging.getLogger(__name__)
+
+PROTOCOL_VERSION = 17
+"""Signalling protocol version we speak (JS and Rust SDKs send the same)."""
+CLIENT_PROTOCOL = 0
+"""Data-stream/RPC generation we advertise: 0 makes every peer talk plain v1 RPC to us."""
+JOIN_RESPONSE_TIMEOUT_S = 5.0
+DEFAULT_PING_INTERVAL_S = 5.0
+DEFAULT_PING_TIMEOUT_S = 15.0
+
+
+class SignalState(enum.Enum):
+    """Where the signalling session is."""
+
+    CONNECTING = "connecting"
+    """Socket open, waiting for the JoinResponse."""
+    JOINED = "joined"
+    """JoinResponse received; pings running."""
+    CLOSED = "closed"
+    """We left, the server told us to leave, or the session timed out."""
+
+
+class Target(enum.IntEnum):
+    """Which peer connection a signal refers to (`SignalTarget`)."""
+
+    PUBLISHER = proto_rtc.SignalTarget.PUBLISHER
+    SUBSCRIBER = proto_rtc.SignalTarget.SUBSCRIBER
+
+
+class LeaveAction(enum.IntEnum):
+    """What the server wants us to do after a `leave`."""
+
+    DISCONNECT = proto_rtc.LeaveRequest.DISCONNECT
+    RESUME = proto_rtc.LeaveRequest.RESUME
+    RECONNECT = proto_rtc.LeaveRequest.RECONNECT
+
+
+# Reasons after which rejoining would only fight someone (or be refused again).
+FINAL_LEAVE_REASONS = frozenset({"DUPLICATE_IDENTITY", "PARTICIPANT_REMOVED", "ROOM_DELETED"})
+
+
+@dataclass(frozen=True, slots=True)
+class Joined:
+    """The server accepted the join."""
+
+    response: proto_rtc.JoinResponse
+
+
+@dataclass(frozen=True, slots=True)
+class OfferReceived:
+    """The server offers a (re)negotiation of the subscriber peer connection."""
+
+    sdp: str
+    offer_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerReceived:
+    """The server answered our publisher offer."""
+
+    sdp: str
+    answer_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateReceived:
+    """A remote ICE candidate; `final` marks the server's last one for `target`."""
+
+    target: Target
+    candidate_init: str
+    final: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantsUpdated:
+    """Full `ParticipantInfo`s of participants that changed (ourselves included)."""
+
+    participants: tuple[proto_models.ParticipantInfo, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RoomUpdated:
+    """The room's info (metadata, counts) changed."""
+
+    room: proto_models.Room
+
+
+@dataclass(frozen=True, slots=True)
+class TrackPublished:
+    """The server registered a track we announced with `add_track`."""
+
+    cid: str
+    track: proto_models.TrackInfo
+
+
+@dataclass(frozen=True, slots=True)
+class LeaveReceived:
+    """The server ended (or refused) our session."""
+
+    reason: str
+    action: LeaveAction
+
+    @property
+    def final(self) -> bool:
+        """True when rejoining must not be attempted automatically."""
+        return self.action is LeaveAction.DISCONNECT and self.reason in FINAL_LEAVE_REASONS
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRefreshed:
+    """A fresh token from the server, to use for the next (re)connect."""
+
+    token: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestAnswered:
+    """The server's verdict on a request we sent (e.g. `update_metadata`)."""
+
+    request_id: int
+    reason: str
+    """`OK`, or why it was refused (`NOT_ALLOWED`, `LIMIT_EXCEEDED`, ...)."""
+    message: str
+
+    @property
+    def ok(self) -> bool:
+        """True when the request was applied."""
+        return self.reason == "OK"
+
+
+@dataclass(frozen=True, slots=True)
+class PongReceived:
+    """Round-trip time measured from a ping."""
+
+    rtt_ms: int
+
+
+SignalEvent = (
+    Joined
+    | OfferReceived
+    | AnswerReceived
+    | CandidateReceived
+    | ParticipantsUpdated
+    | RoomUpdated
+    | TrackPublished
+    | LeaveReceived
+    | TokenRefreshed
+    | RequestAnswered
+    | PongReceived
+)
+
+
+def rtc_url(url: str) -> str:
+    """Return the v0 signalling endpoint for a server URL (`https://h/x` → `wss://h/x/rtc`)."""
+    parts = urlsplit(url)
+    schemes = {"ws": "ws", "http": "ws", "wss": "wss", "https": "wss"}
+    if parts.scheme not in schemes or not parts.hostname:
+        raise SignalError(
+            f"server URL must be ws://, wss://, http:// or https:// with a host, got {url!r}"
+        )
+    path = parts.path if parts.path.endswith("/") else parts.path + "/"
+    return urlunsplit((schemes[parts.scheme], parts.netloc, path + "rtc", "", ""))
+
+
+def join_query(
+    *,
+    auto_subscribe: bool = False,
+    device_model: str = "",
+    attributes: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """Query parameters of a fresh v0 join (the token travels in the Authorization header).
+
+    `attributes` are set at join (needs the canUpdateOwnMetadata grant); empty values are ignored.
+    """
+    query = {
+        "protocol": str(PROTOCOL_VERSION),
+        "client_protocol": str(CLIENT_PROTOCOL),
+        "version": __version__,
+        "os": platform.system().lower(),
+        "os_version": platform.release(),
+        "auto_subscribe": "1" if auto_subscribe else "0",
+    }
+    if device_model:
+        query["device_model"] = device_model
+    initial = {k: v for k, v in (attributes or {}).items() if v}
+    if initial:
+        query["attributes"] = base64.urlsafe_b64encode(json.dumps(initial).encode()).decode()
+    return query
+
+
+def validate_url(url: str, query: Mapping[str, str]) -> str:
+    """The HTTP URL that explains a refused join in plain text (what the SDKs fetch)."""
+    ws = rtc_url(url)
+    scheme = "https" if ws.startswith("wss") else "http"
+    return f"{scheme}{ws[ws.index(':') :]}/validate?{urlencode(query)}"
+
+
+class SignalSession:
+    """State of one signalling connection; see the module docstring."""
+
+    def __init__(self, *, now: float) -> None:
+        self.state = SignalState.CONNECTING
+        self.ping_interval_s = DEFAULT_PING_INTERVAL_S
+        self.ping_timeout_s = DEFAULT_PING_TIMEOUT_S
+        self.rtt_ms = 0
+        self._opened_at = now
+        self._last_received = now
+        self._next_ping = now
+        self._offer_id = 0
+        self._request_id = 0
+
+    def receive(self, data: bytes, now: float) -> list[SignalEvent]:
+        """Parse one server frame; raise `SignalError` for bytes that are not a SignalResponse."""
+        if self.state is SignalState.CLOSED:
+            return []
+        msg = proto_rtc.SignalResponse()
+        try:
+            msg.ParseFromString(data)
+        except DecodeError as exc:
+            raise SignalError(f"malformed signal message ({len(data)} bytes): {exc}") from exc
+        self._last_received = now
+        kind = msg.WhichOneof("message")
+        if self.state is SignalState.CONNECTING and kind not in ("join", "leave"):
+            raise SignalError(f"expected join or leave as first signal message, got {kind}")
+        return self._dispatch(msg, kind, now)
+
+    def poll(self, now: float) -> list[bytes]:
+        """Frames due now (pings); raise `SignalTimeout` if the server has gone quiet."""
+        if self.state is SignalState.CONNECTING:
+            if now - self._opened_at > JOIN_RESPONSE_TIMEOUT_S:
+                self.state = SignalState.CLOSED
+                raise SignalTimeout(f"no join response within {JOIN_RESPONSE_TIMEOUT_S:g} s")
+            return []
+        if self.state is not SignalState.JOINED:
+            return []
+        if now - self._last_received > self.ping_timeout_s:
+            self.state = SignalState.CLOSED
+            raise SignalTimeout(f"no message from the server for {self.ping_timeout_s:g} s")
+        if now < self._next_ping:
+            return []
+        self._next_ping = now + self.ping_interval_s
+        ping = proto_rtc.Ping(timestamp=int(now * 1000), rtt=self.rtt_ms)
+        return [proto_rtc.SignalRequest(ping_req=ping).SerializeToString()]
+
+    def next_deadline(self) -> float:
+        """When `poll` next has something to do."""
+        if self.state is SignalState.CONNECTING:
+            return self._opened_at + JOIN_RESPONSE_TIMEOUT_S
+        return min(self._next_ping, self._last_received + self.ping_timeout_s)
+
+    def offer(self, sdp: str) -> bytes:
+        """A publisher offer; ids count up from 1 so answers can be matched."""
+        self._offer_id += 1
+        desc = proto_rtc.SessionDescription(type="offer", sdp=sdp, id=self._offer_id)
+        return proto_rtc.SignalRequest(offer=desc).SerializeToString()
+
+    @property
+    def last_offer_id(self) -> int:
+        """Id of the latest publisher offer (0 before the first)."""
+        return self._offer_id
+
+    def answer(self, sdp: str, offer_id: int) -> bytes:
+        """Our answer to a subscriber offer, echoing its id."""
+        desc = proto_rtc.SessionDescription(type="answer", sdp=sdp, id=offer_id)
+        return proto_rtc.SignalRequest(answer=desc).SerializeToString()
+
+    def add_track(self, request: proto_rtc.AddTrackRequest) -> bytes:
+        """Announce a track before the offer that carries it."""
+        return proto_rtc.SignalRequest(add_track=request).SerializeToString()
+
+    def update_metadata(
+        self, *, name: str = "", metadata: str = "", attributes: Mapping[str, str] | None = None
+    ) -> tuple[int, bytes]:
+        """Change our name/metadata/attributes; an attribute set to "" is deleted."""
+        self._request_id += 1
+        update = proto_rtc.UpdateParticipantMetadata(
+            name=name,
+            metadata=metadata,
+            attributes=dict(attributes or {}),
+            request_id=self._request_id,
+        )
+        return self._request_id, proto_rtc.SignalRequest(update_metadata=update).SerializeToString()
+
+    def leave(self) -> bytes:
+        """An intentional, final leave; the session is closed afterwards."""
+        self.state = SignalState.CLOSED
+        leave = proto_rtc.LeaveRequest(
+            reason=proto_models.DisconnectReason.CLIENT_INITIATED,
+            action=proto_rtc.LeaveRequest.DISCONNECT,
+        )
+        return proto_rtc.SignalRequest(leave=leave).SerializeToString()
+
+    def _dispatch(
+        self, msg: proto_rtc.SignalResponse, kind: str | None, now: float
+    ) -> list[SignalEvent]:
+        if kind == "join":
+            return [self._joined(msg.join, now)]
+        if kind == "leave":
+            self.state = SignalState.CLOSED
+            reason = proto_models.DisconnectReason.Name(msg.leave.reason)
+            return [LeaveReceived(reason=reason, action=LeaveAction(msg.leave.action))]
+        if kind == "offer":
+            return [OfferReceived(sdp=msg.offer.sdp, offer_id=msg.offer.id)]
+        if kind == "answer":
+            return [AnswerReceived(sdp=msg.answer.sdp, answer_id=msg.answer.id)]
+        if kind == "trickle":
+            t = msg.trickle
+            return [
+                CandidateReceived(
+                    target=Target(t.target), candidate_init=t.candidateInit, final=t.final
+                )
+            ]
+        if kind == "update":
+            return [ParticipantsUpdated(participants=tuple(msg.update.participants))]
+        if kind == "room_update":
+            return [RoomUpdated(room=msg.room_update.room)]
+        if kind == "track_published":
+            return [TrackPublished(cid=msg.track_published.cid, track=msg.track_published.track)]
+        if kind == "refresh_token":
+            return [TokenRefreshed(token=msg.refresh_token)]
+        if kind == "pong_resp":
+            self.rtt_ms = max(0, int(now * 1000) - msg.pong_resp.last_ping_timestamp)
+            return [PongReceived(rtt_ms=self.rtt_ms)]
+        if kind == "request_response":
+            rr = msg.request_response
+            reason = proto_rtc.RequestResponse.Reason.Name(rr.reason)
+            return [RequestAnswered(request_id=rr.request_id, reason=reason, message=rr.message)]
+        _LOGGER.debug("ignoring signal message %s", kind)
+        return []
+
+    def _joined(self, join: proto_rtc.JoinResponse, now: float) -> Joined:
+        self.state = SignalState.JOINED
+        if join.ping_interval > 0:
+            self.ping_interval_s = float(join.ping_interval)
+        if join.ping_timeout > 0:
+            self.ping_timeout_s = float(join.ping_timeout)
+        self._next_ping = now + self.ping_interval_s
+        return Joined(response=join)
