@@ -1,0 +1,246 @@
+"""Fixtures shared by the whole suite: task-leak guard, livekit-server, official peers."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+import re
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator, Awaitable, Generator, Iterator
+from pathlib import Path
+from typing import Protocol
+from uuid import uuid4
+
+import pytest
+
+from tests.official_peer import LiveKitServer, OfficialPeer, mint_token
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SERVER_READY_TIMEOUT_S = 30.0
+SERVER_STOP_TIMEOUT_S = 5.0
+SERVER_POLL_INTERVAL_S = 0.1
+SERVER_LOG_TAIL_LINES = 60
+
+# An explicit key pair instead of --dev's devkey/secret: PyJWT warns about HMAC keys
+# under 32 bytes, and warnings are errors in this suite.
+API_KEY = "devkey"
+API_SECRET = "edge-participant-test-secret-0123456789"
+
+# Only keys the server knows: it rejects unknown ones in strict mode.
+# enable_loopback_candidate makes the UDP mux listen on 127.0.0.1 too; without it
+# only ICE-TCP would reach a server that advertises 127.0.0.1.
+_SERVER_CONFIG = """\
+port: {port}
+keys:
+  {api_key}: {api_secret}
+rtc:
+  tcp_port: {rtc_tcp_port}
+  udp_port: {rtc_udp_port}
+  use_external_ip: false
+  enable_loopback_candidate: true
+turn:
+  enabled: false
+logging:
+  level: info
+"""
+
+
+# --- task-leak guard -----------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+async def no_lingering_tasks(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """Fail an async test that leaves asyncio tasks running after its fixtures close."""
+    yield
+    if not inspect.iscoroutinefunction(request.function):
+        return
+    await asyncio.sleep(0)  # one loop turn for tasks that are just finishing
+    current = asyncio.current_task()
+    lingering = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
+    if not lingering:
+        return
+    names = sorted(t.get_name() for t in lingering)
+    for task in lingering:
+        task.cancel()
+    await asyncio.gather(*lingering, return_exceptions=True)
+    pytest.fail(f"test left asyncio tasks running: {names}")
+
+
+# --- livekit-server ------------------------------------------------------------------
+
+
+def _free_port(kind: socket.SocketKind, host: str) -> int:
+    with socket.socket(socket.AF_INET, kind) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _log_tail(path: str | Path, lines: int = SERVER_LOG_TAIL_LINES) -> str:
+    try:
+        text = Path(path).read_text(errors="replace")
+    except OSError as exc:
+        return f"(no log: {exc})"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _is_ready(http_url: str) -> bool:
+    try:
+        with urllib.request.urlopen(http_url + "/", timeout=1) as resp:
+            return bool(resp.status == 200 and resp.read().strip() == b"OK")
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=SERVER_STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture(scope="session")
+def livekit_server(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[LiveKitServer]:
+    """A `--dev` livekit-server on free loopback ports with its own keys, stopped at the end."""
+    binary = Path(
+        os.environ.get("EDGE_LIVEKIT_SERVER") or REPO_ROOT / ".cache" / "bin" / "livekit-server"
+    )
+    if not binary.is_file():
+        pytest.fail("livekit-server not built: run tools/setup")
+
+    workdir = tmp_path_factory.mktemp("livekit-server")
+    port = _free_port(socket.SOCK_STREAM, "127.0.0.1")
+    # The server listens for ICE-TCP and UDP on every interface, so check all of them.
+    rtc_tcp_port = _free_port(socket.SOCK_STREAM, "")
+    rtc_udp_port = _free_port(socket.SOCK_DGRAM, "")
+    config_path = workdir / "livekit.yaml"
+    config_path.write_text(
+        _SERVER_CONFIG.format(
+            port=port,
+            rtc_tcp_port=rtc_tcp_port,
+            rtc_udp_port=rtc_udp_port,
+            api_key=API_KEY,
+            api_secret=API_SECRET,
+        )
+    )
+    log_path = workdir / "server.log"
+    http_url = f"http://127.0.0.1:{port}"
+    command = [
+        str(binary),
+        "--dev",
+        "--bind",
+        "127.0.0.1",
+        "--node-ip",
+        "127.0.0.1",
+        "--config",
+        str(config_path),
+    ]
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        _wait_ready(proc, http_url, log_path)
+        yield LiveKitServer(
+            url=f"ws://127.0.0.1:{port}",
+            http_url=http_url,
+            api_key=API_KEY,
+            api_secret=API_SECRET,
+            log_path=str(log_path),
+        )
+    finally:
+        _stop(proc)
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], http_url: str, log_path: Path) -> None:
+    deadline = time.monotonic() + SERVER_READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if _is_ready(http_url):
+            return
+        try:
+            # Doubles as the poll interval and notices an early exit.
+            rc = proc.wait(timeout=SERVER_POLL_INTERVAL_S)
+        except subprocess.TimeoutExpired:
+            continue
+        pytest.fail(f"livekit-server exited with {rc}:\n{_log_tail(log_path)}")
+    pytest.fail(
+        f"livekit-server not ready at {http_url} within "
+        f"{SERVER_READY_TIMEOUT_S:g} s:\n{_log_tail(log_path)}"
+    )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Attach the livekit-server log tail to failures of tests that used the server."""
+    report = yield
+    server = getattr(item, "funcargs", {}).get("livekit_server")
+    if report.failed and isinstance(server, LiveKitServer):
+        report.sections.append(
+            (
+                f"livekit-server log (last {SERVER_LOG_TAIL_LINES} lines)",
+                _log_tail(server.log_path),
+            )
+        )
+    return report
+
+
+# --- rooms and official peers ----------------------------------------------------------
+
+
+@pytest.fixture
+def room_name(request: pytest.FixtureRequest) -> str:
+    """A fresh room per test, so tests never see each other."""
+    base = re.sub(r"[^A-Za-z0-9_-]+", "-", request.node.name[:40]).strip("-")
+    return f"t-{base}-{uuid4().hex[:8]}"
+
+
+class OfficialPeerFactory(Protocol):
+    def __call__(
+        self,
+        identity: str,
+        *,
+        name: str | None = None,
+        attributes: dict[str, str] | None = None,
+    ) -> Awaitable[OfficialPeer]: ...
+
+
+@pytest.fixture
+async def official_peer(
+    livekit_server: LiveKitServer, room_name: str
+) -> AsyncIterator[OfficialPeerFactory]:
+    """Join official-SDK peers to this test's room; all leave at teardown."""
+    peers: list[OfficialPeer] = []
+
+    async def join(
+        identity: str,
+        *,
+        name: str | None = None,
+        attributes: dict[str, str] | None = None,
+    ) -> OfficialPeer:
+        token = mint_token(
+            livekit_server,
+            identity=identity,
+            room=room_name,
+            name=name,
+            attributes=attributes,
+        )
+        peer = await OfficialPeer.connect(livekit_server.url, token, identity=identity)
+        peers.append(peer)
+        return peer
+
+    yield join
+    for peer in reversed(peers):
+        await peer.disconnect()
