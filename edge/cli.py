@@ -1,0 +1,188 @@
+"""The `edge` command line: run the daemon, check a config file, mint a token."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from edge import __version__
+from edge.config import (
+    DEFAULT_TOKEN_TTL_S,
+    LOG_LEVELS,
+    TOKEN_TTL_MAX_S,
+    TOKEN_TTL_MIN_S,
+    LiveKitConfig,
+    env_api_credentials,
+    load_config,
+)
+from edge.errors import ConfigError, CredentialsError, EdgeError
+from edge.token import inspect_token, iso_utc, mint_token
+
+_LOGGER = logging.getLogger(__name__)
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+_Handler = Callable[[argparse.Namespace], int]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one `edge` command and return its exit status."""
+    parser = _build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version and usage errors; argparse has printed
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    handler: _Handler | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_usage(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return handler(args)
+    except ConfigError as exc:
+        _errors(exc.issues)
+        return EXIT_USAGE
+    except EdgeError as exc:
+        _errors([str(exc)])
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+
+
+def _run(args: argparse.Namespace) -> int:
+    _setup_logging(args.log_level or "info")
+    config = load_config(args.config)
+    if args.log_level is None:
+        logging.getLogger().setLevel(config.daemon.log_level.upper())
+    from edge.daemon import run_daemon  # heavy: aiortc, av
+
+    return asyncio.run(run_daemon(config, simulate=args.simulate))
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    _setup_logging("warning")
+    config = load_config(args.config)
+    try:
+        credentials = _describe_credentials(config.livekit)
+    except CredentialsError as exc:
+        _errors([str(exc)])
+        return EXIT_USAGE
+    lk = config.livekit
+    lines = [
+        f"{args.config}: OK",
+        f"  url: {lk.url}",
+        f"  room: {lk.room}",
+        f"  identity: {lk.identity} (name {lk.name!r}, {len(lk.attributes)} attribute(s))",
+        f"  credentials: {credentials}",
+        f"  log level: {config.daemon.log_level}",
+    ]
+    sys.stdout.write("\n".join(lines) + "\n")
+    return EXIT_OK
+
+
+def _token(args: argparse.Namespace) -> int:
+    _setup_logging("warning")
+    env_key, env_secret = env_api_credentials()
+    config: LiveKitConfig | None = None
+    if args.config is not None:
+        config = load_config(args.config).livekit
+    device = config if args.identity is None else None  # same participant as the config
+    api_key = args.api_key or (config.api_key if config else "") or env_key
+    api_secret = args.api_secret or (config.api_secret if config else "") or env_secret
+    room = args.room or (config.room if config else "")
+    identity = args.identity or (config.identity if config else "")
+    ttl = (
+        args.ttl
+        if args.ttl is not None
+        else (config.token_ttl_s if config else DEFAULT_TOKEN_TTL_S)
+    )
+    problems = [
+        f"{what}: required (give --{flag}{hint})"
+        for what, value, flag, hint in (
+            ("api key", api_key, "api-key", ", --config or set LIVEKIT_API_KEY"),
+            ("api secret", api_secret, "api-secret", ", --config or set LIVEKIT_API_SECRET"),
+            ("room", room, "room", " or --config"),
+            ("identity", identity, "identity", " or --config"),
+        )
+        if not value
+    ]
+    if not TOKEN_TTL_MIN_S <= ttl <= TOKEN_TTL_MAX_S:
+        problems.append(f"--ttl: expected {TOKEN_TTL_MIN_S} to {TOKEN_TTL_MAX_S} s, got {ttl}")
+    if problems:
+        _errors(problems)
+        return EXIT_USAGE
+    jwt = mint_token(
+        api_key=api_key,
+        api_secret=api_secret,
+        room=room,
+        identity=identity,
+        name=args.name or (device.name if device else None),
+        ttl_s=ttl,
+        metadata=device.metadata if device else None,
+        attributes=device.attributes if device else None,
+        observer=args.observer,
+    )
+    sys.stdout.write(jwt + "\n")
+    return EXIT_OK
+
+
+def _describe_credentials(lk: LiveKitConfig) -> str:
+    """One line about the credentials; CredentialsError if a static token is unusable now."""
+    if lk.credentials == "api_key":
+        return f"api key {lk.api_key!r} + secret (tokens minted for {lk.token_ttl_s} s)"
+    info = inspect_token(lk.token, now=time.time())
+    expires = iso_utc(info.expires_at)
+    return f"static token for {info.identity!r} in room {info.room!r}, expires {expires}"
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="edge", description="A LiveKit room participant for single-board computers."
+    )
+    parser.add_argument("--version", action="version", version=f"edge {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    run = commands.add_parser("run", help="join the room and stay there")
+    _add_config(run, required=True)
+    run.add_argument("--simulate", action="store_true", help="use a simulated board")
+    run.add_argument("--log-level", choices=LOG_LEVELS, help="override daemon.log_level")
+    run.set_defaults(handler=_run)
+
+    check = commands.add_parser("check-config", help="validate a config file")
+    _add_config(check, required=True)
+    check.set_defaults(handler=_check_config)
+
+    token = commands.add_parser("token", help="mint an access token and print it")
+    _add_config(token, required=False)
+    token.add_argument("--api-key", help="API key (default: config, then LIVEKIT_API_KEY)")
+    token.add_argument("--api-secret", help="API secret (default: config, LIVEKIT_API_SECRET)")
+    token.add_argument("--room", help="room name (default: config)")
+    token.add_argument("--identity", help="participant identity (default: config)")
+    token.add_argument("--name", help="display name (default: config when --identity is not given)")
+    token.add_argument("--ttl", type=int, metavar="SECONDS", help="lifetime (default: config, 6 h)")
+    token.add_argument("--observer", action="store_true", help="viewer token: no media publish")
+    token.set_defaults(handler=_token)
+    return parser
+
+
+def _add_config(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    parser.add_argument(
+        "--config", type=Path, required=required, metavar="PATH", help="TOML config file"
+    )
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(format=LOG_FORMAT, level=level.upper())
+    logging.getLogger().setLevel(level.upper())
+
+
+def _errors(lines: Sequence[str]) -> None:
+    sys.stderr.write("".join(f"edge: {line}\n" for line in lines))

@@ -1,0 +1,407 @@
+"""Config: the TOML file read into frozen dataclasses, every problem reported by dotted path."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import difflib
+import json
+import logging
+import math
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Literal
+from urllib.parse import urlsplit
+
+from edge.errors import ConfigError
+
+_LOGGER = logging.getLogger(__name__)
+
+ENV_API_KEY = "LIVEKIT_API_KEY"
+ENV_API_SECRET = "LIVEKIT_API_SECRET"
+ENV_TOKEN = "LIVEKIT_TOKEN"
+LOG_LEVELS = ("debug", "info", "warning", "error")
+URL_SCHEMES = ("ws", "wss", "http", "https")
+MAX_NAME_BYTES = 256
+MAX_METADATA_BYTES = 65536
+MAX_ATTRIBUTES_BYTES = 65536
+DEFAULT_TOKEN_TTL_S = 21600
+DEFAULT_CONNECT_TIMEOUT_S = 10.0
+DEFAULT_LOG_LEVEL = "info"
+DEFAULT_SENSOR_PERIOD_S = 5.0
+TOKEN_TTL_MIN_S = 60
+TOKEN_TTL_MAX_S = 86400 * 30
+MAX_CONNECT_TIMEOUT_S = 120.0
+SENSOR_PERIOD_MIN_S = 0.5
+SENSOR_PERIOD_MAX_S = 3600.0
+REDACTED = "<redacted>"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LiveKitConfig:
+    """Where to join, as whom, and with which credentials."""
+
+    url: str
+    """Server URL: ws://, wss://, http:// or https://."""
+    room: str
+    """Room to join."""
+    identity: str
+    """Participant identity, unique per device."""
+    name: str = ""
+    """Display name; `parse_config` sets it to `identity` when the file has none."""
+    metadata: str = ""
+    """Initial participant metadata."""
+    attributes: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    """Initial participant attributes (read-only)."""
+    token: str = field(default="", repr=False)
+    """A static access token; empty when tokens are minted from `api_key` + `api_secret`."""
+    api_key: str = ""
+    """API key the daemon signs its own tokens with."""
+    api_secret: str = field(default="", repr=False)
+    """API secret matching `api_key`."""
+    token_ttl_s: int = DEFAULT_TOKEN_TTL_S
+    """Lifetime of minted tokens."""
+    connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S
+    """Longest wait for the server to answer a join."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "attributes", MappingProxyType(dict(self.attributes)))
+
+    @property
+    def credentials(self) -> Literal["token", "api_key"]:
+        """`token` for a static token, `api_key` when the daemon mints its own."""
+        return "token" if self.token else "api_key"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DaemonConfig:
+    """How the daemon itself behaves."""
+
+    log_level: str = DEFAULT_LOG_LEVEL
+    """One of debug, info, warning, error."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SimulationConfig:
+    """The simulated board used by `edge run --simulate`."""
+
+    sensor_period_s: float = DEFAULT_SENSOR_PERIOD_S
+    """Period of the synthetic sensor."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Config:
+    """The whole configuration."""
+
+    livekit: LiveKitConfig
+    """The room and the credentials."""
+    daemon: DaemonConfig = field(default_factory=DaemonConfig)
+    """Daemon settings."""
+    simulation: SimulationConfig = field(default_factory=SimulationConfig)
+    """Simulated-board settings."""
+
+    def redacted(self) -> dict[str, dict[str, object]]:
+        """The config as plain data, secrets replaced by a marker; safe to print or log."""
+        out: dict[str, dict[str, object]] = {}
+        for section in dataclasses.fields(self):
+            value = getattr(self, section.name)
+            out[section.name] = {
+                f.name: _redact(getattr(value, f.name), secret=not f.repr)
+                for f in dataclasses.fields(value)
+            }
+        return out
+
+
+def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> Config:
+    """Read and validate a TOML file; `env` (default: the process's) fills credentials it lacks."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    config = parse_config(data, source=str(path), env=env)
+    livekit = data.get("livekit")
+    has_secret = isinstance(livekit, Mapping) and any(
+        livekit.get(key) for key in ("token", "api_secret")
+    )
+    if has_secret and path.stat().st_mode & 0o004:
+        _LOGGER.warning("%s holds a secret but every user can read it; restrict its mode", path)
+    return config
+
+
+def parse_config(
+    data: Mapping[str, object], *, source: str = "<config>", env: Mapping[str, str] | None = None
+) -> Config:
+    """Validate already-parsed TOML data; raise one ConfigError listing every problem.
+
+    Credentials from `env` only fill gaps: when the file gives no credentials at all,
+    LIVEKIT_API_KEY + LIVEKIT_API_SECRET are used, else LIVEKIT_TOKEN; when the file gives
+    only one of api_key / api_secret, the environment may supply the other.
+    """
+    issues: list[str] = []
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{source}: expected a table, got {_type_name(data)}")
+    top = _Table("", data, issues)
+    lk = top.section("livekit")
+    daemon = top.section("daemon")
+    sim = top.section("simulation")
+
+    url = lk.string("url", required=True)
+    if url and not _valid_url(url):
+        lk.issue("url", f"expected a ws://, wss://, http:// or https:// URL, got {url!r}")
+    room = lk.string("room", required=True, max_bytes=MAX_NAME_BYTES)
+    identity = lk.string("identity", required=True, max_bytes=MAX_NAME_BYTES)
+    name = lk.string("name", max_bytes=MAX_NAME_BYTES)
+    metadata = lk.string("metadata", max_bytes=MAX_METADATA_BYTES)
+    attributes = lk.attributes("attributes")
+    before = len(issues)
+    token = lk.string("token")
+    api_key = lk.string("api_key")
+    api_secret = lk.string("api_secret")
+    credentials_are_strings = len(issues) == before
+    ttl = lk.number(
+        "token_ttl_s", DEFAULT_TOKEN_TTL_S, low=TOKEN_TTL_MIN_S, high=TOKEN_TTL_MAX_S, integer=True
+    )
+    timeout = lk.number(
+        "connect_timeout_s",
+        DEFAULT_CONNECT_TIMEOUT_S,
+        low=0,
+        high=MAX_CONNECT_TIMEOUT_S,
+        open_low=True,
+    )
+    log_level = daemon.choice("log_level", DEFAULT_LOG_LEVEL, LOG_LEVELS)
+    period = sim.number(
+        "sensor_period_s",
+        DEFAULT_SENSOR_PERIOD_S,
+        low=SENSOR_PERIOD_MIN_S,
+        high=SENSOR_PERIOD_MAX_S,
+    )
+    for table in (lk, daemon, sim, top):
+        table.check_unknown()
+
+    if credentials_are_strings:
+        token, api_key, api_secret = _credentials(token, api_key, api_secret, env, issues)
+    if issues:
+        raise ConfigError(issues)
+    _LOGGER.debug("config from %s is valid", source)
+    return Config(
+        livekit=LiveKitConfig(
+            url=url,
+            room=room,
+            identity=identity,
+            name=name or identity,
+            metadata=metadata,
+            attributes=attributes,
+            token=token,
+            api_key=api_key,
+            api_secret=api_secret,
+            token_ttl_s=int(ttl),
+            connect_timeout_s=float(timeout),
+        ),
+        daemon=DaemonConfig(log_level=log_level),
+        simulation=SimulationConfig(sensor_period_s=float(period)),
+    )
+
+
+def env_api_credentials(env: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """(api_key, api_secret) from LIVEKIT_API_KEY / LIVEKIT_API_SECRET, empty when unset."""
+    env = os.environ if env is None else env
+    return env.get(ENV_API_KEY, ""), env.get(ENV_API_SECRET, "")
+
+
+def _credentials(
+    token: str, api_key: str, api_secret: str, env: Mapping[str, str] | None, issues: list[str]
+) -> tuple[str, str, str]:
+    """Fill credentials the file left out from `env`, then check exactly one kind is given."""
+    env = os.environ if env is None else env
+    if not (token or api_key or api_secret):
+        api_key, api_secret = env_api_credentials(env)
+        if not (api_key or api_secret):
+            token = env.get(ENV_TOKEN, "")
+    elif not token:
+        api_key = api_key or env.get(ENV_API_KEY, "")
+        api_secret = api_secret or env.get(ENV_API_SECRET, "")
+    if token and (api_key or api_secret):
+        issues.append("livekit: give either token or api_key + api_secret, not both")
+    elif not (token or api_key or api_secret):
+        issues.append("livekit: give either token or api_key + api_secret")
+    elif api_key and not api_secret:
+        issues.append("livekit.api_secret: required when api_key is set")
+    elif api_secret and not api_key:
+        issues.append("livekit.api_key: required when api_secret is set")
+    return token, api_key, api_secret
+
+
+_SECTIONS = {
+    "livekit": [f.name for f in dataclasses.fields(LiveKitConfig)],
+    "daemon": [f.name for f in dataclasses.fields(DaemonConfig)],
+    "simulation": [f.name for f in dataclasses.fields(SimulationConfig)],
+}
+_TYPE_NAMES: dict[type, str] = {
+    bool: "bool",
+    int: "int",
+    float: "float",
+    str: "string",
+    dict: "table",
+    list: "array",
+    datetime.datetime: "datetime",
+    datetime.date: "date",
+    datetime.time: "time",
+}
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+class _Table:
+    """One TOML table being validated; problems go to the shared `issues` list."""
+
+    def __init__(self, path: str, data: Mapping[str, object], issues: list[str]) -> None:
+        self._path = path
+        self._data = data
+        self._issues = issues
+        self._known = _SECTIONS.get(path, list(_SECTIONS))
+
+    def issue(self, key: str, message: str) -> None:
+        self._issues.append(f"{_join(self._path, key)}: {message}")
+
+    def section(self, key: str) -> _Table:
+        value = self._data.get(key, {})
+        if not isinstance(value, Mapping):
+            self.issue(key, f"expected a table, got {_type_name(value)}")
+            value = {}
+        return _Table(key, value, self._issues)
+
+    def string(self, key: str, *, required: bool = False, max_bytes: int | None = None) -> str:
+        if key not in self._data:
+            if required:
+                self.issue(key, "required")
+            return ""
+        value = self._data[key]
+        if not isinstance(value, str):
+            self.issue(key, f"expected a string, got {_type_name(value)}")
+            return ""
+        size = _utf8_len(value)
+        if size is None:
+            self.issue(key, "expected valid Unicode text")
+        elif required and size == 0:
+            self.issue(key, "must not be empty")
+        elif max_bytes is not None and size > max_bytes:
+            self.issue(key, f"expected at most {max_bytes} UTF-8 bytes, got {size}")
+        return value
+
+    def number(
+        self,
+        key: str,
+        default: float,
+        *,
+        low: float,
+        high: float,
+        integer: bool = False,
+        open_low: bool = False,
+    ) -> float:
+        value = self._data.get(key, default)
+        what = "an integer" if integer else "a number"
+        low_text = f"greater than {_num(low)}" if open_low else f"from {_num(low)}"
+        expected = f"expected {what} {low_text} {'and at most' if open_low else 'to'} {_num(high)}"
+        wrong_type = isinstance(value, bool) or (integer and isinstance(value, float))
+        if wrong_type or not isinstance(value, int | float):
+            self.issue(key, f"{expected}, got {_type_name(value)}")
+            return default
+        in_range = (low < value if open_low else low <= value) and value <= high
+        if not in_range:  # also catches nan
+            self.issue(key, f"{expected}, got {_shown(value)}")
+            return default
+        return value
+
+    def choice(self, key: str, default: str, choices: tuple[str, ...]) -> str:
+        value = self._data.get(key, default)
+        if isinstance(value, str) and value.lower() in choices:
+            return value.lower()
+        got = repr(value) if isinstance(value, str) else _type_name(value)
+        self.issue(key, f"expected one of {', '.join(choices)}, got {got}")
+        return default
+
+    def attributes(self, key: str) -> dict[str, str]:
+        value = self._data.get(key, {})
+        if not isinstance(value, Mapping):
+            self.issue(key, f"expected a table of strings, got {_type_name(value)}")
+            return {}
+        out: dict[str, str] = {}
+        total = 0
+        for name, item in value.items():
+            path = _join(_join(self._path, key), str(name))
+            if not isinstance(name, str) or not name:
+                self._issues.append(f"{path}: attribute names must not be empty")
+            elif not isinstance(item, str):
+                self._issues.append(f"{path}: expected a string, got {_type_name(item)}")
+            elif _utf8_len(name) is None or _utf8_len(item) is None:
+                self._issues.append(f"{path}: expected valid Unicode text")
+            else:
+                total += len(name.encode()) + len(item.encode())
+                out[name] = item
+        if total > MAX_ATTRIBUTES_BYTES:
+            limit = f"at most {MAX_ATTRIBUTES_BYTES} bytes of names and values"
+            self.issue(key, f"expected {limit}, got {total}")
+        return out
+
+    def check_unknown(self) -> None:
+        for key in self._data:
+            if key in self._known:
+                continue
+            close = difflib.get_close_matches(str(key), self._known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            self.issue(str(key), f"unknown key{hint}")
+
+
+def _join(path: str, key: str) -> str:
+    part = key if _BARE_KEY.fullmatch(key) else json.dumps(key, ensure_ascii=False)
+    return f"{path}.{part}" if path else part
+
+
+def _valid_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises on a bad port
+    except ValueError:
+        return False
+    return parts.scheme in URL_SCHEMES and bool(parts.hostname)
+
+
+def _utf8_len(text: str) -> int | None:
+    try:
+        return len(text.encode("utf-8"))
+    except UnicodeEncodeError:  # lone surrogates
+        return None
+
+
+def _type_name(value: object) -> str:
+    kinds = type(value).__mro__
+    return next((_TYPE_NAMES[kind] for kind in kinds if kind in _TYPE_NAMES), type(value).__name__)
+
+
+def _shown(value: float) -> str:
+    try:
+        return repr(value)
+    except ValueError:  # an int too long to convert to text
+        return "a huge integer"
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if math.isfinite(value) and value == int(value) else repr(value)
+
+
+def _redact(value: object, *, secret: bool) -> object:
+    if secret:
+        return REDACTED if value else ""
+    return dict(value) if isinstance(value, Mapping) else value
