@@ -1,0 +1,450 @@
+"""Room: joins a LiveKit room over signalling + two aiortc peer connections.
+
+    async with Room.connect(options, token) as room:
+        async for event in room.events():
+            ...
+
+The room owns its tasks (signal reader, keep-alive timer) in one TaskGroup. Leaving the
+`async with` block sends a clean LeaveRequest and closes everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from livekit.protocol import models as proto_models
+from livekit.protocol import rtc as proto_rtc
+
+from edge.errors import (
+    ConnectionError_,
+    DataError,
+    EdgeError,
+    JoinRefused,
+    PeerConnectionError,
+    ServerLeft,
+    SignalError,
+    SignalTimeout,
+)
+from edge.livekit.peers import PeerConnection, ice_configuration
+from edge.livekit.signal_socket import SignalSocket
+from edge.protocol import packets
+from edge.protocol import signal as sig
+from edge.protocol.participants import Participant, RoomState, RoomStateEvent
+
+_LOGGER = logging.getLogger(__name__)
+
+LEAVE_REASON_HINTS = {
+    "DUPLICATE_IDENTITY": "another participant joined with our identity; give each device its own",
+    "PARTICIPANT_REMOVED": "removed from the room by an administrator",
+    "ROOM_DELETED": "the room was deleted",
+    "ROOM_CLOSED": "the room was closed",
+    "SERVER_SHUTDOWN": "the server is shutting down",
+    "JOIN_FAILURE": "the server could not complete the join (peer connection never became active)",
+}
+REQUEST_TIMEOUT_S = 5.0
+
+
+class ConnectionState(enum.Enum):
+    """The room connection, as logs and status show it."""
+
+    CONNECTING = "connecting"
+    """Signalling and peer connections are being set up."""
+    CONNECTED = "connected"
+    """Joined; data channels open."""
+    DISCONNECTED = "disconnected"
+    """Lost or ended; `Room.disconnect_error` says why."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RoomOptions:
+    """How to join."""
+
+    url: str
+    """Server URL (ws, wss, http or https)."""
+    attributes: Mapping[str, str]
+    """Participant attributes set at join."""
+    connect_timeout_s: float = 10.0
+    """Upper bound for WebSocket + JoinResponse + data channels open."""
+    device_model: str = ""
+    """Reported to the server as client info."""
+    event_queue_size: int = 1024
+    """Bound of the event queue; when full the oldest event is dropped and counted."""
+
+
+@dataclass(frozen=True, slots=True)
+class DataReceived:
+    """A user data packet from a remote participant."""
+
+    data: packets.UserData
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnected:
+    """The connection ended; `final` means the server told us not to come back."""
+
+    reason: str
+    final: bool
+
+
+RoomEvent = RoomStateEvent | DataReceived | Disconnected
+
+
+class Room:
+    """A joined room; create with `Room.connect`."""
+
+    def __init__(
+        self,
+        options: RoomOptions,
+        *,
+        tg: asyncio.TaskGroup,
+        socket: SignalSocket,
+        session: sig.SignalSession,
+        join: proto_rtc.JoinResponse,
+        token: str,
+    ) -> None:
+        self.options = options
+        self.state = ConnectionState.CONNECTING
+        self.disconnect_error: EdgeError | None = None
+        self.dropped_events = 0
+        self.token = token
+        """The latest token: ours, or a refreshed one from the server."""
+        self._tg = tg
+        self._socket = socket
+        self._session = session
+        self._room_state = RoomState(join.participant, join.room)
+        self._events: asyncio.Queue[RoomEvent] = asyncio.Queue(maxsize=options.event_queue_size)
+        self._disconnected = asyncio.Event()
+        self._sequencer = packets.ReliableSequencer()
+        self._duplicates = packets.DuplicateFilter()
+        self._pending_requests: dict[int, asyncio.Future[sig.RequestAnswered]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        relay_only = (
+            join.client_configuration.force_relay == proto_models.ClientConfigSetting.ENABLED
+        )
+        config = ice_configuration(join.ice_servers, relay_only=relay_only)
+        self._subscriber = PeerConnection(
+            name="subscriber",
+            configuration=config,
+            on_message=self._on_data,
+            on_state=self._on_pc_state,
+        )
+        self._publisher = PeerConnection(
+            name="publisher",
+            configuration=config,
+            on_message=self._on_data,
+            on_state=self._on_pc_state,
+        )
+        for event in self._room_state.apply_join(join.other_participants):
+            self._emit(event)
+
+    @classmethod
+    @asynccontextmanager
+    async def connect(cls, options: RoomOptions, token: str) -> AsyncIterator[Room]:
+        """Join, yield the connected room, and leave cleanly on exit."""
+        query = sig.join_query(device_model=options.device_model, attributes=options.attributes)
+        socket = await SignalSocket.connect(
+            options.url, token=token, query=query, timeout_s=options.connect_timeout_s
+        )
+        room: Room | None = None
+        try:
+            session = sig.SignalSession(now=time.monotonic())
+            join = await _first_message(socket, session)
+            _LOGGER.info(
+                "joined room %r as %r (sid %s, server %s, %d other participant(s))",
+                join.room.name,
+                join.participant.identity,
+                join.participant.sid,
+                join.server_info.version or "?",
+                len(join.other_participants),
+            )
+            try:
+                async with asyncio.TaskGroup() as tg:
+                    room = cls(
+                        options, tg=tg, socket=socket, session=session, join=join, token=token
+                    )
+                    try:
+                        await room._start()
+                        yield room
+                    finally:
+                        await room._shutdown()
+            except BaseExceptionGroup as group:
+                # Room tasks never raise; a group here wraps the one error of the caller's block.
+                if len(group.exceptions) == 1:
+                    raise group.exceptions[0] from None
+                raise
+        finally:
+            if room is None:
+                await socket.aclose()
+
+    @property
+    def local_participant(self) -> Participant:
+        """Ourselves, as the server last described us."""
+        return self._state().local
+
+    @property
+    def remote_participants(self) -> Mapping[str, Participant]:
+        """Everyone else, by identity."""
+        return dict(self._state().remotes)
+
+    @property
+    def name(self) -> str:
+        """The room name."""
+        return self._state().room_name
+
+    @property
+    def metadata(self) -> str:
+        """The room's metadata."""
+        return self._state().metadata
+
+    async def events(self) -> AsyncIterator[RoomEvent]:
+        """Room events in order; ends after the `Disconnected` event."""
+        while True:
+            event = await self._events.get()
+            yield event
+            if isinstance(event, Disconnected):
+                return
+
+    async def wait_disconnected(self) -> EdgeError | None:
+        """Wait until the connection ends; return why (None after our own leave)."""
+        await self._disconnected.wait()
+        return self.disconnect_error
+
+    async def publish_data(
+        self,
+        payload: bytes,
+        *,
+        topic: str | None = None,
+        reliable: bool = True,
+        destination_identities: Sequence[str] = (),
+    ) -> None:
+        """Send a user packet to everyone (or to `destination_identities`)."""
+        publisher = self._connected_publisher()
+        sequence = self._sequencer.next() if reliable else 0
+        data = packets.encode_user(
+            payload,
+            topic=topic,
+            reliable=reliable,
+            destination_identities=destination_identities,
+            sequence=sequence,
+        )
+        if not reliable and len(data) > packets.LOSSY_ADVISED_BYTES:
+            _LOGGER.debug("lossy packet of %d bytes will be fragmented", len(data))
+        publisher.send(data, reliable=reliable)
+
+    async def set_attributes(self, attributes: Mapping[str, str]) -> None:
+        """Set (or with "" delete) attributes; raise `ConnectionError_` if the server refuses."""
+        await self._update_metadata(attributes=attributes)
+
+    async def set_metadata(self, metadata: str) -> None:
+        """Replace our participant metadata (non-empty)."""
+        await self._update_metadata(metadata=metadata)
+
+    async def set_name(self, name: str) -> None:
+        """Change our display name (non-empty)."""
+        await self._update_metadata(name=name)
+
+    # -- joining ---------------------------------------------------------------------------
+
+    async def _start(self) -> None:
+        self._publisher.create_data_channels()
+        self._tasks = [
+            self._tg.create_task(self._read_signal(), name="room.signal-reader"),
+            self._tg.create_task(self._keep_alive(), name="room.keep-alive"),
+        ]
+        await self._send(self._session.offer(await self._publisher.create_offer()))
+        await self._publisher.wait_channels_open(timeout_s=self.options.connect_timeout_s)
+        if self.state is ConnectionState.CONNECTING:
+            self._set_state(ConnectionState.CONNECTED)
+
+    # -- running ---------------------------------------------------------------------------
+
+    async def _read_signal(self) -> None:
+        try:
+            while (frame := await self._socket.recv()) is not None:
+                try:
+                    events = self._session.receive(frame, time.monotonic())
+                except SignalError as exc:
+                    _LOGGER.warning("%s", exc)
+                    continue
+                for event in events:
+                    await self._handle_signal(event)
+                if self._session.state is sig.SignalState.CLOSED:
+                    return
+            self._lost(SignalError("signal connection closed by the server"))
+        except EdgeError as exc:
+            self._lost(exc)
+
+    async def _keep_alive(self) -> None:
+        session = self._session
+        try:
+            while session.state is not sig.SignalState.CLOSED:
+                for frame in session.poll(time.monotonic()):
+                    await self._send(frame)
+                await asyncio.sleep(max(0.0, session.next_deadline() - time.monotonic()) + 0.01)
+        except EdgeError as exc:
+            self._lost(exc)
+
+    async def _handle_signal(self, event: sig.SignalEvent) -> None:
+        match event:
+            case sig.OfferReceived(sdp=sdp, offer_id=offer_id):
+                answer = await self._subscriber.answer_offer(sdp)
+                await self._send(self._session.answer(answer, offer_id))
+            case sig.AnswerReceived(sdp=sdp, answer_id=answer_id):
+                if answer_id in (0, self._session.last_offer_id):
+                    await self._publisher.set_answer(sdp)
+            case sig.CandidateReceived(target=target, candidate_init=init, final=final):
+                pc = self._publisher if target is sig.Target.PUBLISHER else self._subscriber
+                try:
+                    await pc.add_candidate(init, final=final)
+                except ConnectionError_ as exc:
+                    _LOGGER.warning("%s", exc)
+            case sig.ParticipantsUpdated(participants=infos):
+                for change in self._state().apply_update(infos):
+                    self._emit(change)
+            case sig.RoomUpdated(room=info):
+                for change in self._state().apply_room(info):
+                    self._emit(change)
+            case sig.TokenRefreshed(token=token):
+                self.token = token
+            case sig.RequestAnswered(request_id=request_id):
+                future = self._pending_requests.pop(request_id, None)
+                if future is not None and not future.done():
+                    future.set_result(event)
+            case sig.LeaveReceived(reason=reason):
+                hint = LEAVE_REASON_HINTS.get(reason, "")
+                message = f"server ended the session: {reason}" + (f" ({hint})" if hint else "")
+                self._lost(ServerLeft(message, reason=reason, can_reconnect=not event.final))
+            case _:
+                _LOGGER.debug("signal event %s", type(event).__name__)
+
+    def _on_data(self, data: bytes, reliable: bool) -> None:
+        try:
+            packet = packets.decode(data, reliable=reliable)
+        except DataError as exc:
+            _LOGGER.warning("dropped a data packet: %s", exc)
+            return
+        if isinstance(packet, packets.UserData):
+            if self._duplicates.is_new(packet.sender_sid, packet.sequence):
+                self._emit(DataReceived(packet))
+        else:
+            _LOGGER.debug("ignoring %s packet from %r", packet.kind, packet.sender_identity)
+
+    def _on_pc_state(self, state: str) -> None:
+        if state == "failed" and self.state is ConnectionState.CONNECTED:
+            self._lost(PeerConnectionError("peer connection failed (ICE/DTLS)"))
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    async def _update_metadata(
+        self, *, name: str = "", metadata: str = "", attributes: Mapping[str, str] | None = None
+    ) -> None:
+        self._connected_publisher()
+        request_id, frame = self._session.update_metadata(
+            name=name, metadata=metadata, attributes=attributes
+        )
+        future: asyncio.Future[sig.RequestAnswered] = asyncio.get_running_loop().create_future()
+        self._pending_requests[request_id] = future
+        await self._send(frame)
+        try:
+            async with asyncio.timeout(REQUEST_TIMEOUT_S):
+                answer = await future
+        except TimeoutError:
+            raise SignalError(
+                f"server did not confirm the metadata update within {REQUEST_TIMEOUT_S:g} s"
+            ) from None
+        finally:
+            self._pending_requests.pop(request_id, None)
+        if not answer.ok:
+            hint = (
+                " (the token lacks the canUpdateOwnMetadata grant)"
+                if answer.reason == "NOT_ALLOWED"
+                else ""
+            )
+            raise ConnectionError_(
+                f"server refused to update our participant: {answer.reason}: {answer.message}{hint}"
+            )
+
+    async def _send(self, frame: bytes) -> None:
+        await self._socket.send(frame)
+
+    def _connected_publisher(self) -> PeerConnection:
+        if self.state is not ConnectionState.CONNECTED:
+            raise ConnectionError_(f"room is {self.state.value}, not connected")
+        return self._publisher
+
+    def _state(self) -> RoomState:
+        return self._room_state
+
+    def _emit(self, event: RoomEvent) -> None:
+        # Drop policy: when the consumer falls behind, the oldest event goes (and is counted).
+        if self._events.full():
+            self._events.get_nowait()
+            self.dropped_events += 1
+            if self.dropped_events in (1, 10, 100) or self.dropped_events % 1000 == 0:
+                _LOGGER.warning(
+                    "room event queue full: %d event(s) dropped so far", self.dropped_events
+                )
+        self._events.put_nowait(event)
+
+    def _set_state(self, state: ConnectionState) -> None:
+        if state is not self.state:
+            _LOGGER.info("room connection %s -> %s", self.state.value, state.value)
+            self.state = state
+
+    def _lost(self, error: EdgeError) -> None:
+        if self._disconnected.is_set():
+            return
+        final = isinstance(error, ServerLeft) and not error.can_reconnect
+        _LOGGER.warning("disconnected: %s", error)
+        self.disconnect_error = error
+        self._set_state(ConnectionState.DISCONNECTED)
+        self._disconnected.set()
+        self._emit(Disconnected(reason=str(error), final=final))
+
+    async def _shutdown(self) -> None:
+        if (
+            not self._disconnected.is_set()
+            and self._socket is not None
+            and self._session is not None
+        ):
+            try:
+                await self._socket.send(self._session.leave())
+                _LOGGER.info("left room cleanly")
+            except SignalError:
+                _LOGGER.debug("could not send leave")
+        self._session.state = sig.SignalState.CLOSED
+        if not self._disconnected.is_set():
+            self._set_state(ConnectionState.DISCONNECTED)
+            self._disconnected.set()
+            self._emit(Disconnected(reason="left", final=True))
+        for task in self._tasks:
+            task.cancel()
+        await self._socket.aclose()
+        for pc in (self._publisher, self._subscriber):
+            await pc.aclose()
+
+
+async def _first_message(
+    socket: SignalSocket, session: sig.SignalSession
+) -> proto_rtc.JoinResponse:
+    try:
+        async with asyncio.timeout(sig.JOIN_RESPONSE_TIMEOUT_S):
+            frame = await socket.recv()
+    except TimeoutError:
+        raise SignalTimeout(f"no join response within {sig.JOIN_RESPONSE_TIMEOUT_S:g} s") from None
+    if frame is None:
+        raise SignalError("server closed the signal connection before answering the join")
+    for event in session.receive(frame, time.monotonic()):
+        if isinstance(event, sig.Joined):
+            return event.response
+        if isinstance(event, sig.LeaveReceived):
+            hint = LEAVE_REASON_HINTS.get(event.reason, "")
+            suffix = f" ({hint})" if hint else ""
+            raise JoinRefused(f"server refused the join: {event.reason}{suffix}")
+    raise SignalError("server did not answer the join")

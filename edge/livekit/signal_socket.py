@@ -1,0 +1,120 @@
+"""SignalSocket: the WebSocket that carries SignalRequest/SignalResponse frames (aiohttp)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+
+import aiohttp
+
+from edge.errors import JoinRefused, ServerUnreachable, SignalError
+from edge.protocol.signal import rtc_url, validate_url
+
+_LOGGER = logging.getLogger(__name__)
+
+MAX_FRAME_BYTES = 4 * 1024 * 1024
+"""Largest signal frame accepted (a JoinResponse for a big room is well under this)."""
+_RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
+
+
+class SignalSocket:
+    """One open signalling WebSocket; binary frames only."""
+
+    def __init__(self, session: aiohttp.ClientSession, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self._session = session
+        self._ws = ws
+
+    @classmethod
+    async def connect(
+        cls, url: str, *, token: str, query: Mapping[str, str], timeout_s: float
+    ) -> SignalSocket:
+        """Open the socket; raise `JoinRefused` (server said no) or `ServerUnreachable`."""
+        endpoint = rtc_url(url)
+        headers = {"Authorization": f"Bearer {token}"}
+        session = aiohttp.ClientSession()
+        try:
+            async with asyncio.timeout(timeout_s):
+                ws = await session.ws_connect(
+                    endpoint,
+                    params=dict(query),
+                    headers=headers,
+                    max_msg_size=MAX_FRAME_BYTES,
+                    autoping=True,
+                )
+        except aiohttp.WSServerHandshakeError as exc:
+            detail = await _refusal_detail(session, url, query, headers)
+            await session.close()
+            raise JoinRefused(
+                f"server refused the join (HTTP {exc.status}): {detail or exc.message}",
+                status=exc.status,
+                retryable=exc.status in _RETRYABLE_STATUS,
+            ) from None
+        except (aiohttp.ClientError, OSError) as exc:
+            await session.close()
+            raise ServerUnreachable(f"cannot reach {endpoint}: {exc}") from None
+        except TimeoutError:
+            await session.close()
+            raise ServerUnreachable(
+                f"cannot reach {endpoint}: no answer within {timeout_s:g} s"
+            ) from None
+        except BaseException:
+            await session.close()
+            raise
+        return cls(session, ws)
+
+    async def send(self, data: bytes) -> None:
+        """Send one frame; raise `SignalError` if the socket is closed."""
+        try:
+            await self._ws.send_bytes(data)
+        except (aiohttp.ClientError, ConnectionError, RuntimeError) as exc:
+            raise SignalError(f"signal socket closed while sending: {exc}") from None
+
+    async def recv(self) -> bytes | None:
+        """Next binary frame, or None once the socket is closed."""
+        while True:
+            msg = await self._ws.receive()
+            if msg.type is aiohttp.WSMsgType.BINARY:
+                data: bytes = msg.data
+                return data
+            if msg.type in (
+                aiohttp.WSMsgType.CLOSE,
+                aiohttp.WSMsgType.CLOSING,
+                aiohttp.WSMsgType.CLOSED,
+            ):
+                return None
+            if msg.type is aiohttp.WSMsgType.ERROR:
+                _LOGGER.warning("signal socket error: %s", self._ws.exception())
+                return None
+            _LOGGER.debug("ignoring %s frame on the signal socket", msg.type.name)
+
+    @property
+    def closed(self) -> bool:
+        """True once either side closed the socket."""
+        return self._ws.closed
+
+    async def aclose(self) -> None:
+        """Close with code 1000; idempotent."""
+        try:
+            if not self._ws.closed:
+                async with asyncio.timeout(2.0):
+                    await self._ws.close()
+        except (TimeoutError, aiohttp.ClientError, ConnectionError):
+            _LOGGER.debug("signal socket did not close cleanly")
+        finally:
+            await self._session.close()
+
+
+async def _refusal_detail(
+    session: aiohttp.ClientSession, url: str, query: Mapping[str, str], headers: Mapping[str, str]
+) -> str:
+    """The server's plain-text reason for a refused join, from its validate endpoint."""
+    try:
+        async with (
+            asyncio.timeout(3.0),
+            session.get(validate_url(url, query), headers=headers) as resp,
+        ):
+            text = await resp.text()
+    except (aiohttp.ClientError, OSError, TimeoutError):
+        return ""
+    return " ".join(text.split())[:300]
