@@ -61,7 +61,7 @@ def _run(args: argparse.Namespace) -> int:
     _setup_logging(args.log_level or "info")
     config = load_config(args.config)
     if args.log_level is None:
-        logging.getLogger().setLevel(config.daemon.log_level.upper())
+        _setup_logging(config.daemon.log_level)
     from edge.daemon import run_daemon  # heavy: aiortc, av
 
     return asyncio.run(run_daemon(config, simulate=args.simulate))
@@ -182,6 +182,11 @@ def _add_config(parser: argparse.ArgumentParser, *, required: bool) -> None:
 def _setup_logging(level: str) -> None:
     logging.basicConfig(format=LOG_FORMAT, level=level.upper())
     logging.getLogger().setLevel(level.upper())
+    # ICE/DTLS libraries log every candidate pair at INFO; keep them for --log-level debug.
+    for noisy in ("aioice", "aiortc"):
+        logging.getLogger(noisy).setLevel(
+            logging.DEBUG if level.lower() == "debug" else logging.WARNING
+        )
 
 
 def _errors(lines: Sequence[str]) -> None:

@@ -1,0 +1,191 @@
+"""The `edge run` daemon: join the room, stay joined, leave cleanly on SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from dataclasses import dataclass
+
+from edge.backoff import Backoff
+from edge.config import Config
+from edge.errors import ConnectionError_, EdgeError, JoinRefused, ServerLeft
+from edge.livekit.room import (
+    DataReceived,
+    Disconnected,
+    Room,
+    RoomEvent,
+    RoomOptions,
+)
+from edge.protocol.participants import (
+    AttributesChanged,
+    MetadataChanged,
+    ParticipantJoined,
+    ParticipantLeft,
+    RoomMetadataChanged,
+)
+from edge.simulation import SimulatedBoard
+from edge.token import token_for
+
+_LOGGER = logging.getLogger(__name__)
+
+EXIT_OK = 0
+STATUS_ATTRIBUTE = "edge.status"
+"""Participant attribute that says `online` while the daemon is in the room."""
+
+
+async def run_daemon(config: Config, *, simulate: bool) -> int:
+    """Run until SIGINT/SIGTERM (exit 0) or an error that retrying cannot fix (exit 1)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, _request_stop, stop, signum)
+    try:
+        return await _run(config, simulate=simulate, stop=stop)
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+
+
+async def _run(config: Config, *, simulate: bool, stop: asyncio.Event) -> int:
+    board = SimulatedBoard() if simulate else None
+    backoff = Backoff()
+    attempt = 0
+    while not stop.is_set():
+        async with asyncio.TaskGroup() as tg:
+            session = tg.create_task(_session(config, board), name="daemon.session")
+            stopper = tg.create_task(stop.wait(), name="daemon.stop")
+            await asyncio.wait([session, stopper], return_when=asyncio.FIRST_COMPLETED)
+            session.cancel()  # on stop: leaves the room cleanly (Room.connect's finally)
+            stopper.cancel()
+        if stop.is_set():
+            break
+        outcome = session.result()
+        if outcome.fatal:
+            raise outcome.error
+        attempt = 0 if outcome.joined else attempt + 1
+        delay = backoff.delay(attempt)
+        _LOGGER.warning("%s; retrying in %.1f s", outcome.error, delay)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(delay):
+                await stop.wait()
+    _LOGGER.info("stopped")
+    return EXIT_OK
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """How one room session ended."""
+
+    error: EdgeError
+    fatal: bool
+    """Retrying cannot help (refused token, evicted by a duplicate identity, ...)."""
+    joined: bool
+    """The session got as far as joining (resets the backoff)."""
+
+
+async def _session(config: Config, board: SimulatedBoard | None) -> _Outcome:
+    """Join once and serve until the connection ends."""
+    lk = config.livekit
+    options = RoomOptions(
+        url=lk.url,
+        attributes={**lk.attributes, STATUS_ATTRIBUTE: "online"},
+        connect_timeout_s=lk.connect_timeout_s,
+        device_model=board.model if board else "",
+    )
+    joined = False
+    try:
+        token = token_for(lk, now=time.time())
+        async with Room.connect(options, token) as room:
+            joined = True
+            await _align_identity(room, config)
+            await _serve(room, config, board)
+            error = room.disconnect_error or ConnectionError_("disconnected")
+    except JoinRefused as exc:
+        return _Outcome(exc, fatal=not exc.retryable, joined=joined)
+    except ServerLeft as exc:
+        return _Outcome(exc, fatal=not exc.can_reconnect, joined=joined)
+    except ConnectionError_ as exc:
+        return _Outcome(exc, fatal=False, joined=joined)
+    except EdgeError as exc:
+        return _Outcome(exc, fatal=True, joined=joined)
+    fatal = isinstance(error, ServerLeft) and not error.can_reconnect
+    return _Outcome(error, fatal=fatal, joined=True)
+
+
+async def _serve(room: Room, config: Config, board: SimulatedBoard | None) -> None:
+    """Run the room's consumers until the room disconnects."""
+    async with asyncio.TaskGroup() as tg:
+        tasks = [tg.create_task(_log_events(room), name="daemon.room-events")]
+        if board is not None:
+            period = config.simulation.sensor_period_s
+            tasks.append(
+                tg.create_task(_simulate(room, board, period), name="daemon.simulated-board")
+            )
+        await room.wait_disconnected()
+        for task in tasks:
+            task.cancel()
+
+
+async def _align_identity(room: Room, config: Config) -> None:
+    """A static token carries its own name/metadata; apply the config's if they differ."""
+    lk = config.livekit
+    local = room.local_participant
+    name = lk.name or lk.identity
+    if name != local.name:
+        await room.set_name(name)
+    if lk.metadata and lk.metadata != local.metadata:
+        await room.set_metadata(lk.metadata)
+
+
+async def _log_events(room: Room) -> None:
+    """Say what happens in the room, one line per event."""
+    async for event in room.events():
+        _describe(event)
+
+
+def _describe(event: RoomEvent) -> None:
+    match event:
+        case ParticipantJoined(participant=p):
+            _LOGGER.info(
+                "participant %r joined (%s, %d attribute(s))", p.identity, p.kind, len(p.attributes)
+            )
+        case ParticipantLeft(participant=p, reason=reason):
+            _LOGGER.info("participant %r left (%s)", p.identity, reason)
+        case AttributesChanged(identity=identity, changed=changed, local=False):
+            _LOGGER.info("participant %r attributes changed: %s", identity, dict(changed))
+        case MetadataChanged(identity=identity, name=name, local=False):
+            _LOGGER.info("participant %r metadata/name changed (name %r)", identity, name)
+        case RoomMetadataChanged(new=new):
+            _LOGGER.info("room metadata is now %r", new[:200])
+        case DataReceived(data=d):
+            _LOGGER.info(
+                "data from %r on topic %r: %d byte(s), %s",
+                d.sender_identity,
+                d.topic,
+                len(d.payload),
+                "reliable" if d.reliable else "lossy",
+            )
+        case Disconnected(reason=reason):
+            _LOGGER.info("room connection ended: %s", reason)
+        case _:
+            _LOGGER.debug("%s", event)
+
+
+async def _simulate(room: Room, board: SimulatedBoard, period_s: float) -> None:
+    """Publish the simulated board's SoC temperature as a participant attribute."""
+    while True:
+        temperature = board.soc_temperature_c(time.time())
+        try:
+            await room.set_attributes({"sim.soc_temperature_c": f"{temperature:.1f}"})
+            _LOGGER.info("simulated board: SoC temperature %.1f °C", temperature)
+        except ConnectionError_ as exc:
+            _LOGGER.warning("simulated board: could not publish reading: %s", exc)
+        await asyncio.sleep(period_s)
+
+
+def _request_stop(stop: asyncio.Event, signum: int) -> None:
+    _LOGGER.info("%s received: leaving the room", signal.Signals(signum).name)
+    stop.set()

@@ -1,0 +1,166 @@
+"""`edge run` as users start it: a subprocess, a real livekit-server, the official SDK watching."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import OfficialPeerFactory
+from tests.e2e.edge_process import EdgeProcess
+from tests.helpers import assert_eventually
+from tests.official_peer import LiveKitServer
+
+pytestmark = pytest.mark.e2e
+
+StartEdge = Callable[..., Awaitable[EdgeProcess]]
+
+
+def write_config(
+    path: Path, server: LiveKitServer, room: str, *, identity: str, extra: str = ""
+) -> Path:
+    path.write_text(
+        f"""
+[livekit]
+url = "{server.url}"
+room = "{room}"
+identity = "{identity}"
+name = "Bench board"
+api_key = "{server.api_key}"
+api_secret = "{server.api_secret}"
+attributes = {{ location = "bench" }}
+{extra}
+
+[simulation]
+sensor_period_s = 0.5
+"""
+    )
+    path.chmod(0o600)
+    return path
+
+
+@pytest.fixture
+async def start_edge(tmp_path: Path) -> AsyncIterator[StartEdge]:
+    """Start `python -m edge ...`; anything still running at teardown is killed."""
+    procs: list[EdgeProcess] = []
+
+    async def start(*args: str) -> EdgeProcess:
+        proc = await EdgeProcess.start(*args, cwd=tmp_path)
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        await proc.kill()
+
+
+async def test_simulated_board_joins_publishes_and_leaves_cleanly_on_sigterm(
+    start_edge: StartEdge,
+    official_peer: OfficialPeerFactory,
+    livekit_server: LiveKitServer,
+    room_name: str,
+    tmp_path: Path,
+) -> None:
+    viewer = await official_peer("viewer")
+    config = write_config(tmp_path / "edge.toml", livekit_server, room_name, identity="edge-sim")
+    edge = await start_edge("run", "--config", str(config), "--simulate")
+
+    seen = await viewer.wait_participant("edge-sim", timeout=30)
+    assert seen.name == "Bench board"
+    assert seen.attributes["location"] == "bench"
+    assert seen.attributes["edge.status"] == "online"
+    await assert_eventually(
+        lambda: any(
+            identity == "edge-sim" and "sim.soc_temperature_c" in changed
+            for identity, changed in viewer.attribute_changes
+        ),
+        message=lambda: f"viewer saw {viewer.attribute_changes}; edge log:\n{edge.log()}",
+    )
+    temperature = float(viewer.remote("edge-sim").attributes["sim.soc_temperature_c"])  # type: ignore[union-attr]
+    assert 30.0 < temperature < 70.0
+
+    await viewer.publish_data(b"hello edge", topic="greeting")
+    await edge.wait_line("data from 'viewer' on topic 'greeting': 10 byte(s), reliable")
+    await edge.wait_line("joined room")
+
+    assert await edge.stop(signal.SIGTERM) == 0
+    assert any("left room cleanly" in line for line in edge.lines), edge.log()
+    await assert_eventually(
+        lambda: (
+            [(d.identity, d.reason) for d in viewer.disconnected]
+            == [("edge-sim", "CLIENT_INITIATED")]
+        ),
+        message=lambda: f"viewer saw {viewer.disconnected}",
+    )
+
+
+async def test_second_daemon_with_the_same_identity_evicts_the_first_which_exits_clearly(
+    start_edge: StartEdge,
+    official_peer: OfficialPeerFactory,
+    livekit_server: LiveKitServer,
+    room_name: str,
+    tmp_path: Path,
+) -> None:
+    viewer = await official_peer("viewer")
+    config = write_config(tmp_path / "edge.toml", livekit_server, room_name, identity="edge-dup")
+    first = await start_edge("run", "--config", str(config))
+    await viewer.wait_participant("edge-dup", timeout=30)
+    second = await start_edge("run", "--config", str(config))
+    await second.wait_line("joined room")
+
+    assert await first.wait(timeout=20) == 1
+    error_lines = [line for line in first.lines if line.startswith("edge: ")]
+    assert len(error_lines) == 1, first.log()
+    assert "DUPLICATE_IDENTITY" in error_lines[0]
+    assert "another participant joined with our identity" in error_lines[0]
+    assert not any("Traceback" in line for line in first.lines), first.log()
+    assert not any("retrying" in line for line in first.lines), first.log()
+    assert second.proc.returncode is None
+    assert await second.stop() == 0
+
+
+async def test_refused_token_exits_with_one_line_and_no_retry(
+    start_edge: StartEdge, livekit_server: LiveKitServer, room_name: str, tmp_path: Path
+) -> None:
+    config = tmp_path / "edge.toml"
+    config.write_text(
+        f'[livekit]\nurl = "{livekit_server.url}"\nroom = "{room_name}"\nidentity = "edge-x"\n'
+        'api_key = "unknown-key"\napi_secret = "a-secret-that-the-server-has-never-heard-of"\n'
+    )
+    config.chmod(0o600)
+    edge = await start_edge("run", "--config", str(config))
+    assert await edge.wait(timeout=20) == 1
+    assert edge.lines[-1].startswith("edge: server refused the join (HTTP 401)"), edge.log()
+    assert not any("Traceback" in line for line in edge.lines), edge.log()
+
+
+async def test_unreachable_server_is_retried_with_backoff_and_sigterm_still_exits(
+    start_edge: StartEdge, tmp_path: Path, unused_tcp_port: int
+) -> None:
+    config = tmp_path / "edge.toml"
+    config.write_text(
+        f'[livekit]\nurl = "ws://127.0.0.1:{unused_tcp_port}"\nroom = "r"\nidentity = "edge-x"\n'
+        'api_key = "k"\napi_secret = "a-secret-long-enough-for-hmac-sha256-tokens"\n'
+    )
+    config.chmod(0o600)
+    edge = await start_edge("run", "--config", str(config))
+    line = await edge.wait_line("retrying in")
+    assert f"cannot reach ws://127.0.0.1:{unused_tcp_port}/rtc" in line
+    assert await edge.stop(signal.SIGINT) == 0
+    assert not any("Traceback" in line for line in edge.lines), edge.log()
+
+
+async def test_malformed_config_exits_2_naming_each_bad_field(
+    start_edge: StartEdge, tmp_path: Path
+) -> None:
+    config = tmp_path / "edge.toml"
+    config.write_text('[livekit]\nurl = "ftp://x"\nroom = ""\nidentity = 5\ntoken = "t"\n')
+    edge = await start_edge("run", "--config", str(config))
+    assert await edge.wait() == 2
+    errors = [line for line in edge.lines if line.startswith("edge: ")]
+    assert any(line.startswith("edge: livekit.url:") for line in errors), edge.log()
+    assert any(line.startswith("edge: livekit.room:") for line in errors), edge.log()
+    assert any(line.startswith("edge: livekit.identity:") for line in errors), edge.log()
+    assert not any("Traceback" in line for line in edge.lines), edge.log()
