@@ -14,7 +14,7 @@ import asyncio
 import enum
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -31,11 +31,12 @@ from edge.errors import (
     SignalError,
     SignalTimeout,
 )
+from edge.livekit.feed import EventFeed
 from edge.livekit.peers import PeerConnection, ice_configuration
 from edge.livekit.signal_socket import SignalSocket
 from edge.protocol import packets
 from edge.protocol import signal as sig
-from edge.protocol.participants import Participant, RoomState, RoomStateEvent
+from edge.protocol.participants import Participant, ParticipantJoined, RoomState, RoomStateEvent
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -93,6 +94,8 @@ class Disconnected:
 
 
 RoomEvent = RoomStateEvent | DataReceived | Disconnected
+PacketHandler = Callable[[packets.OtherPacket], None]
+"""Called (on the event loop, must not block) with each packet of a registered kind."""
 
 
 class Room:
@@ -111,14 +114,18 @@ class Room:
         self.options = options
         self.state = ConnectionState.CONNECTING
         self.disconnect_error: EdgeError | None = None
-        self.dropped_events = 0
         self.token = token
         """The latest token: ours, or a refreshed one from the server."""
         self._tg = tg
         self._socket = socket
         self._session = session
         self._room_state = RoomState(join.participant, join.room)
-        self._events: asyncio.Queue[RoomEvent] = asyncio.Queue(maxsize=options.event_queue_size)
+        self._feed: EventFeed[RoomEvent] = EventFeed(
+            maxsize=options.event_queue_size,
+            is_last=lambda e: isinstance(e, Disconnected),
+            name="room events",
+        )
+        self._packet_handlers: dict[str, PacketHandler] = {}
         self._disconnected = asyncio.Event()
         self._sequencer = packets.ReliableSequencer()
         self._duplicates = packets.DuplicateFilter()
@@ -140,8 +147,7 @@ class Room:
             on_message=self._on_data,
             on_state=self._on_pc_state,
         )
-        for event in self._room_state.apply_join(join.other_participants):
-            self._emit(event)
+        self._room_state.apply_join(join.other_participants)
 
     @classmethod
     @asynccontextmanager
@@ -202,13 +208,32 @@ class Room:
         """The room's metadata."""
         return self._state().metadata
 
-    async def events(self) -> AsyncIterator[RoomEvent]:
-        """Room events in order; ends after the `Disconnected` event."""
-        while True:
-            event = await self._events.get()
-            yield event
-            if isinstance(event, Disconnected):
-                return
+    def events(self) -> AsyncIterator[RoomEvent]:
+        """A new subscription to room events, in order, ending after `Disconnected`.
+
+        It starts with a `ParticipantJoined` for everyone already in the room, so a consumer
+        never misses a participant whenever it subscribes. Each subscription has its own bounded
+        queue (`RoomOptions.event_queue_size`); a consumer that falls behind loses its oldest
+        events, counted and logged.
+        """
+        backlog = [ParticipantJoined(participant=p) for p in self._room_state.remotes.values()]
+        return aiter(self._feed.subscribe(backlog))
+
+    def register_packet_handler(self, kind: str, handler: PacketHandler) -> None:
+        """Route incoming DataPackets whose value is `kind` (e.g. `rpc_request`) to `handler`."""
+        if kind in self._packet_handlers:
+            raise ValueError(f"a handler for {kind!r} packets is already registered")
+        self._packet_handlers[kind] = handler
+
+    async def send_packet(self, packet: proto_models.DataPacket, *, reliable: bool = True) -> None:
+        """Send a DataPacket built elsewhere (RPC, streams); reliable ones get the next sequence."""
+        publisher = self._connected_publisher()
+        if reliable:
+            packet.sequence = self._sequencer.next()
+        packet.kind = (
+            proto_models.DataPacket.RELIABLE if reliable else proto_models.DataPacket.LOSSY
+        )
+        publisher.send(packets.checked_size(packet.SerializeToString()), reliable=reliable)
 
     async def wait_disconnected(self) -> EdgeError | None:
         """Wait until the connection ends; return why (None after our own leave)."""
@@ -332,6 +357,8 @@ class Room:
         if isinstance(packet, packets.UserData):
             if self._duplicates.is_new(packet.sender_sid, packet.sequence):
                 self._emit(DataReceived(packet))
+        elif (handler := self._packet_handlers.get(packet.kind)) is not None:
+            handler(packet)
         else:
             _LOGGER.debug("ignoring %s packet from %r", packet.kind, packet.sender_identity)
 
@@ -382,15 +409,7 @@ class Room:
         return self._room_state
 
     def _emit(self, event: RoomEvent) -> None:
-        # Drop policy: when the consumer falls behind, the oldest event goes (and is counted).
-        if self._events.full():
-            self._events.get_nowait()
-            self.dropped_events += 1
-            if self.dropped_events in (1, 10, 100) or self.dropped_events % 1000 == 0:
-                _LOGGER.warning(
-                    "room event queue full: %d event(s) dropped so far", self.dropped_events
-                )
-        self._events.put_nowait(event)
+        self._feed.publish(event)
 
     def _set_state(self, state: ConnectionState) -> None:
         if state is not self.state:

@@ -97,7 +97,11 @@ def encode_user(
         destination_identities=list(destination_identities),
         sequence=sequence if reliable else 0,
     )
-    data = packet.SerializeToString()
+    return checked_size(packet.SerializeToString())
+
+
+def checked_size(data: bytes) -> bytes:
+    """`data` unchanged if it fits in one DataPacket; raise `DataError` otherwise."""
     if len(data) > MAX_PACKET_BYTES:
         raise DataError(
             f"data packet is {len(data)} bytes encoded; the limit is {MAX_PACKET_BYTES} "
