@@ -11,12 +11,14 @@ The room owns its tasks (signal reader, keep-alive timer) in one TaskGroup. Leav
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from livekit.protocol import models as proto_models
 from livekit.protocol import rtc as proto_rtc
@@ -218,6 +220,20 @@ class Room:
         """
         backlog = [ParticipantJoined(participant=p) for p in self._room_state.remotes.values()]
         return aiter(self._feed.subscribe(backlog))
+
+    def start_task(self, coro: Coroutine[Any, Any, None], *, name: str) -> asyncio.Task[None]:
+        """Run `coro` in the room's task group; cancelled when the room closes.
+
+        The coroutine must handle its own errors: an exception escaping it ends the room.
+        """
+        task = self._tg.create_task(coro, name=name)
+        self._tasks.append(task)
+        task.add_done_callback(self._forget_task)
+        return task
+
+    def _forget_task(self, task: asyncio.Task[None]) -> None:
+        with contextlib.suppress(ValueError):
+            self._tasks.remove(task)
 
     def register_packet_handler(self, kind: str, handler: PacketHandler) -> None:
         """Route incoming DataPackets whose value is `kind` (e.g. `rpc_request`) to `handler`."""
@@ -442,7 +458,7 @@ class Room:
             self._set_state(ConnectionState.DISCONNECTED)
             self._disconnected.set()
             self._emit(Disconnected(reason="left", final=True))
-        for task in self._tasks:
+        for task in list(self._tasks):
             task.cancel()
         await self._socket.aclose()
         for pc in (self._publisher, self._subscriber):
