@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 
 from edge.errors import ConfigError
 from edge.fields import Table, type_name
+from edge.gpio.spec import SCHEMA as GPIO_SCHEMA
+from edge.gpio.spec import GpioConfig, parse_gpio
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -100,12 +102,17 @@ class Config:
     """Daemon settings."""
     simulation: SimulationConfig = field(default_factory=SimulationConfig)
     """Simulated-board settings."""
+    gpio: GpioConfig = field(default_factory=GpioConfig)
+    """Declared GPIO devices and their safety timings."""
 
     def redacted(self) -> dict[str, dict[str, object]]:
         """The config as plain data, secrets replaced by a marker; safe to print or log."""
         out: dict[str, dict[str, object]] = {}
         for section in dataclasses.fields(self):
             value = getattr(self, section.name)
+            if isinstance(value, GpioConfig):
+                out[section.name] = value.as_data()
+                continue
             out[section.name] = {
                 f.name: _redact(getattr(value, f.name), secret=not f.repr)
                 for f in dataclasses.fields(value)
@@ -153,6 +160,7 @@ def parse_config(
     lk = top.section("livekit")
     daemon = top.section("daemon")
     sim = top.section("simulation")
+    gpio = parse_gpio(top.section("gpio"))
 
     url = lk.string("url", required=True)
     if url and not _valid_url(url):
@@ -208,6 +216,7 @@ def parse_config(
         ),
         daemon=DaemonConfig(log_level=log_level),
         simulation=SimulationConfig(sensor_period_s=float(period)),
+        gpio=gpio,
     )
 
 
@@ -244,6 +253,7 @@ _SECTIONS = {
     "livekit": [f.name for f in dataclasses.fields(LiveKitConfig)],
     "daemon": [f.name for f in dataclasses.fields(DaemonConfig)],
     "simulation": [f.name for f in dataclasses.fields(SimulationConfig)],
+    **GPIO_SCHEMA,
 }
 
 

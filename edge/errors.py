@@ -3,6 +3,12 @@
     EdgeError
     ├── ConfigError (ValueError)          bad config file or field; `issues` lists every problem
     ├── CredentialsError                  no usable token, or it is expired / not yet valid
+    ├── DeviceError                       a GPIO command was refused or failed
+    │   ├── UnknownDevice (LookupError)   no such device
+    │   ├── InvalidValue (ValueError)     wrong type or out of range
+    │   ├── AccessDenied (PermissionError)  caller not allowed, or another holds the lease
+    │   ├── RateLimited                   too many changes per second
+    │   └── HardwareError                 the pin library failed
     └── ConnectionError_                   anything on the way to or inside a room
         ├── SignalError                   the signalling WebSocket misbehaved
         │   ├── ServerUnreachable         no TCP/TLS/WebSocket connection could be made (retry)
@@ -33,6 +39,30 @@ class ConfigError(EdgeError, ValueError):
 
 class CredentialsError(EdgeError):
     """No usable access token."""
+
+
+class DeviceError(EdgeError):
+    """A GPIO command was refused or failed; the output is unchanged or safe."""
+
+
+class UnknownDevice(DeviceError, LookupError):
+    """No device has that name."""
+
+
+class InvalidValue(DeviceError, ValueError):
+    """A value of the wrong type or out of the device's range."""
+
+
+class AccessDenied(DeviceError, PermissionError):
+    """The caller is not allowed to do this (allow-list or lease)."""
+
+
+class RateLimited(DeviceError):
+    """The device was changed too often."""
+
+
+class HardwareError(DeviceError):
+    """The pin library raised."""
 
 
 class ConnectionError_(EdgeError):

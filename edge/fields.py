@@ -32,12 +32,20 @@ class Table:
         data: Mapping[str, object],
         issues: list[str],
         schema: Mapping[str, Sequence[str]],
+        *,
+        known_as: str | None = None,
     ) -> None:
         self._path = path
         self._data = data
         self._issues = issues
         self._schema = schema
-        self._known = list(schema.get(path, list(schema)))
+        top_level = [k for k in schema if "." not in k and "[" not in k]
+        self._known = list(schema.get(known_as or path, top_level))
+
+    @property
+    def issue_count(self) -> int:
+        """Problems recorded so far (across all tables sharing the list)."""
+        return len(self._issues)
 
     def issue(self, key: str, message: str) -> None:
         self._issues.append(f"{_join(self._path, key)}: {message}")
@@ -47,7 +55,43 @@ class Table:
         if not isinstance(value, Mapping):
             self.issue(key, f"expected a table, got {type_name(value)}")
             value = {}
-        return Table(key, value, self._issues, self._schema)
+        return Table(_join(self._path, key), value, self._issues, self._schema)
+
+    def items(self, key: str) -> list[Table]:
+        """An array of tables; item paths read `key[i]`, their keys come from `schema["key[]"]`."""
+        value = self._data.get(key, [])
+        path = _join(self._path, key)
+        if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
+            self.issue(key, f"expected an array of tables, got {type_name(value)}")
+            return []
+        schema_key = f"{path}[]"
+        return [
+            Table(f"{path}[{i}]", item, self._issues, self._schema, known_as=schema_key)
+            for i, item in enumerate(value)
+        ]
+
+    def has(self, key: str) -> bool:
+        """Whether the table sets `key` at all."""
+        return key in self._data
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self._data.get(key, default)
+        if not isinstance(value, bool):
+            self.issue(key, f"expected true or false, got {type_name(value)}")
+            return default
+        return value
+
+    def strings(self, key: str, default: Sequence[str], *, max_items: int = 64) -> tuple[str, ...]:
+        """An array of non-empty strings."""
+        value = self._data.get(key, list(default))
+        if (
+            not isinstance(value, list)
+            or len(value) > max_items
+            or not all(isinstance(v, str) and v for v in value)
+        ):
+            self.issue(key, f"expected an array of at most {max_items} non-empty strings")
+            return tuple(default)
+        return tuple(value)
 
     def string(self, key: str, *, required: bool = False, max_bytes: int | None = None) -> str:
         if key not in self._data:

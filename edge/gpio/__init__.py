@@ -1,0 +1,1 @@
+"""GPIO devices driven by RPC: specs, gpiozero adapter, safety policy, RPC methods."""

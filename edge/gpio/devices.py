@@ -1,0 +1,145 @@
+"""The gpiozero adapter: build devices from specs on an injected pin factory.
+
+`pin_factory=None` means gpiozero's default (so `GPIOZERO_PIN_FACTORY` still works); tests and
+`--simulate` pass a `MockFactory`. gpiozero is imported here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+from edge.errors import HardwareError
+from edge.gpio.spec import InputKind, InputSpec, OutputKind, OutputSpec
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class Output:
+    """One gpiozero output device; `drive` sets its value in the spec's units."""
+
+    def __init__(self, spec: OutputSpec, device: Any) -> None:
+        self.spec = spec
+        self._device = device
+
+    def drive(self, value: float) -> None:
+        """Set the device; raise `HardwareError` if the pin library fails."""
+        try:
+            self._device.value = int(value) if self.spec.kind.binary else value
+        except Exception as exc:  # any pin-library failure becomes one error type
+            raise HardwareError(f"{self.spec.name}: driving pin failed: {exc}") from exc
+
+    def close(self) -> None:
+        """Release the pins."""
+        self._device.close()
+
+
+class Input:
+    """One gpiozero input device; `read` returns its value in the spec's units (may block)."""
+
+    def __init__(self, spec: InputSpec, device: Any) -> None:
+        self.spec = spec
+        self._device = device
+
+    def read(self) -> float:
+        """The current reading; blocking for a distance sensor (run it off the event loop)."""
+        try:
+            if self.spec.kind is InputKind.DISTANCE:
+                return float(self._device.distance)
+            return float(self._device.value)
+        except Exception as exc:  # any pin-library failure becomes one error type
+            raise HardwareError(f"{self.spec.name}: reading failed: {exc}") from exc
+
+    def close(self) -> None:
+        """Release the pins."""
+        self._device.close()
+
+
+def build_outputs(specs: Sequence[OutputSpec], pin_factory: Any = None) -> dict[str, Output]:
+    """Create every output already at its safe value."""
+    built: dict[str, Output] = {}
+    try:
+        for spec in specs:
+            built[spec.name] = Output(spec, _make_output(spec, pin_factory))
+    except Exception as exc:
+        close_all(built.values())
+        raise HardwareError(f"cannot set up output {spec.name!r}: {exc}") from exc
+    return built
+
+
+def build_inputs(specs: Sequence[InputSpec], pin_factory: Any = None) -> dict[str, Input]:
+    """Create every input."""
+    built: dict[str, Input] = {}
+    try:
+        for spec in specs:
+            built[spec.name] = Input(spec, _make_input(spec, pin_factory))
+    except Exception as exc:
+        close_all(built.values())
+        raise HardwareError(f"cannot set up input {spec.name!r}: {exc}") from exc
+    return built
+
+
+def close_all(devices: Any) -> None:
+    """Close devices, logging (not raising) failures."""
+    for device in devices:
+        try:
+            device.close()
+        except Exception:  # closing must go on for the others
+            _LOGGER.exception("closing %s failed", device.spec.name)
+
+
+def _make_output(spec: OutputSpec, factory: Any) -> Any:
+    import gpiozero
+
+    pin, safe = spec.pins[0], spec.safe_value
+    match spec.kind:
+        case OutputKind.DIGITAL:
+            return gpiozero.DigitalOutputDevice(
+                pin, active_high=spec.active_high, initial_value=bool(safe), pin_factory=factory
+            )
+        case OutputKind.BUZZER:
+            return gpiozero.Buzzer(
+                pin, active_high=spec.active_high, initial_value=bool(safe), pin_factory=factory
+            )
+        case OutputKind.PWM:
+            return gpiozero.PWMOutputDevice(
+                pin,
+                active_high=spec.active_high,
+                initial_value=safe,
+                frequency=int(spec.frequency_hz),
+                pin_factory=factory,
+            )
+        case OutputKind.SERVO:
+            return gpiozero.Servo(pin, initial_value=safe, pin_factory=factory)
+        case OutputKind.MOTOR:
+            motor = gpiozero.Motor(spec.pins[0], spec.pins[1], pwm=True, pin_factory=factory)
+            motor.value = safe
+            return motor
+
+
+def _make_input(spec: InputSpec, factory: Any) -> Any:
+    import gpiozero
+
+    match spec.kind:
+        case InputKind.BUTTON:
+            return gpiozero.Button(spec.pins[0], pull_up=spec.pull_up, pin_factory=factory)
+        case InputKind.DIGITAL:
+            return gpiozero.DigitalInputDevice(
+                spec.pins[0], pull_up=spec.pull_up, pin_factory=factory
+            )
+        case InputKind.DISTANCE:
+            echo, trigger = spec.pins
+            with warnings.catch_warnings():
+                # "use pigpio for accuracy": known, and pigpio is not on current Pi OS.
+                warnings.simplefilter("ignore", gpiozero.exc.PWMSoftwareFallback)
+                return gpiozero.DistanceSensor(
+                    echo=echo,
+                    trigger=trigger,
+                    max_distance=spec.max_distance_m,
+                    pin_factory=factory,
+                )
+        case InputKind.ADC:
+            chip = getattr(gpiozero, spec.chip)
+            return chip(channel=spec.channel, pin_factory=factory)

@@ -1,0 +1,147 @@
+"""GpioService: owns the devices, applies the Actuator's decisions, runs the safety timers.
+
+It lives as long as the daemon (outputs persist across room reconnects); room sessions feed it
+participant departures and link loss/restore.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from edge.errors import HardwareError, UnknownDevice
+from edge.gpio.actuator import Actuator, Change, Lease, allowed
+from edge.gpio.devices import Input, Output, build_inputs, build_outputs, close_all
+from edge.gpio.spec import GpioConfig
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class GpioService:
+    """Outputs start safe; every fail-safe trigger drives them safe again."""
+
+    def __init__(
+        self,
+        config: GpioConfig,
+        *,
+        pin_factory: Any = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.actuator = Actuator(config.outputs, lease_max_s=config.lease_max_s)
+        self._clock = clock
+        self._outputs: dict[str, Output] = build_outputs(config.outputs, pin_factory)
+        self._inputs: dict[str, Input] = build_inputs(config.inputs, pin_factory)
+        self._wake = asyncio.Event()
+        self._link_lost_at: float | None = None
+        self._closed = False
+        self.on_change: Callable[[], None] = lambda: None
+        """Called after outputs or the lease changed (to refresh attributes)."""
+        _LOGGER.info(
+            "GPIO ready: %d output(s) at their safe values, %d input(s)",
+            len(self._outputs),
+            len(self._inputs),
+        )
+
+    def now(self) -> float:
+        """The service clock (monotonic seconds)."""
+        return self._clock()
+
+    async def run(self) -> None:
+        """Drive outputs safe when holds expire or the link stays lost; until cancelled."""
+        while True:
+            now = self._clock()
+            changes = self.actuator.poll(now)
+            if self._link_lost_at is not None:
+                lost_for = now - self._link_lost_at
+                if lost_for >= self.config.link_loss_grace_s:
+                    self._link_lost_at = None
+                    changes = self.actuator.all_safe(f"room connection lost for {lost_for:.1f} s")
+            self.apply(changes)
+            self._wake.clear()
+            deadlines = [self.actuator.next_deadline()]
+            if self._link_lost_at is not None:
+                deadlines.append(self._link_lost_at + self.config.link_loss_grace_s)
+            due = min((d for d in deadlines if d is not None), default=None)
+            timeout = None if due is None else max(0.0, due - self._clock())
+            try:
+                async with asyncio.timeout(timeout):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+
+    def apply(self, changes: Iterable[Change]) -> None:
+        """Drive the hardware; a failing pin is logged and does not stop the others."""
+        changed = False
+        for change in changes:
+            changed = True
+            try:
+                self._outputs[change.device].drive(change.value)
+            except HardwareError as exc:
+                _LOGGER.error("%s", exc)
+                continue
+            _LOGGER.info("output %s -> %g (%s)", change.device, change.value, change.reason)
+        if changed:
+            self._wake.set()
+            self.on_change()
+
+    def command(self, change: Change) -> None:
+        """Apply one accepted caller command (already validated by the actuator)."""
+        self.apply([change])
+
+    def lease_changed(self) -> None:
+        """Re-arm timers and refresh status after a lease change."""
+        self._wake.set()
+        self.on_change()
+
+    def read(self, device: str) -> float:
+        """An input's reading or an output's current value (may block: distance sensors)."""
+        if device in self._inputs:
+            return self._inputs[device].read()
+        if device in self._outputs:
+            return self.actuator.value(device)
+        known = ", ".join(sorted([*self._inputs, *self._outputs])) or "none"
+        raise UnknownDevice(f"no device named {device!r} (devices: {known})")
+
+    def may_read(self, device: str, caller: str) -> bool:
+        """Inputs follow their allow-list; outputs may be read by whoever may set them."""
+        if device in self._inputs:
+            return allowed(self._inputs[device].spec.allow, caller)
+        spec = self.actuator.specs.get(device)
+        return spec is not None and allowed(spec.allow, caller)
+
+    def participant_left(self, identity: str) -> None:
+        """Fail-safe: outputs controlled by a departed participant go safe."""
+        self.apply(self.actuator.participant_left(identity))
+
+    def link_lost(self) -> None:
+        """Start the link-loss grace timer (idempotent)."""
+        if self._link_lost_at is None:
+            self._link_lost_at = self._clock()
+            _LOGGER.warning(
+                "room connection lost: outputs go safe in %.1f s unless it comes back",
+                self.config.link_loss_grace_s,
+            )
+            self._wake.set()
+
+    def link_restored(self) -> None:
+        """Cancel the link-loss grace timer."""
+        if self._link_lost_at is not None:
+            self._link_lost_at = None
+            self._wake.set()
+
+    @property
+    def lease(self) -> Lease | None:
+        """The current controller lease, if any."""
+        return self.actuator.lease
+
+    def close(self, reason: str) -> None:
+        """Fail-safe on stop: every output to safe, then release the pins; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self.apply(self.actuator.all_safe(reason))
+        close_all([*self._outputs.values(), *self._inputs.values()])

@@ -1,0 +1,1 @@
+"""Fakes the daemon itself runs with (`--simulate`, benchmarks), at the library boundary."""
