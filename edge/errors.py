@@ -9,6 +9,7 @@
     │   ├── AccessDenied (PermissionError)  caller not allowed, or another holds the lease
     │   ├── RateLimited                   too many changes per second
     │   └── HardwareError                 the pin library failed
+    ├── RpcError                          an RPC failed; `code` and `message` reach the caller
     └── ConnectionError_                   anything on the way to or inside a room
         ├── SignalError                   the signalling WebSocket misbehaved
         │   ├── ServerUnreachable         no TCP/TLS/WebSocket connection could be made (retry)
@@ -39,6 +40,29 @@ class ConfigError(EdgeError, ValueError):
 
 class CredentialsError(EdgeError):
     """No usable access token."""
+
+
+class RpcError(EdgeError):
+    """An RPC failed; `code`, `message` and `data` travel to the caller as LiveKit's RpcError.
+
+    Codes 1001-1999 are LiveKit's built-ins (`edge.protocol.rpc.RpcErrorCode`); applications use
+    others. `message` is cut to 256 bytes and `data` to 15 360 bytes of UTF-8, as the SDKs do.
+    """
+
+    MAX_MESSAGE_BYTES = 256
+    MAX_DATA_BYTES = 15_360
+
+    def __init__(self, code: int, message: str, data: str | None = None) -> None:
+        self.code = int(code)
+        self.message = _truncate_utf8(message, self.MAX_MESSAGE_BYTES)
+        self.data = None if data is None else _truncate_utf8(data, self.MAX_DATA_BYTES)
+        super().__init__(f"RPC error {self.code}: {self.message}")
+
+
+def _truncate_utf8(text: str, max_bytes: int) -> str:
+    """`text` cut to at most `max_bytes` of UTF-8 without splitting a character."""
+    encoded = text.encode("utf-8", "replace")
+    return encoded[:max_bytes].decode("utf-8", "ignore")
 
 
 class DeviceError(EdgeError):

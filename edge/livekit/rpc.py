@@ -1,0 +1,219 @@
+"""RpcEndpoint: LiveKit RPC (v1, over DataPackets) on one Room, as callee and as caller.
+
+    rpc = RpcEndpoint(room)
+    rpc.register_method("greet", greet)          # async (RpcInvocation) -> str
+    answer = await rpc.perform_rpc("viewer", "ping", "{}")
+
+Handlers run as room-owned tasks named `rpc:<method>`, each under the caller's response
+timeout. Everything here runs on the event loop; the protocol decisions live in
+`edge.protocol.rpc` and `edge.protocol.rpc_caller`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from livekit.protocol import models as proto_models
+
+from edge.errors import ConnectionError_, DataError, RpcError
+from edge.livekit.room import ConnectionState, Room, RoomEvent
+from edge.protocol.packets import OtherPacket
+from edge.protocol.participants import ParticipantLeft
+from edge.protocol.rpc import (
+    ACK_TIMEOUT_S,
+    DEFAULT_RESPONSE_TIMEOUT_S,
+    MAX_CONCURRENT_HANDLERS,
+    CallFailed,
+    CallOutcome,
+    RequestReceived,
+    RpcErrorCode,
+    RpcInvocation,
+    RpcResponder,
+    built_in,
+)
+from edge.protocol.rpc_caller import RpcCaller
+
+__all__ = ["RpcEndpoint", "RpcError", "RpcHandler", "RpcInvocation"]
+
+_LOGGER = logging.getLogger(__name__)
+
+RpcHandler = Callable[[RpcInvocation], Awaitable[str]]
+"""Answers one call; raise `RpcError` to send that error, anything else becomes 1500."""
+
+
+class RpcEndpoint:
+    """Serves registered methods to other participants and calls theirs; one per room."""
+
+    def __init__(
+        self,
+        room: Room,
+        *,
+        ack_timeout_s: float = ACK_TIMEOUT_S,
+        max_concurrent: int = MAX_CONCURRENT_HANDLERS,
+    ) -> None:
+        self._room = room
+        self._handlers: dict[str, RpcHandler] = {}
+        self._responder = RpcResponder(max_concurrent=max_concurrent)
+        self._caller = RpcCaller(ack_timeout_s=ack_timeout_s)
+        self._waiting: dict[str, asyncio.Future[CallOutcome]] = {}
+        room.register_packet_handler("rpc_request", self._on_request)
+        room.register_packet_handler("rpc_ack", self._on_reply)
+        room.register_packet_handler("rpc_response", self._on_reply)
+        # Subscribe now, not when the task first runs, so no departure slips between.
+        room.start_task(self._watch_room(room.events()), name="rpc.watch-room")
+
+    def register_method(self, method: str, handler: RpcHandler) -> None:
+        """Answer calls of `method` with `handler`, replacing any earlier one."""
+        if not method:
+            raise ValueError("an RPC method needs a name")
+        self._handlers[method] = handler
+
+    def unregister_method(self, method: str) -> None:
+        """Stop answering `method` (calls already running finish); unknown names are ignored."""
+        self._handlers.pop(method, None)
+
+    async def perform_rpc(
+        self,
+        destination: str,
+        method: str,
+        payload: str,
+        *,
+        response_timeout_s: float = DEFAULT_RESPONSE_TIMEOUT_S,
+    ) -> str:
+        """Call `method` on participant `destination`; its answer, or raise `RpcError`."""
+        request_id, packet = self._caller.request(
+            destination, method, payload, response_timeout_s=response_timeout_s, now=_now()
+        )
+        outcome: asyncio.Future[CallOutcome] = asyncio.get_running_loop().create_future()
+        self._waiting[request_id] = outcome
+        try:
+            try:
+                await self._room.send_packet(packet)
+            except (ConnectionError_, DataError) as exc:
+                raise built_in(RpcErrorCode.SEND_FAILED, str(exc)) from exc
+            while not outcome.done():
+                deadline = self._caller.next_deadline()
+                timeout = None if deadline is None else max(0.0, deadline - _now())
+                await asyncio.wait([outcome], timeout=timeout)
+                self._settle(self._caller.poll(_now()))
+        finally:
+            self._waiting.pop(request_id, None)
+            self._caller.cancel(request_id)
+        result = outcome.result()
+        if isinstance(result, CallFailed):
+            _LOGGER.debug("rpc %r to %r failed: %s", method, destination, result.error)
+            raise result.error
+        return result.payload
+
+    # -- callee ----------------------------------------------------------------------------
+
+    def _on_request(self, packet: OtherPacket) -> None:
+        if self._room.state is not ConnectionState.CONNECTED:
+            return
+        received = self._responder.receive(packet, _now(), methods=self._handlers)
+        if received is None:
+            _LOGGER.debug("dropped an RPC request without an id from %r", packet.sender_identity)
+            return
+        method = packet.packet.rpc_request.method
+        self._room.start_task(self._serve(received), name=f"rpc:{method}")
+
+    async def _serve(self, received: RequestReceived) -> None:
+        invocation = received.invocation
+        try:
+            # The ack goes first on the ordered reliable channel, so it precedes the answer.
+            await self._send(received.ack)
+            if received.response is not None:
+                await self._send(received.response)
+            elif invocation is not None:
+                await self._send(await self._invoke(invocation))
+        finally:
+            if invocation is not None:
+                self._responder.discard(invocation)
+
+    async def _invoke(self, invocation: RpcInvocation) -> proto_models.DataPacket:
+        method, caller = invocation.method, invocation.caller_identity
+        handler = self._handlers.get(method)
+        if handler is None:  # unregistered while the request was on its way
+            return self._responder.respond(
+                invocation, error=built_in(RpcErrorCode.UNSUPPORTED_METHOD)
+            )
+        deadline = asyncio.timeout(invocation.response_timeout_s)
+        try:
+            async with deadline:
+                result: object = await handler(invocation)
+        except TimeoutError:
+            if not deadline.expired():
+                _LOGGER.warning("rpc %r from %r: handler timed out", method, caller, exc_info=True)
+                return self._responder.respond(
+                    invocation, error=built_in(RpcErrorCode.APPLICATION_ERROR)
+                )
+            _LOGGER.warning(
+                "rpc %r from %r: no answer within the caller's %g s; handler cancelled",
+                method,
+                caller,
+                invocation.response_timeout_s,
+            )
+            return self._responder.respond(
+                invocation, error=built_in(RpcErrorCode.RESPONSE_TIMEOUT)
+            )
+        except RpcError as exc:
+            _LOGGER.info("rpc %r from %r answered with %s", method, caller, exc)
+            return self._responder.respond(invocation, error=exc)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # the room is closing
+            _LOGGER.warning("rpc %r from %r: handler raised CancelledError", method, caller)
+            return self._responder.respond(
+                invocation, error=built_in(RpcErrorCode.APPLICATION_ERROR)
+            )
+        except Exception:
+            # The handler boundary: the caller learns only that it failed; the log has why.
+            _LOGGER.warning("rpc %r from %r: handler failed", method, caller, exc_info=True)
+            return self._responder.respond(
+                invocation, error=built_in(RpcErrorCode.APPLICATION_ERROR)
+            )
+        if result is None:
+            result = ""
+        if not isinstance(result, str):
+            _LOGGER.warning("rpc %r handler returned %s, not str", method, type(result).__name__)
+            return self._responder.respond(
+                invocation, error=built_in(RpcErrorCode.APPLICATION_ERROR)
+            )
+        return self._responder.respond(invocation, payload=result)
+
+    # -- caller ----------------------------------------------------------------------------
+
+    def _on_reply(self, packet: OtherPacket) -> None:
+        self._settle(self._caller.receive(packet, _now()))
+
+    async def _watch_room(self, events: AsyncIterator[RoomEvent]) -> None:
+        try:
+            async for event in events:
+                if isinstance(event, ParticipantLeft):
+                    self._settle(self._caller.participant_left(event.participant.identity))
+        finally:
+            # The feed ends after `Disconnected`, and the room cancels this task on close.
+            self._settle(self._caller.close())
+
+    def _settle(self, outcomes: list[CallOutcome]) -> None:
+        for outcome in outcomes:
+            future = self._waiting.get(outcome.request_id)
+            if future is not None and not future.done():
+                future.set_result(outcome)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    async def _send(self, packet: proto_models.DataPacket) -> None:
+        try:
+            await self._room.send_packet(packet)
+        except (ConnectionError_, DataError) as exc:
+            kind = packet.WhichOneof("value")
+            _LOGGER.info("could not send %s to %s: %s", kind, packet.destination_identities, exc)
+
+
+def _now() -> float:
+    return time.monotonic()

@@ -1,0 +1,265 @@
+"""LiveKit RPC v1 over DataPackets, without I/O: error codes, packet builders and the callee.
+
+`RpcResponder.receive(packet, now, methods=...)` acks every request (before any other check),
+refuses what it must and hands out `RpcInvocation`s; `respond()` builds the answer. The caller's
+side is `edge.protocol.rpc_caller.RpcCaller`.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections import OrderedDict
+from collections.abc import Container
+from dataclasses import dataclass
+
+from livekit.protocol import models as proto_models
+
+from edge.errors import RpcError
+from edge.protocol.packets import MAX_PACKET_BYTES, OtherPacket
+
+__all__ = [
+    "RpcError",
+    "RpcErrorCode",
+    "RpcInvocation",
+    "RpcResponder",
+    "built_in",
+]
+
+_LOGGER = logging.getLogger(__name__)
+
+RPC_VERSION = 1
+MAX_PAYLOAD_BYTES = 15_360
+"""Largest request or response payload (UTF-8) that v1 carries."""
+ACK_TIMEOUT_S = 7.0
+"""How long a caller waits for the ack (the SDKs' `max_round_trip_latency`)."""
+DEFAULT_RESPONSE_TIMEOUT_S = 15.0
+MIN_HANDLER_TIMEOUT_S = 1.0
+MAX_CONCURRENT_HANDLERS = 32
+DEDUPE_SIZE = 1024
+"""Request ids remembered per responder for spotting retransmits."""
+DEDUPE_TTL_S = 120.0
+_ENVELOPE_SLACK_BYTES = 16
+"""Room.send_packet adds the sequence number and kind after we measure."""
+
+
+class RpcErrorCode(enum.IntEnum):
+    """LiveKit's built-in RPC error codes."""
+
+    UNSUPPORTED_METHOD = 1400
+    RECIPIENT_NOT_FOUND = 1401
+    REQUEST_PAYLOAD_TOO_LARGE = 1402
+    UNSUPPORTED_SERVER = 1403
+    UNSUPPORTED_VERSION = 1404
+    APPLICATION_ERROR = 1500
+    CONNECTION_TIMEOUT = 1501
+    RESPONSE_TIMEOUT = 1502
+    RECIPIENT_DISCONNECTED = 1503
+    RESPONSE_PAYLOAD_TOO_LARGE = 1504
+    SEND_FAILED = 1505
+
+
+BUILT_IN_MESSAGES = {
+    RpcErrorCode.UNSUPPORTED_METHOD: "Method not supported at destination",
+    RpcErrorCode.RECIPIENT_NOT_FOUND: "Recipient not found",
+    RpcErrorCode.REQUEST_PAYLOAD_TOO_LARGE: "Request payload too large",
+    RpcErrorCode.UNSUPPORTED_SERVER: "RPC not supported by server",
+    RpcErrorCode.UNSUPPORTED_VERSION: "Unsupported RPC version",
+    RpcErrorCode.APPLICATION_ERROR: "Application error in method handler",
+    RpcErrorCode.CONNECTION_TIMEOUT: "Connection timeout",
+    RpcErrorCode.RESPONSE_TIMEOUT: "Response timeout",
+    RpcErrorCode.RECIPIENT_DISCONNECTED: "Recipient disconnected",
+    RpcErrorCode.RESPONSE_PAYLOAD_TOO_LARGE: "Response payload too large",
+    RpcErrorCode.SEND_FAILED: "Failed to send",
+}
+
+
+def built_in(code: RpcErrorCode, data: str | None = None) -> RpcError:
+    """A built-in error with LiveKit's message for `code`."""
+    return RpcError(code, BUILT_IN_MESSAGES[code], data)
+
+
+def utf8_len(text: str) -> int:
+    """Length of `text` in UTF-8 bytes (a lone surrogate counts as one replacement byte)."""
+    return len(text.encode("utf-8", "replace"))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RpcInvocation:
+    """One incoming call, as a method handler sees it."""
+
+    request_id: str
+    caller_identity: str
+    """Identity stamped by the server, never taken from the payload."""
+    method: str
+    payload: str
+    response_timeout_s: float
+    """How long the caller waits; the handler is cancelled after this."""
+
+
+@dataclass(frozen=True, slots=True)
+class CallSucceeded:
+    """A call we made was answered with a payload."""
+
+    request_id: str
+    payload: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallFailed:
+    """A call we made failed: an error answer, a timeout or a departure."""
+
+    request_id: str
+    error: RpcError
+
+
+CallOutcome = CallSucceeded | CallFailed
+
+
+@dataclass(frozen=True, slots=True)
+class RequestReceived:
+    """What to do about one request: send `ack`, then `response` or run `invocation`."""
+
+    ack: proto_models.DataPacket
+    response: proto_models.DataPacket | None
+    """An immediate refusal (unknown method, bad version, busy)."""
+    invocation: RpcInvocation | None
+    """A handler to run; answer with `RpcResponder.respond`. None with no response: a retransmit."""
+
+
+def request_packet(
+    destination: str, request_id: str, method: str, payload: str, *, response_timeout_ms: int
+) -> proto_models.DataPacket:
+    """A v1 `rpc_request` to `destination`."""
+    request = proto_models.RpcRequest(
+        id=request_id,
+        method=method,
+        payload=payload,
+        response_timeout_ms=response_timeout_ms,
+        version=RPC_VERSION,
+    )
+    return proto_models.DataPacket(destination_identities=[destination], rpc_request=request)
+
+
+def ack_packet(destination: str, request_id: str) -> proto_models.DataPacket:
+    """An `rpc_ack` for `request_id`."""
+    ack = proto_models.RpcAck(request_id=request_id)
+    return proto_models.DataPacket(destination_identities=[destination], rpc_ack=ack)
+
+
+def response_packet(
+    destination: str, request_id: str, *, payload: str | None = None, error: RpcError | None = None
+) -> proto_models.DataPacket:
+    """An `rpc_response` carrying `error` if given, else `payload` ("" for none)."""
+    response = proto_models.RpcResponse(request_id=request_id)
+    if error is not None:
+        response.error.code = error.code
+        response.error.message = error.message
+        response.error.data = error.data or ""
+    else:
+        response.payload = payload or ""
+    return proto_models.DataPacket(destination_identities=[destination], rpc_response=response)
+
+
+def fits(packet: proto_models.DataPacket) -> bool:
+    """Whether `packet` stays under the Room's packet limit once sequenced."""
+    return packet.ByteSize() + _ENVELOPE_SLACK_BYTES <= MAX_PACKET_BYTES
+
+
+class RpcResponder:
+    """The callee side: acks, refusals, de-duplication of retransmits and the handler cap.
+
+    Policy: at most `max_concurrent` handlers run at once. A request beyond that is acked and
+    refused at once with APPLICATION_ERROR "too many concurrent calls" instead of queued, so a
+    flood costs one ack and one error each and the caller decides whether to retry.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_concurrent: int = MAX_CONCURRENT_HANDLERS,
+        dedupe_size: int = DEDUPE_SIZE,
+        dedupe_ttl_s: float = DEDUPE_TTL_S,
+    ) -> None:
+        self.max_concurrent = max_concurrent
+        self._dedupe_size = dedupe_size
+        self._dedupe_ttl_s = dedupe_ttl_s
+        self._seen: OrderedDict[tuple[str, str], float] = OrderedDict()
+        self._running: set[tuple[str, str]] = set()
+
+    @property
+    def in_flight(self) -> int:
+        """Invocations handed out and not yet answered or discarded."""
+        return len(self._running)
+
+    def receive(
+        self, packet: OtherPacket, now: float, *, methods: Container[str]
+    ) -> RequestReceived | None:
+        """React to an `rpc_request`; None if it cannot be answered (no id, not a request)."""
+        if packet.kind != "rpc_request" or not packet.packet.rpc_request.id:
+            return None
+        request = packet.packet.rpc_request
+        caller = packet.sender_identity
+        key = (caller, request.id)
+        ack = ack_packet(caller, request.id)
+        self._expire(now)
+        if key in self._seen or key in self._running:
+            _LOGGER.debug("rpc %s from %r: retransmit of %s, acked again", request.method, *key)
+            return RequestReceived(ack=ack, response=None, invocation=None)
+        self._seen[key] = now
+        while len(self._seen) > self._dedupe_size:
+            self._seen.popitem(last=False)
+        refusal: RpcError | None = None
+        if request.version != RPC_VERSION:
+            refusal = built_in(RpcErrorCode.UNSUPPORTED_VERSION)
+        elif request.method not in methods:
+            refusal = built_in(RpcErrorCode.UNSUPPORTED_METHOD)
+        elif len(self._running) >= self.max_concurrent:
+            refusal = RpcError(RpcErrorCode.APPLICATION_ERROR, "too many concurrent calls")
+        if refusal is not None:
+            busy = refusal.code == RpcErrorCode.APPLICATION_ERROR
+            level = logging.WARNING if busy else logging.INFO
+            _LOGGER.log(level, "rpc %r from %r refused: %s", request.method, caller, refusal)
+            response = response_packet(caller, request.id, error=refusal)
+            return RequestReceived(ack=ack, response=response, invocation=None)
+        self._running.add(key)
+        timeout_ms = request.response_timeout_ms
+        invocation = RpcInvocation(
+            request_id=request.id,
+            caller_identity=caller,
+            method=request.method,
+            payload=request.payload,
+            response_timeout_s=timeout_ms / 1000 if timeout_ms else DEFAULT_RESPONSE_TIMEOUT_S,
+        )
+        return RequestReceived(ack=ack, response=None, invocation=invocation)
+
+    def respond(
+        self,
+        invocation: RpcInvocation,
+        *,
+        payload: str | None = None,
+        error: RpcError | None = None,
+    ) -> proto_models.DataPacket:
+        """The answer to `invocation` (too large → RESPONSE_PAYLOAD_TOO_LARGE); frees its slot."""
+        self.discard(invocation)
+        caller, request_id = invocation.caller_identity, invocation.request_id
+        if error is None and utf8_len(payload or "") > MAX_PAYLOAD_BYTES:
+            error = built_in(RpcErrorCode.RESPONSE_PAYLOAD_TOO_LARGE)
+        packet = response_packet(caller, request_id, payload=payload, error=error)
+        if not fits(packet):
+            error = built_in(RpcErrorCode.RESPONSE_PAYLOAD_TOO_LARGE)
+            packet = response_packet(caller, request_id, error=error)
+        if error is not None and error.code == RpcErrorCode.RESPONSE_PAYLOAD_TOO_LARGE:
+            _LOGGER.warning("rpc %r from %r: response too large", invocation.method, caller)
+        return packet
+
+    def discard(self, invocation: RpcInvocation) -> None:
+        """Free the slot of an invocation that will not be answered (the room closed)."""
+        self._running.discard((invocation.caller_identity, invocation.request_id))
+
+    def _expire(self, now: float) -> None:
+        while self._seen:
+            key, seen_at = next(iter(self._seen.items()))
+            if now - seen_at < self._dedupe_ttl_s:
+                return
+            del self._seen[key]
