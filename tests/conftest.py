@@ -12,6 +12,8 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Generator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 from uuid import uuid4
@@ -108,18 +110,27 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
-@pytest.fixture(scope="session")
-def livekit_server(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[LiveKitServer]:
-    """A `--dev` livekit-server on free loopback ports with its own keys, stopped at the end."""
+@dataclass(frozen=True, slots=True)
+class ServerProcess:
+    """A livekit-server a test owns and may kill."""
+
+    server: LiveKitServer
+    proc: subprocess.Popen[bytes]
+
+    def kill(self) -> None:
+        """SIGKILL: the server vanishes without telling anyone."""
+        self.proc.kill()
+        self.proc.wait()
+
+
+@contextmanager
+def start_livekit_server(workdir: Path) -> Iterator[ServerProcess]:
+    """A `--dev` livekit-server on free loopback ports with its own keys, stopped on exit."""
     binary = Path(
         os.environ.get("EDGE_LIVEKIT_SERVER") or REPO_ROOT / ".cache" / "bin" / "livekit-server"
     )
     if not binary.is_file():
         pytest.fail("livekit-server not built: run tools/setup")
-
-    workdir = tmp_path_factory.mktemp("livekit-server")
     port = _free_port(socket.SOCK_STREAM, "127.0.0.1")
     # The server listens for ICE-TCP and UDP on every interface, so check all of them.
     rtc_tcp_port = _free_port(socket.SOCK_STREAM, "")
@@ -152,15 +163,30 @@ def livekit_server(
         )
     try:
         _wait_ready(proc, http_url, log_path)
-        yield LiveKitServer(
+        server = LiveKitServer(
             url=f"ws://127.0.0.1:{port}",
             http_url=http_url,
             api_key=API_KEY,
             api_secret=API_SECRET,
             log_path=str(log_path),
         )
+        yield ServerProcess(server, proc)
     finally:
         _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def livekit_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveKitServer]:
+    """The shared server of the test session."""
+    with start_livekit_server(tmp_path_factory.mktemp("livekit-server")) as running:
+        yield running.server
+
+
+@pytest.fixture
+def private_livekit_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A server of this test's own, for tests that kill or restart it."""
+    with start_livekit_server(tmp_path_factory.mktemp("private-livekit-server")) as running:
+        yield running
 
 
 def _wait_ready(proc: subprocess.Popen[bytes], http_url: str, log_path: Path) -> None:

@@ -51,6 +51,8 @@ LEAVE_REASON_HINTS = {
     "JOIN_FAILURE": "the server could not complete the join (peer connection never became active)",
 }
 REQUEST_TIMEOUT_S = 5.0
+MAX_EARLY_PACKETS = 64
+"""Packets held for handlers that register after the join (RPC, streams)."""
 
 
 class ConnectionState(enum.Enum):
@@ -128,6 +130,8 @@ class Room:
             name="room events",
         )
         self._packet_handlers: dict[str, PacketHandler] = {}
+        self._early_packets: list[packets.OtherPacket] = []
+        """Packets of kinds nobody handles yet; bounded, newest dropped when full."""
         self._disconnected = asyncio.Event()
         self._sequencer = packets.ReliableSequencer()
         self._duplicates = packets.DuplicateFilter()
@@ -235,11 +239,21 @@ class Room:
         with contextlib.suppress(ValueError):
             self._tasks.remove(task)
 
+    @property
+    def held_packets(self) -> int:
+        """Packets received for kinds that no handler has registered for yet."""
+        return len(self._early_packets)
+
     def register_packet_handler(self, kind: str, handler: PacketHandler) -> None:
         """Route incoming DataPackets whose value is `kind` (e.g. `rpc_request`) to `handler`."""
         if kind in self._packet_handlers:
             raise ValueError(f"a handler for {kind!r} packets is already registered")
         self._packet_handlers[kind] = handler
+        early = [p for p in self._early_packets if p.kind == kind]
+        self._early_packets = [p for p in self._early_packets if p.kind != kind]
+        loop = asyncio.get_running_loop()
+        for packet in early:  # after the caller has finished registering (e.g. its methods)
+            loop.call_soon(handler, packet)
 
     async def send_packet(self, packet: proto_models.DataPacket, *, reliable: bool = True) -> None:
         """Send a DataPacket built elsewhere (RPC, streams); reliable ones get the next sequence."""
@@ -375,8 +389,13 @@ class Room:
                 self._emit(DataReceived(packet))
         elif (handler := self._packet_handlers.get(packet.kind)) is not None:
             handler(packet)
+        elif len(self._early_packets) < MAX_EARLY_PACKETS:
+            # Peers may call us the moment they see us join, before our services registered.
+            self._early_packets.append(packet)
         else:
-            _LOGGER.debug("ignoring %s packet from %r", packet.kind, packet.sender_identity)
+            _LOGGER.debug(
+                "dropping %s packet from %r: no handler", packet.kind, packet.sender_identity
+            )
 
     def _on_pc_state(self, state: str) -> None:
         if state == "failed" and self.state is ConnectionState.CONNECTED:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
@@ -254,3 +255,28 @@ async def test_unreachable_server_raises_server_unreachable(unused_tcp_port: int
     with pytest.raises(ServerUnreachable, match="cannot reach"):
         async with Room.connect(options, "x"):
             pass
+
+
+async def test_packets_arriving_before_their_handler_registers_are_delivered_to_it(
+    edge: EdgeFactory, official_peer: OfficialPeerFactory
+) -> None:
+    viewer = await official_peer("viewer")
+    handle = await edge()
+    await viewer.wait_participant("edge-1")
+    await assert_eventually(lambda: "viewer" in handle.room.remote_participants)
+    call = asyncio.ensure_future(
+        viewer.local.perform_rpc(
+            destination_identity="edge-1", method="early.bird", payload="p", response_timeout=2.0
+        )
+    )
+    try:
+        await assert_eventually(lambda: handle.room.held_packets == 1)
+        received: list[str] = []
+        handle.room.register_packet_handler(
+            "rpc_request", lambda p: received.append(p.packet.rpc_request.method)
+        )
+        await assert_eventually(lambda: received == ["early.bird"])
+    finally:
+        call.cancel()
+        with contextlib.suppress(asyncio.CancelledError, rtc.RpcError):
+            await call
