@@ -160,6 +160,12 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_config(check, required=True)
     check.set_defaults(handler=_check_config)
 
+    safe = commands.add_parser(
+        "safe-state", help="drive every declared output to its safe value and exit"
+    )
+    _add_config(safe, required=True)
+    safe.set_defaults(handler=_safe_state)
+
     token = commands.add_parser("token", help="mint an access token and print it")
     _add_config(token, required=False)
     token.add_argument("--api-key", help="API key (default: config, then LIVEKIT_API_KEY)")
@@ -171,6 +177,16 @@ def _build_parser() -> argparse.ArgumentParser:
     token.add_argument("--observer", action="store_true", help="viewer token: no media publish")
     token.set_defaults(handler=_token)
     return parser
+
+
+def _safe_state(args: argparse.Namespace) -> int:
+    """For ExecStopPost= and by hand: outputs to safe even when the daemon died."""
+    _setup_logging("info")
+    config = load_config(args.config)
+    from edge.gpio.service import GpioService  # heavy: gpiozero
+
+    GpioService(config.gpio).close("safe-state command")
+    return EXIT_OK
 
 
 def _add_config(parser: argparse.ArgumentParser, *, required: bool) -> None:

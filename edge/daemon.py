@@ -8,10 +8,13 @@ import logging
 import signal
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from edge.backoff import Backoff
 from edge.config import Config
 from edge.errors import ConnectionError_, EdgeError, JoinRefused, ServerLeft
+from edge.gpio.binding import serve_gpio
+from edge.gpio.service import GpioService
 from edge.livekit.room import (
     DataReceived,
     Disconnected,
@@ -27,6 +30,7 @@ from edge.protocol.participants import (
     RoomMetadataChanged,
 )
 from edge.simulation import SimulatedBoard
+from edge.systemd import Notifier
 from edge.token import token_for
 
 _LOGGER = logging.getLogger(__name__)
@@ -36,43 +40,78 @@ STATUS_ATTRIBUTE = "edge.status"
 """Participant attribute that says `online` while the daemon is in the room."""
 
 
-async def run_daemon(config: Config, *, simulate: bool) -> int:
-    """Run until SIGINT/SIGTERM (exit 0) or an error that retrying cannot fix (exit 1)."""
+async def run_daemon(config: Config, *, simulate: bool, pin_factory: Any = None) -> int:
+    """Run until SIGINT/SIGTERM (exit 0) or an error that retrying cannot fix (exit 1).
+
+    `pin_factory` overrides gpiozero's; `--simulate` uses mock pins when none is given.
+    """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, _request_stop, stop, signum)
+    if simulate and pin_factory is None:
+        from edge.testing.pins import SimulatedPinFactory
+
+        pin_factory = SimulatedPinFactory(config.gpio)
+    gpio = GpioService(config.gpio, pin_factory=pin_factory)
+    notifier = Notifier.from_environment()
     try:
-        return await _run(config, simulate=simulate, stop=stop)
+        async with asyncio.TaskGroup() as tg:
+            services = [
+                tg.create_task(gpio.run(), name="daemon.gpio-timers"),
+                tg.create_task(notifier.run_watchdog(), name="daemon.watchdog"),
+            ]
+            try:
+                fatal = await _run(config, gpio, notifier, simulate=simulate, stop=stop)
+            finally:
+                notifier.stopping()
+                gpio.close("daemon stopping")  # safe state first, before anything else
+                for task in services:
+                    task.cancel()
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
+    if fatal is not None:
+        raise fatal
+    _LOGGER.info("stopped")
+    return EXIT_OK
 
 
-async def _run(config: Config, *, simulate: bool, stop: asyncio.Event) -> int:
+async def _run(
+    config: Config,
+    gpio: GpioService,
+    notifier: Notifier,
+    *,
+    simulate: bool,
+    stop: asyncio.Event,
+) -> EdgeError | None:
+    """Join, serve and rejoin until stopped (None) or an error retrying cannot fix."""
     board = SimulatedBoard() if simulate else None
     backoff = Backoff()
     attempt = 0
     while not stop.is_set():
         async with asyncio.TaskGroup() as tg:
-            session = tg.create_task(_session(config, board), name="daemon.session")
+            session = tg.create_task(_session(config, gpio, notifier, board), name="daemon.session")
             stopper = tg.create_task(stop.wait(), name="daemon.stop")
             await asyncio.wait([session, stopper], return_when=asyncio.FIRST_COMPLETED)
+            if stop.is_set():
+                gpio.close("daemon stopping")  # outputs safe before we leave the room
             session.cancel()  # on stop: leaves the room cleanly (Room.connect's finally)
             stopper.cancel()
         if stop.is_set():
             break
         outcome = session.result()
         if outcome.fatal:
-            raise outcome.error
+            return outcome.error
         attempt = 0 if outcome.joined else attempt + 1
         delay = backoff.delay(attempt)
         _LOGGER.warning("%s; retrying in %.1f s", outcome.error, delay)
+        # Ready: the daemon is doing its job (outputs safe, retrying), just not in a room.
+        notifier.ready(f"reconnecting in {delay:.0f} s: {outcome.error}")
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(delay):
                 await stop.wait()
-    _LOGGER.info("stopped")
-    return EXIT_OK
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,8 +125,10 @@ class _Outcome:
     """The session got as far as joining (resets the backoff)."""
 
 
-async def _session(config: Config, board: SimulatedBoard | None) -> _Outcome:
-    """Join once and serve until the connection ends."""
+async def _session(
+    config: Config, gpio: GpioService, notifier: Notifier, board: SimulatedBoard | None
+) -> _Outcome:
+    """Join once and serve until the connection ends; the GPIO link timer covers the gap."""
     lk = config.livekit
     options = RoomOptions(
         url=lk.url,
@@ -100,8 +141,9 @@ async def _session(config: Config, board: SimulatedBoard | None) -> _Outcome:
         token = token_for(lk, now=time.time())
         async with Room.connect(options, token) as room:
             joined = True
+            notifier.ready(f"connected to room {room.name!r} as {lk.identity!r}")
             await _align_identity(room, config)
-            await _serve(room, config, board)
+            await _serve(room, config, gpio, board)
             error = room.disconnect_error or ConnectionError_("disconnected")
     except JoinRefused as exc:
         return _Outcome(exc, fatal=not exc.retryable, joined=joined)
@@ -111,14 +153,21 @@ async def _session(config: Config, board: SimulatedBoard | None) -> _Outcome:
         return _Outcome(exc, fatal=False, joined=joined)
     except EdgeError as exc:
         return _Outcome(exc, fatal=True, joined=joined)
+    finally:
+        gpio.link_lost()
     fatal = isinstance(error, ServerLeft) and not error.can_reconnect
     return _Outcome(error, fatal=fatal, joined=True)
 
 
-async def _serve(room: Room, config: Config, board: SimulatedBoard | None) -> None:
+async def _serve(
+    room: Room, config: Config, gpio: GpioService, board: SimulatedBoard | None
+) -> None:
     """Run the room's consumers until the room disconnects."""
     async with asyncio.TaskGroup() as tg:
-        tasks = [tg.create_task(_log_events(room), name="daemon.room-events")]
+        tasks = [
+            tg.create_task(_log_events(room), name="daemon.room-events"),
+            tg.create_task(serve_gpio(room, gpio), name="daemon.gpio"),
+        ]
         if board is not None:
             period = config.simulation.sensor_period_s
             tasks.append(

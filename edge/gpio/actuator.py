@@ -79,13 +79,15 @@ class Actuator:
         value = self._checked_value(spec, value)
         state = self._states[device]
         min_interval = 1.0 / spec.max_rate_hz
-        # Going back to safe is never rate limited.
-        if value != spec.safe_value and now - state.last_change < min_interval:
+        # Going back to safe is never rate limited, and neither is renewing the current value.
+        moves = value not in (spec.safe_value, state.value)
+        if moves and now - state.last_change < min_interval:
             raise RateLimited(f"{device}: at most {spec.max_rate_hz:g} changes per second")
         safe = value == spec.safe_value
         expires_at = None if safe else self._expiry(spec, now, hold_s, pulse_s)
         # Validated: from here on the command is applied.
-        state.last_change = now
+        if value != state.value:
+            state.last_change = now
         state.value = value
         if safe:
             state.controller, state.expires_at = None, None

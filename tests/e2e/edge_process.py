@@ -20,8 +20,11 @@ class EdgeProcess:
         self._reader: asyncio.Task[None] | None = None
 
     @classmethod
-    async def start(cls, *args: str, cwd: Path) -> EdgeProcess:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LIVEKIT_")}
+    async def start(cls, *args: str, cwd: Path, env: dict[str, str] | None = None) -> EdgeProcess:
+        inherited = {
+            k: v for k, v in os.environ.items() if not k.startswith(("LIVEKIT_", "GPIOZERO_"))
+        }
+        env = {**inherited, **(env or {})}
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -46,8 +48,8 @@ async def start_edge(tmp_path: Path) -> AsyncIterator[StartEdge]:
     """Start `python -m edge ...`; anything still running at teardown is killed."""
     procs: list[EdgeProcess] = []
 
-    async def start(*args: str) -> EdgeProcess:
-        proc = await EdgeProcess.start(*args, cwd=tmp_path)
+    async def start(*args: str, env: dict[str, str] | None = None) -> EdgeProcess:
+        proc = await EdgeProcess.start(*args, cwd=tmp_path, env=env)
         procs.append(proc)
         return proc
 
@@ -164,3 +166,102 @@ async def test_malformed_config_exits_2_naming_each_bad_field(
     assert any(line.startswith("edge: livekit.room:") for line in errors), edge.log()
     assert any(line.startswith("edge: livekit.identity:") for line in errors), edge.log()
     assert not any("Traceback" in line for line in edge.lines), edge.log()
+
+
+GPIO_TOML = """
+[gpio]
+link_loss_grace_s = 2.0
+
+[[gpio.outputs]]
+name = "relay"
+kind = "digital"
+pin = 17
+allow = ["op-*"]
+
+[[gpio.outputs]]
+name = "fan"
+kind = "pwm"
+pin = 18
+allow = ["op-*"]
+"""
+
+
+async def test_sigterm_drives_outputs_safe_before_leaving_the_room(
+    start_edge: StartEdge,
+    official_peer: OfficialPeerFactory,
+    livekit_server: LiveKitServer,
+    room_name: str,
+    tmp_path: Path,
+) -> None:
+    op = await official_peer("op-anna")
+    config = write_config(
+        tmp_path / "edge.toml", livekit_server, room_name, identity="edge-gpio", extra=GPIO_TOML
+    )
+    edge = await start_edge("run", "--config", str(config), "--simulate")
+    await op.wait_participant("edge-gpio", timeout=30)
+    await edge.wait_line("GPIO ready: 2 output(s)")
+    reply = await op.local.perform_rpc(
+        destination_identity="edge-gpio",
+        method="gpio.set",
+        payload='{"device": "relay", "value": 1}',
+        response_timeout=5.0,
+    )
+    assert reply == '{"device":"relay","value":1.0}'
+    await edge.wait_line("output relay -> 1 (set by op-anna)")
+
+    assert await edge.stop(signal.SIGTERM) == 0
+    safe = next(
+        i for i, line in enumerate(edge.lines) if "output relay -> 0 (daemon stopping)" in line
+    )
+    left = next(i for i, line in enumerate(edge.lines) if "left room cleanly" in line)
+    assert safe < left, edge.log()
+
+
+async def test_safe_state_command_drives_every_output_safe(
+    start_edge: StartEdge, tmp_path: Path
+) -> None:
+    config = tmp_path / "edge.toml"
+    config.write_text(
+        '[livekit]\nurl = "ws://127.0.0.1:9"\nroom = "r"\nidentity = "e"\ntoken = "t"\n' + GPIO_TOML
+    )
+    edge = await start_edge(
+        "safe-state",
+        "--config",
+        str(config),
+        env={"GPIOZERO_PIN_FACTORY": "mock", "GPIOZERO_MOCK_PIN_CLASS": "mockpwmpin"},
+    )
+    assert await edge.wait() == 0, edge.log()
+    assert any("output relay -> 0 (safe-state command)" in line for line in edge.lines), edge.log()
+    assert any("output fan -> 0 (safe-state command)" in line for line in edge.lines), edge.log()
+
+
+async def test_systemd_hears_ready_watchdog_pings_and_stopping(
+    start_edge: StartEdge,
+    official_peer: OfficialPeerFactory,
+    livekit_server: LiveKitServer,
+    room_name: str,
+    tmp_path: Path,
+) -> None:
+    sock_path = tmp_path / "notify.sock"
+    messages: list[str] = []
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(str(sock_path))
+        sock.setblocking(False)
+
+        def drain() -> list[str]:
+            with contextlib.suppress(BlockingIOError):
+                while True:
+                    messages.append(sock.recv(4096).decode())
+            return messages
+
+        config = write_config(tmp_path / "edge.toml", livekit_server, room_name, identity="edge-sd")
+        env = {"NOTIFY_SOCKET": str(sock_path), "WATCHDOG_USEC": "200000"}
+        edge = await start_edge("run", "--config", str(config), env=env)
+        await assert_eventually(
+            lambda: any("READY=1" in m and "connected to room" in m for m in drain()),
+            timeout=30,
+            message=lambda: f"systemd heard {messages}; log:\n{edge.log()}",
+        )
+        await assert_eventually(lambda: sum(m == "WATCHDOG=1" for m in drain()) >= 3)
+        assert await edge.stop(signal.SIGTERM) == 0
+        assert any(m.startswith("STOPPING=1") for m in drain()), messages

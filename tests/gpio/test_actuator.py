@@ -100,6 +100,7 @@ def test_rate_limit_refuses_fast_changes_but_never_a_return_to_safe() -> None:
     assert act.value("motor") == 0
     act.request(device="motor", value=1, caller="op-a", now=0.8)
     assert act.value("motor") == 1
+    act.request(device="motor", value=1, caller="op-a", now=0.9)  # a renewal moves nothing
 
 
 def test_dead_man_interval_reverts_unless_renewed() -> None:
@@ -159,8 +160,9 @@ def test_lease_gives_exclusive_control_until_it_expires_or_is_released() -> None
         act.release_lease("op-ben", now=1)
     act.request(device="relay", value=1, caller="op-anna", now=1)
     act.acquire_lease("op-anna", 30, now=20)  # renew
-    assert act.lease is not None
-    assert act.lease.expires_at == 50
+    renewed = act.lease
+    assert renewed is not None
+    assert renewed.expires_at == 50
     act.poll(50)
     assert act.lease is None
     act.request(device="motor", value=1, caller="op-ben", now=51)

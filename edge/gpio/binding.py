@@ -1,0 +1,87 @@
+"""Bind the GpioService to one room session: RPC methods, departures, status attributes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from edge.errors import ConnectionError_, RpcError
+from edge.gpio import methods
+from edge.gpio.service import GpioService
+from edge.livekit.room import Room
+from edge.livekit.rpc import RpcEndpoint
+from edge.protocol.participants import ParticipantLeft
+from edge.protocol.rpc import RpcInvocation
+
+_LOGGER = logging.getLogger(__name__)
+
+LEASE_ATTRIBUTE = "edge.lease"
+"""Participant attribute naming the controller-lease holder ("" when free)."""
+OUTPUT_ATTRIBUTE_PREFIX = "gpio."
+"""`gpio.<output>` attributes carry each output's current value."""
+ATTRIBUTE_MIN_INTERVAL_S = 1.0
+"""Coalesce attribute updates to at most one per interval."""
+
+
+async def serve_gpio(room: Room, gpio: GpioService, *, rpc: RpcEndpoint | None = None) -> None:
+    """Serve the GPIO methods in `room` and feed departures to the fail-safes until it ends."""
+    rpc = rpc or RpcEndpoint(room)
+    for name in methods.METHODS:
+        rpc.register_method(name, _handler(gpio, name))
+    gpio.link_restored()
+    changed = asyncio.Event()
+    changed.set()
+    gpio.on_change = changed.set
+    try:
+        async with asyncio.TaskGroup() as tg:
+            status = tg.create_task(
+                _publish_status(room, gpio, changed), name="gpio.status-attributes"
+            )
+            async for event in room.events():
+                if isinstance(event, ParticipantLeft):
+                    gpio.participant_left(event.participant.identity)
+            status.cancel()
+    finally:
+        gpio.on_change = lambda: None
+        gpio.link_lost()  # the room is gone: the grace timer starts
+
+
+def _handler(gpio: GpioService, method: str) -> Callable[[RpcInvocation], Awaitable[str]]:
+    async def handle(invocation: RpcInvocation) -> str:
+        caller = invocation.caller_identity
+        try:
+            return await methods.call(gpio, method, caller, invocation.payload)
+        except methods.MethodError as exc:
+            level = logging.WARNING if exc.code is methods.ErrorCode.ACCESS_DENIED else logging.INFO
+            _LOGGER.log(
+                level, "%s from %r refused: %s (%s)", method, caller, exc.message, exc.code.name
+            )
+            raise RpcError(int(exc.code), exc.message) from None
+
+    return handle
+
+
+def status_attributes(gpio: GpioService) -> dict[str, str]:
+    """The GPIO part of our participant attributes."""
+    lease = gpio.lease
+    attributes = {LEASE_ATTRIBUTE: lease.holder if lease else ""}
+    for spec in gpio.config.outputs:
+        attributes[OUTPUT_ATTRIBUTE_PREFIX + spec.name] = f"{gpio.actuator.value(spec.name):g}"
+    return attributes
+
+
+async def _publish_status(room: Room, gpio: GpioService, changed: asyncio.Event) -> None:
+    sent: dict[str, str] = {}
+    while True:
+        await changed.wait()
+        changed.clear()
+        current = status_attributes(gpio)
+        update = {k: v for k, v in current.items() if sent.get(k) != v}
+        if update:
+            try:
+                await room.set_attributes(update)
+                sent.update(update)
+            except ConnectionError_ as exc:
+                _LOGGER.warning("could not publish GPIO status: %s", exc)
+        await asyncio.sleep(ATTRIBUTE_MIN_INTERVAL_S)
