@@ -17,7 +17,8 @@
         │   └── SignalTimeout (TimeoutError)  no join response / ping timeout
         ├── ServerLeft                    the server sent `leave`; `reason` says why
         ├── PeerConnectionError           ICE / DTLS / SCTP failed
-        └── DataError (ValueError)        a data packet is malformed or too large to send
+        ├── DataError (ValueError)        a data packet is malformed or too large to send
+        └── StreamError                   an incoming data stream failed; `reason` says why
 
 Errors a user can fix themselves (config, credentials, a refused join) carry a one-line message
 meant to be printed without a traceback.
@@ -129,3 +130,11 @@ class PeerConnectionError(ConnectionError_):
 
 class DataError(EdgeError, ValueError):
     """A data packet is invalid or too large to send."""
+
+
+class StreamError(ConnectionError_):
+    """An incoming data stream failed; `reason` is a short name such as `Incomplete`."""
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason

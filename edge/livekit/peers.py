@@ -152,6 +152,24 @@ class PeerConnection:
         channel = self._channels.get(RELIABLE_LABEL if reliable else LOSSY_LABEL)
         return 0 if channel is None else int(channel.bufferedAmount)
 
+    async def drain(self, *, max_buffered: int, reliable: bool = True) -> None:
+        """Wait until at most `max_buffered` bytes are queued on that channel, or it closes."""
+        channel = self._channels.get(RELIABLE_LABEL if reliable else LOSSY_LABEL)
+        if channel is None:
+            return
+        low = asyncio.Event()
+        wake = low.set
+        channel.bufferedAmountLowThreshold = max_buffered
+        channel.on("bufferedamountlow", wake)
+        channel.on("close", wake)
+        try:
+            while channel.bufferedAmount > max_buffered and channel.readyState == "open":
+                low.clear()
+                await low.wait()
+        finally:
+            channel.remove_listener("bufferedamountlow", wake)
+            channel.remove_listener("close", wake)
+
     async def aclose(self) -> None:
         """Close the connection and its channels; idempotent."""
         await self._pc.close()

@@ -265,6 +265,10 @@ class Room:
         )
         publisher.send(packets.checked_size(packet.SerializeToString()), reliable=reliable)
 
+    async def drain(self, *, max_buffered: int) -> None:
+        """Wait until at most `max_buffered` bytes wait in the reliable channel's send queue."""
+        await self._connected_publisher().drain(max_buffered=max_buffered)
+
     async def wait_disconnected(self) -> EdgeError | None:
         """Wait until the connection ends; return why (None after our own leave)."""
         await self._disconnected.wait()
