@@ -95,10 +95,9 @@ class PeerConnection:
             self._pc.createDataChannel(LOSSY_LABEL, ordered=False, maxRetransmits=0),
         ):
             self._adopt_channel(channel)
-            channel.on("open", self._check_open)
 
     async def wait_channels_open(self, *, timeout_s: float) -> None:
-        """Wait until both of our channels are open; raise `PeerConnectionError` on timeout."""
+        """Wait until `_reliable` and `_lossy` (ours or the server's) are open, or raise."""
         try:
             async with asyncio.timeout(timeout_s):
                 await self._channels_open.wait()
@@ -200,6 +199,8 @@ class PeerConnection:
                 _LOGGER.debug("%s: ignoring text message on %s", self.name, label)
 
         channel.on("message", on_message)
+        channel.on("open", self._check_open)
+        self._check_open()  # channels the remote side created may arrive already open
 
     def _check_open(self) -> None:
         if self.channel_open(True) and self.channel_open(False):

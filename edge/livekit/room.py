@@ -124,6 +124,7 @@ class Room:
         self._socket = socket
         self._session = session
         self._room_state = RoomState(join.participant, join.room)
+        self._subscriber_primary = join.subscriber_primary
         self._feed: EventFeed[RoomEvent] = EventFeed(
             maxsize=options.event_queue_size,
             is_last=lambda e: isinstance(e, Disconnected),
@@ -317,7 +318,13 @@ class Room:
             self._tg.create_task(self._keep_alive(), name="room.keep-alive"),
         ]
         await self._send(self._session.offer(await self._publisher.create_offer()))
+        deadline = time.monotonic() + self.options.connect_timeout_s
         await self._publisher.wait_channels_open(timeout_s=self.options.connect_timeout_s)
+        if self._subscriber_primary:
+            # Data for us arrives on the server's channels: until they are open, the server
+            # drops what others send us. Only then are we really in the room.
+            remaining = max(0.1, deadline - time.monotonic())
+            await self._subscriber.wait_channels_open(timeout_s=remaining)
         if self.state is ConnectionState.CONNECTING:
             self._set_state(ConnectionState.CONNECTED)
 

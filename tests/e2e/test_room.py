@@ -280,3 +280,18 @@ async def test_packets_arriving_before_their_handler_registers_are_delivered_to_
         call.cancel()
         with contextlib.suppress(asyncio.CancelledError, rtc.RpcError):
             await call
+
+
+async def test_data_sent_to_the_edge_right_after_it_connected_arrives(
+    edge: EdgeFactory, official_peer: OfficialPeerFactory
+) -> None:
+    viewer = await official_peer("viewer")
+    handle = await edge()
+    # No waiting for the viewer to see us: once connect() returned, we are reachable.
+    payloads = [bytes([n]) * 14_000 for n in range(8)]
+    for payload in payloads:
+        await viewer.publish_data(payload, topic="t", destination_identities=["edge-1"])
+    await assert_eventually(
+        lambda: [e.data.payload for e in handle.of_type(DataReceived)] == payloads,
+        message=lambda: f"edge saw {handle.events}",
+    )
