@@ -10,8 +10,12 @@ from livekit.protocol import models as proto_models
 
 from edge.errors import DataError
 
-MAX_PACKET_BYTES = 15_000
-"""Largest encoded DataPacket we send; bigger ones are refused along the way."""
+MAX_PACKET_BYTES = 16_384
+"""Largest encoded DataPacket we send at all: an RPC with a full 15 360-byte payload fits.
+
+Peers accept up to min(SCTP max-message-size, 64 000) bytes, as the official SDKs send."""
+MAX_USER_PACKET_BYTES = 15_000
+"""Largest user data packet or stream header: LiveKit's documented guidance."""
 MAX_TOPIC_BYTES = 256
 LOSSY_ADVISED_BYTES = 1_200
 """Above this a lossy packet spans several SCTP chunks and is lost if any one of them is."""
@@ -97,14 +101,14 @@ def encode_user(
         destination_identities=list(destination_identities),
         sequence=sequence if reliable else 0,
     )
-    return checked_size(packet.SerializeToString())
+    return checked_size(packet.SerializeToString(), limit=MAX_USER_PACKET_BYTES)
 
 
-def checked_size(data: bytes) -> bytes:
-    """`data` unchanged if it fits in one DataPacket; raise `DataError` otherwise."""
-    if len(data) > MAX_PACKET_BYTES:
+def checked_size(data: bytes, *, limit: int = MAX_PACKET_BYTES) -> bytes:
+    """`data` unchanged if it is at most `limit` bytes; raise `DataError` otherwise."""
+    if len(data) > limit:
         raise DataError(
-            f"data packet is {len(data)} bytes encoded; the limit is {MAX_PACKET_BYTES} "
+            f"data packet is {len(data)} bytes encoded; the limit is {limit} "
             "(send larger payloads as a byte stream)"
         )
     return data

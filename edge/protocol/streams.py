@@ -18,7 +18,7 @@ from types import MappingProxyType
 from livekit.protocol import models as proto_models
 
 from edge.errors import DataError
-from edge.protocol.packets import MAX_PACKET_BYTES
+from edge.protocol.packets import MAX_PACKET_BYTES, MAX_USER_PACKET_BYTES
 
 _DataStream = proto_models.DataStream
 
@@ -109,10 +109,10 @@ class OutgoingStream:
         self._header = self._packet()
         self._header.stream_header.CopyFrom(_header(info))
         size = self._header.ByteSize() + _ENVELOPE_SLACK_BYTES
-        if size > MAX_PACKET_BYTES:
+        if size > MAX_USER_PACKET_BYTES:
             raise DataError(
                 f"stream header is {size} bytes encoded ({len(info.attributes)} attribute(s), "
-                f"{len(self._destinations)} destination(s)); the limit is {MAX_PACKET_BYTES}"
+                f"{len(self._destinations)} destination(s)); the limit is {MAX_USER_PACKET_BYTES}"
             )
         probe = self._packet()
         probe.stream_chunk.stream_id = info.stream_id

@@ -441,3 +441,25 @@ async def test_retransmitted_request_runs_the_handler_once(
     [v2_response] = [r for r in raw.replies if r.kind == "rpc_response"][1:]
     assert v2_response.packet.rpc_response.error.code == RpcErrorCode.UNSUPPORTED_VERSION
     assert any("'raw-caller'" in r.getMessage() for r in caplog.records)
+
+
+async def test_payloads_of_the_full_15360_byte_limit_pass_both_ways(
+    edge: EdgeFactory, official_peer: OfficialPeerFactory
+) -> None:
+    full = "é" * 7_680  # 15 360 bytes of UTF-8
+    viewer = await official_peer("viewer")
+
+    async def official_echo(data: rtc.RpcInvocationData) -> str:
+        return data.payload
+
+    viewer.local.register_rpc_method("echo", official_echo)
+    ours = await edge()
+
+    async def our_echo(invocation: RpcInvocation) -> str:
+        return invocation.payload
+
+    ours.rpc.register_method("echo", our_echo)
+    await meet(ours, viewer)
+    assert await official_call(viewer, "echo", full, response_timeout=10) == full
+    async with asyncio.timeout(CALL_BOUND_S):
+        assert await ours.rpc.perform_rpc("viewer", "echo", full, response_timeout_s=10) == full

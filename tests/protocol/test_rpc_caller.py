@@ -47,7 +47,7 @@ def test_request_packet_is_a_v1_request_to_the_destination() -> None:
     assert short.rpc_request.response_timeout_ms == 1000
 
 
-@pytest.mark.parametrize("payload", ["x" * 15_361, "é" * 7_681, "x" * 15_000])
+@pytest.mark.parametrize("payload", ["x" * 15_361, "é" * 7_681])
 def test_oversize_requests_are_refused_before_sending(payload: str) -> None:
     caller = make_caller()
     with pytest.raises(RpcError) as info:
