@@ -54,6 +54,12 @@ class Input:
 
     def close(self) -> None:
         """Release the pins."""
+        if self.spec.kind is InputKind.DISTANCE:
+            # gpiozero closes a distance sensor's trigger before stopping its reader thread,
+            # which may then crash on the closed pin: stop the thread first.
+            queue = getattr(self._device, "_queue", None)
+            if queue is not None:
+                queue.stop()
         self._device.close()
 
 
@@ -142,4 +148,9 @@ def _make_input(spec: InputSpec, factory: Any) -> Any:
                 )
         case InputKind.ADC:
             chip = getattr(gpiozero, spec.chip)
-            return chip(channel=spec.channel, pin_factory=factory)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", gpiozero.exc.SPISoftwareFallback)
+                device = chip(channel=spec.channel, pin_factory=factory)
+            for warning in caught:
+                _LOGGER.info("%s: %s", spec.name, warning.message)
+            return device

@@ -58,6 +58,7 @@ CONFIG = GpioConfig(
     inputs=(
         InputSpec(name="button", kind=InputKind.BUTTON, pins=(27,), pull_up=True),
         InputSpec(name="range", kind=InputKind.DISTANCE, pins=(24, 25), max_distance_m=2.0),
+        InputSpec(name="pot", kind=InputKind.ADC, pins=(), chip="MCP3008", channel=0),
     ),
     link_loss_grace_s=0.5,
 )
@@ -151,6 +152,11 @@ async def test_every_device_kind_is_driven_and_read_through_rpc(
     distance = await call(op, "gpio.read", {"device": "range"})
     assert isinstance(distance, dict)
     assert 0 < distance["value"] <= 2.0
+    assert edge.pins.adc is not None
+    edge.pins.adc.values[0] = 0.75
+    adc = await call(op, "gpio.read", {"device": "pot"})
+    assert isinstance(adc, dict)
+    assert adc["value"] == pytest.approx(0.75, abs=0.002)
 
     described = await call(op, "edge.describe")
     assert isinstance(described, dict)

@@ -35,6 +35,7 @@ CONFIG = GpioConfig(
         InputSpec(name="button", kind=InputKind.BUTTON, pins=(27,), pull_up=True),
         InputSpec(name="door", kind=InputKind.DIGITAL, pins=(23,), allow=("op-*",)),
         InputSpec(name="range", kind=InputKind.DISTANCE, pins=(24, 25), max_distance_m=2.0),
+        InputSpec(name="pot", kind=InputKind.ADC, pins=(), chip="MCP3008", channel=2),
     ),
 )
 
@@ -134,6 +135,11 @@ async def test_inputs_are_read_from_the_pins(
     distance = await call(service, "gpio.read", {"device": "range"})
     assert isinstance(distance, dict)
     assert 0 < distance["value"] <= 2.0
+    assert factory.adc is not None
+    factory.adc.values[2] = 0.25
+    adc = await call(service, "gpio.read", {"device": "pot"})
+    assert isinstance(adc, dict)
+    assert adc["value"] == pytest.approx(0.25, abs=0.002)
 
 
 async def test_list_shows_values_controllers_and_what_the_caller_may_do(
@@ -146,7 +152,7 @@ async def test_list_shows_values_controllers_and_what_the_caller_may_do(
     assert fan["value"] == 0.5
     assert fan["controller"] == "op-anna"
     assert fan["may_set"] is False
-    assert [i["name"] for i in listing["inputs"]] == ["button", "range"]  # door is op-only
+    assert [i["name"] for i in listing["inputs"]] == ["button", "range", "pot"]  # door: op-only
     assert listing["lease"] is None
 
 
