@@ -145,6 +145,11 @@ class Actuator:
         self.lease = None
         return [self._to_safe(name, reason) for name in self._states]
 
+    def revert(self, device: str, reason: str) -> Change:
+        """Record `device` as back at its safe value (after its hardware failed)."""
+        self._spec(device)
+        return self._to_safe(device, reason)
+
     def _to_safe(self, name: str, reason: str) -> Change:
         state = self._states[name]
         state.value = self.specs[name].safe_value

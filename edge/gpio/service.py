@@ -89,8 +89,18 @@ class GpioService:
             self.on_change()
 
     def command(self, change: Change) -> None:
-        """Apply one accepted caller command (already validated by the actuator)."""
-        self.apply([change])
+        """Apply one accepted caller command; raise `HardwareError` if the pin would not move.
+
+        On failure the output is recorded as safe again (and driven there if it can be).
+        """
+        try:
+            self._outputs[change.device].drive(change.value)
+        except HardwareError:
+            self.apply([self.actuator.revert(change.device, "hardware error")])
+            raise
+        _LOGGER.info("output %s -> %g (%s)", change.device, change.value, change.reason)
+        self._wake.set()
+        self.on_change()
 
     def lease_changed(self) -> None:
         """Re-arm timers and refresh status after a lease change."""

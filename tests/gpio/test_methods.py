@@ -297,3 +297,22 @@ async def test_random_payloads_give_json_or_a_method_error(
     for name in ("relay", "fan", "servo", "motor", "buzzer"):
         low, high = service.actuator.specs[name].kind.value_range
         assert low <= service.actuator.value(name) <= high
+
+
+async def test_a_failing_pin_is_reported_as_a_hardware_error_and_recorded_safe(
+    service: GpioService, factory: SimulatedPinFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(value: float) -> None:
+        raise RuntimeError("pin 18 vanished")
+
+    # Swap the fan's gpiozero device for one whose pin write fails.
+    fan = service._outputs["fan"]
+    fan._device = type("Broken", (), {"value": property(lambda s: 0, lambda s, v: broken(v))})()
+    with pytest.raises(MethodError) as failed:
+        await call(service, "gpio.set", {"device": "fan", "value": 0.5})
+    assert failed.value.code is ErrorCode.HARDWARE_ERROR
+    assert "fan: driving pin failed: pin 18 vanished" in failed.value.message
+    assert service.actuator.value("fan") == 0
+    assert "fan: driving pin failed" in caplog.text
+    await call(service, "gpio.set", {"device": "relay", "value": 1})  # the others carry on
+    assert pin(factory, 17) is False
