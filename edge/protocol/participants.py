@@ -6,6 +6,7 @@ sid); for one sid, an update older than what we hold (`version`) is ignored.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -13,6 +14,7 @@ from types import MappingProxyType
 from livekit.protocol import models as proto_models
 
 _DISCONNECTED = proto_models.ParticipantInfo.DISCONNECTED
+MAX_REMEMBERED_DEPARTURES = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +107,8 @@ class RoomState:
         self.room_name = room.name
         self.metadata = room.metadata
         self.remotes: dict[str, Participant] = {}
+        self._departed: OrderedDict[str, None] = OrderedDict()
+        """Sids already reported as left (their updates may repeat); the newest 1024."""
 
     def apply_join(self, others: Iterable[proto_models.ParticipantInfo]) -> list[RoomStateEvent]:
         """Participants already present when we joined."""
@@ -141,10 +145,16 @@ class RoomState:
             return []
         new = Participant.from_info(info)
         if info.state == _DISCONNECTED:
-            if current is None or current.sid != info.sid:
-                return []
-            del self.remotes[info.identity]
+            if current is not None and current.sid != info.sid:
+                return []  # an older session of someone who is back already
             reason = proto_models.DisconnectReason.Name(info.disconnect_reason)
+            # A participant never announced to us still counts (the server batches joins of
+            # non-publishers, so a short visit can end before we hear of it); report it once.
+            if self.remotes.pop(info.identity, None) is None and info.sid in self._departed:
+                return []
+            self._departed[info.sid] = None
+            if len(self._departed) > MAX_REMEMBERED_DEPARTURES:
+                self._departed.popitem(last=False)
             return [ParticipantLeft(participant=new, reason=reason)]
         self.remotes[info.identity] = new
         if current is None:

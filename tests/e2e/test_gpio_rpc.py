@@ -270,3 +270,14 @@ async def test_losing_the_room_drives_outputs_safe_after_the_grace(
         assert time.monotonic() - lost_at >= CONFIG.link_loss_grace_s * 0.9  # the grace is honoured
     finally:
         await op.disconnect()
+
+
+async def test_a_controller_that_leaves_before_we_heard_it_join_still_triggers_safe(
+    gpio_edge: JoinEdge, livekit_server: LiveKitServer, official_peer: OfficialPeerFactory
+) -> None:
+    edge = await gpio_edge(livekit_server)
+    quick = await official_peer("op-quick")  # the server announces it to us only seconds later
+    await call(quick, "gpio.set", {"device": "relay", "value": 1})
+    assert edge.pin(17) is False
+    await quick.disconnect()
+    await assert_eventually(lambda: edge.pin(17) is True, timeout=10)

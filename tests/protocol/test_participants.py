@@ -110,3 +110,14 @@ def test_room_metadata_change_is_reported_once() -> None:
     ]
     assert room.apply_room(proto_models.Room(sid="RM_1", metadata="mode=eco")) == []
     assert room.metadata == "mode=eco"
+
+
+def test_departure_of_a_participant_never_announced_is_still_reported_once() -> None:
+    # The server batches joins of non-publishers: a short visit may end before we hear of it.
+    room = state()
+    gone = info("op", "PA_op", 3, state=Info.DISCONNECTED)
+    [event] = room.apply_update([gone])
+    assert isinstance(event, ParticipantLeft)
+    assert event.participant.identity == "op"
+    assert room.apply_update([gone]) == []
+    assert room.remotes == {}
