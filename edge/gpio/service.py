@@ -128,8 +128,8 @@ class GpioService:
         self.apply(self.actuator.participant_left(identity))
 
     def link_lost(self) -> None:
-        """Start the link-loss grace timer (idempotent)."""
-        if self._link_lost_at is None:
+        """Start the link-loss grace timer (idempotent; nothing to do once closed)."""
+        if self._link_lost_at is None and not self._closed:
             self._link_lost_at = self._clock()
             _LOGGER.warning(
                 "room connection lost: outputs go safe in %.1f s unless it comes back",

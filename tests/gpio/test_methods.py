@@ -316,3 +316,11 @@ async def test_a_failing_pin_is_reported_as_a_hardware_error_and_recorded_safe(
     assert "fan: driving pin failed" in caplog.text
     await call(service, "gpio.set", {"device": "relay", "value": 1})  # the others carry on
     assert pin(factory, 17) is False
+
+
+async def test_link_loss_after_close_starts_no_timer(
+    service: GpioService, caplog: pytest.LogCaptureFixture
+) -> None:
+    service.close("daemon stopping")
+    service.link_lost()
+    assert "room connection lost" not in caplog.text
