@@ -110,17 +110,33 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ServerProcess:
-    """A livekit-server a test owns and may kill."""
+    """A livekit-server a test owns and may kill and start again."""
 
     server: LiveKitServer
     proc: subprocess.Popen[bytes]
+    command: tuple[str, ...] = ()
+    log_path: Path | None = None
 
     def kill(self) -> None:
         """SIGKILL: the server vanishes without telling anyone."""
         self.proc.kill()
         self.proc.wait()
+
+    def restart(self) -> None:
+        """Start a killed server again on the same ports and keys (its rooms are gone)."""
+        assert self.proc.poll() is not None, "kill() it first"
+        assert self.log_path is not None
+        self.proc = _spawn(self.command, self.log_path, mode="ab")
+        _wait_ready(self.proc, self.server.http_url, self.log_path)
+
+
+def _spawn(command: tuple[str, ...], log_path: Path, *, mode: str) -> subprocess.Popen[bytes]:
+    with log_path.open(mode) as log:
+        return subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+        )
 
 
 @contextmanager
@@ -147,7 +163,7 @@ def start_livekit_server(workdir: Path) -> Iterator[ServerProcess]:
     )
     log_path = workdir / "server.log"
     http_url = f"http://127.0.0.1:{port}"
-    command = [
+    command = (
         str(binary),
         "--dev",
         "--bind",
@@ -156,23 +172,20 @@ def start_livekit_server(workdir: Path) -> Iterator[ServerProcess]:
         "127.0.0.1",
         "--config",
         str(config_path),
-    ]
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
-        )
+    )
+    server = LiveKitServer(
+        url=f"ws://127.0.0.1:{port}",
+        http_url=http_url,
+        api_key=API_KEY,
+        api_secret=API_SECRET,
+        log_path=str(log_path),
+    )
+    running = ServerProcess(server, _spawn(command, log_path, mode="wb"), command, log_path)
     try:
-        _wait_ready(proc, http_url, log_path)
-        server = LiveKitServer(
-            url=f"ws://127.0.0.1:{port}",
-            http_url=http_url,
-            api_key=API_KEY,
-            api_secret=API_SECRET,
-            log_path=str(log_path),
-        )
-        yield ServerProcess(server, proc)
+        _wait_ready(running.proc, http_url, log_path)
+        yield running
     finally:
-        _stop(proc)
+        _stop(running.proc)  # the latest process, after any restart
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,210 @@
+"""Send spooled readings into one room session, and answer `telemetry.history`.
+
+    await serve_telemetry(room, service, streams=StreamEndpoint(room), rpc=RpcEndpoint(room))
+
+Returns when the room disconnects. While connected, unsent readings go out oldest first as
+msgpack byte streams (`edge.telemetry.codec`) on the configured topic, gathered per
+`batch_window_s`, to everyone in the room.
+
+Delivery, honestly:
+
+- A batch is *confirmed* (the spool's `sent_seq` moves past it) only once its stream was
+  queued completely AND the room then stayed connected for `confirm_after_s`, longer than the
+  ping timeout that reveals a silently dead link. A session that ends before that, or a send
+  that fails midway, leaves the batch unsent: the next session sends it again, oldest first. So
+  no reading is lost to a broken link (at-least-once), short of the spool's own bound, which is
+  counted in `dropped`.
+- The price is duplicates: a receiver may see a reading twice around a reconnect (or a daemon
+  restart). Readings carry a per-device `seq`; a receiver keeps the highest seq it has seen
+  (per `spool` id) and ignores anything not above it: exactly-once processing.
+- A receiver that was absent (joined late, reconnected) sees a gap in `seq`. It asks
+  `telemetry.history` with `{"since_seq": n}` or `{"since_us": t}` (optional `"limit"`): the
+  answer is a byte stream to the caller alone (attribute `origin` = `history`), and the RPC
+  reply is JSON `{"stream_id", "topic", "count", "first_seq", "last_seq", "more"}`; when `more`
+  is true, ask again from `last_seq`.
+
+Human-readable events (a sensor failing, the spool dropping) go out as text streams on
+`events_topic`, if set; they are best-effort and not spooled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import logging
+import time
+
+from edge.errors import ConnectionError_, DataError, RpcError
+from edge.livekit.room import ConnectionState, Room
+from edge.livekit.rpc import RpcEndpoint, RpcHandler
+from edge.livekit.streams import StreamEndpoint
+from edge.protocol.rpc import RpcInvocation
+from edge.telemetry import codec
+from edge.telemetry.outbox import ReadResult
+from edge.telemetry.sampler import TelemetryService
+
+_LOGGER = logging.getLogger(__name__)
+
+HISTORY_METHOD = "telemetry.history"
+INVALID_REQUEST = 2100
+"""RPC error code: the history payload is malformed."""
+RETRY_AFTER_FAILURE_S = 1.0
+"""Pause before resending after a failed stream on a room that still looks connected."""
+
+
+async def serve_telemetry(
+    room: Room, service: TelemetryService, *, streams: StreamEndpoint, rpc: RpcEndpoint
+) -> None:
+    """Stream readings into `room` and serve history until the room disconnects."""
+    rpc.register_method(HISTORY_METHOD, _history_handler(service, streams))
+    try:
+        async with asyncio.TaskGroup() as tg:
+            tasks = [tg.create_task(_Uplink(room, service, streams).run(), name="telemetry.uplink")]
+            if service.config.events_topic:
+                tasks.append(
+                    tg.create_task(_send_events(service, streams), name="telemetry.events")
+                )
+            await room.wait_disconnected()
+            for task in tasks:
+                task.cancel()
+    finally:
+        rpc.unregister_method(HISTORY_METHOD)
+
+
+class _Uplink:
+    """One session's sender: a cursor ahead of the spool's `sent_seq`, and what to confirm."""
+
+    def __init__(self, room: Room, service: TelemetryService, streams: StreamEndpoint) -> None:
+        self._room = room
+        self._service = service
+        self._outbox = service.outbox
+        self._streams = streams
+        self._config = service.config
+        self._cursor = self._outbox.sent_seq
+        """The last seq streamed in this session."""
+        self._unconfirmed: collections.deque[tuple[float, int]] = collections.deque()
+        """(queued at, last seq) per streamed batch; bounded by `confirm_after_s` of sending."""
+
+    async def run(self) -> None:
+        if self._service.last_seq > self._cursor:
+            _LOGGER.info("telemetry: %d reading(s) to send", self._service.last_seq - self._cursor)
+        while True:
+            await self._confirm()
+            if self._service.last_seq <= self._cursor:
+                await self._wait_for_readings()
+                continue
+            if self._service.last_seq - self._cursor < self._config.max_batch_readings:
+                await asyncio.sleep(self._config.batch_window_s)  # gather a batch
+            batch: ReadResult = await asyncio.to_thread(
+                self._outbox.read_after, self._cursor, limit=self._config.max_batch_readings
+            )
+            if not batch.readings:  # only corrupt or dropped rows there
+                self._cursor = max(self._cursor, batch.last_scanned)
+                continue
+            try:
+                await self._send(batch.readings)
+            except (ConnectionError_, DataError) as exc:
+                _LOGGER.info("telemetry batch not sent (%s); will resend", exc)
+                await asyncio.sleep(RETRY_AFTER_FAILURE_S)
+                continue
+            self._cursor = batch.last_scanned
+            self._unconfirmed.append((time.monotonic(), self._cursor))
+
+    async def _wait_for_readings(self) -> None:
+        timeout = None
+        if self._unconfirmed:
+            due = self._unconfirmed[0][0] + self._config.confirm_after_s
+            timeout = max(0.0, due - time.monotonic())
+        try:
+            async with asyncio.timeout(timeout):
+                await self._service.wait_beyond(self._cursor)
+        except TimeoutError:
+            pass
+
+    async def _confirm(self) -> None:
+        """Mark sent what stayed connected long enough after being queued."""
+        if self._room.state is not ConnectionState.CONNECTED:
+            return
+        horizon = time.monotonic() - self._config.confirm_after_s
+        confirmed = None
+        while self._unconfirmed and self._unconfirmed[0][0] <= horizon:
+            confirmed = self._unconfirmed.popleft()[1]
+        if confirmed is not None:
+            await asyncio.to_thread(self._outbox.mark_sent, confirmed)
+
+    async def _send(self, readings: tuple[codec.Reading, ...]) -> None:
+        data = codec.encode_batch(
+            readings, spool=self._outbox.spool_id, dropped=self._outbox.dropped
+        )
+        await self._streams.send_bytes(
+            data,
+            topic=self._config.topic,
+            name=f"telemetry-{readings[0].seq}-{readings[-1].seq}.msgpack",
+            mime_type=codec.CONTENT_TYPE,
+            attributes=codec.stream_attributes(readings, origin="live"),
+        )
+
+
+def _history_handler(service: TelemetryService, streams: StreamEndpoint) -> RpcHandler:
+    config = service.config
+
+    async def history(invocation: RpcInvocation) -> str:
+        try:
+            request = codec.parse_history_request(
+                invocation.payload, max_limit=config.history_max_readings
+            )
+        except codec.CodecError as exc:
+            raise RpcError(INVALID_REQUEST, str(exc)) from None
+        outbox = service.outbox
+        if request.since_seq is not None:
+            found = await asyncio.to_thread(
+                outbox.read_after, request.since_seq, limit=request.limit
+            )
+        else:
+            assert request.since_us is not None
+            found = await asyncio.to_thread(
+                outbox.read_since_time, request.since_us, limit=request.limit
+            )
+        readings = found.readings
+        data = codec.encode_batch(readings, spool=outbox.spool_id, dropped=outbox.dropped)
+        info = await streams.send_bytes(
+            data,
+            topic=config.topic,
+            name=f"telemetry-history-{invocation.request_id[:8]}.msgpack",
+            mime_type=codec.CONTENT_TYPE,
+            attributes=codec.stream_attributes(readings, origin="history"),
+            destination_identities=[invocation.caller_identity],
+        )
+        _LOGGER.info(
+            "history for %r: %d reading(s) in stream %s",
+            invocation.caller_identity,
+            len(readings),
+            info.stream_id,
+        )
+        last = readings[-1].seq if readings else 0
+        return json.dumps(
+            {
+                "stream_id": info.stream_id,
+                "topic": config.topic,
+                "count": len(readings),
+                "first_seq": readings[0].seq if readings else 0,
+                "last_seq": last,
+                "more": len(readings) == request.limit,
+            }
+        )
+
+    return history
+
+
+async def _send_events(service: TelemetryService, streams: StreamEndpoint) -> None:
+    """Best effort: an event that cannot be sent is logged and dropped."""
+    while True:
+        while not service.events:
+            service.events_changed.clear()
+            await service.events_changed.wait()
+        text = service.events.popleft()
+        try:
+            await streams.send_text(text, topic=service.config.events_topic)
+        except (ConnectionError_, DataError) as exc:
+            _LOGGER.debug("event not sent (%s): %s", exc, text)
