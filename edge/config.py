@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import enum
 import logging
 import os
 import tomllib
@@ -17,6 +18,8 @@ from edge.errors import ConfigError
 from edge.fields import Table, type_name
 from edge.gpio.spec import SCHEMA as GPIO_SCHEMA
 from edge.gpio.spec import GpioConfig, parse_gpio
+from edge.telemetry.spec import SCHEMA as TELEMETRY_SCHEMA
+from edge.telemetry.spec import TelemetryConfig, parse_telemetry
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -82,6 +85,9 @@ class DaemonConfig:
 
     log_level: str = DEFAULT_LOG_LEVEL
     """One of debug, info, warning, error."""
+    state_dir: str = ""
+    """Where the telemetry spool lives; default: systemd's STATE_DIRECTORY, else the directory
+    of the config file."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -104,6 +110,13 @@ class Config:
     """Simulated-board settings."""
     gpio: GpioConfig = field(default_factory=GpioConfig)
     """Declared GPIO devices and their safety timings."""
+    telemetry: TelemetryConfig = field(default_factory=TelemetryConfig)
+    """Sensors and the store-and-forward spool."""
+
+    @property
+    def spool_path(self) -> Path:
+        """The telemetry spool file, resolved against the state directory."""
+        return Path(self.daemon.state_dir or ".") / self.telemetry.spool_path
 
     def redacted(self) -> dict[str, dict[str, object]]:
         """The config as plain data, secrets replaced by a marker; safe to print or log."""
@@ -117,6 +130,7 @@ class Config:
                 f.name: _redact(getattr(value, f.name), secret=not f.repr)
                 for f in dataclasses.fields(value)
             }
+        out["telemetry"]["sensors"] = [_plain(s) for s in self.telemetry.sensors]
         return out
 
 
@@ -134,7 +148,13 @@ def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> Config:
         raise ConfigError(f"{path}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    env = os.environ if env is None else env
     config = parse_config(data, source=str(path), env=env)
+    if not config.daemon.state_dir:
+        state_dir = env.get("STATE_DIRECTORY", "").split(":")[0] or str(path.parent)
+        config = dataclasses.replace(
+            config, daemon=dataclasses.replace(config.daemon, state_dir=state_dir)
+        )
     livekit = data.get("livekit")
     has_secret = isinstance(livekit, Mapping) and any(
         livekit.get(key) for key in ("token", "api_secret")
@@ -161,6 +181,8 @@ def parse_config(
     daemon = top.section("daemon")
     sim = top.section("simulation")
     gpio = parse_gpio(top.section("gpio"))
+    telemetry = parse_telemetry(top.section("telemetry"))
+    state_dir = daemon.string("state_dir", max_bytes=4096)
 
     url = lk.string("url", required=True)
     if url and not _valid_url(url):
@@ -214,9 +236,10 @@ def parse_config(
             token_ttl_s=int(ttl),
             connect_timeout_s=float(timeout),
         ),
-        daemon=DaemonConfig(log_level=log_level),
+        daemon=DaemonConfig(log_level=log_level, state_dir=state_dir),
         simulation=SimulationConfig(sensor_period_s=float(period)),
         gpio=gpio,
+        telemetry=telemetry,
     )
 
 
@@ -254,6 +277,7 @@ _SECTIONS = {
     "daemon": [f.name for f in dataclasses.fields(DaemonConfig)],
     "simulation": [f.name for f in dataclasses.fields(SimulationConfig)],
     **GPIO_SCHEMA,
+    **TELEMETRY_SCHEMA,
 }
 
 
@@ -270,3 +294,18 @@ def _redact(value: object, *, secret: bool) -> object:
     if secret:
         return REDACTED if value else ""
     return dict(value) if isinstance(value, Mapping) else value
+
+
+def _plain(value: object) -> object:
+    """A spec dataclass as TOML-shaped data: enums by value, fields left at default omitted."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            f.name: _plain(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if f.default is dataclasses.MISSING or getattr(value, f.name) != f.default
+        }
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    return value

@@ -22,6 +22,8 @@ from edge.livekit.room import (
     RoomEvent,
     RoomOptions,
 )
+from edge.livekit.rpc import RpcEndpoint
+from edge.livekit.streams import StreamEndpoint
 from edge.protocol.participants import (
     AttributesChanged,
     MetadataChanged,
@@ -31,6 +33,9 @@ from edge.protocol.participants import (
 )
 from edge.simulation import SimulatedBoard
 from edge.systemd import Notifier
+from edge.telemetry.outbox import Outbox
+from edge.telemetry.sampler import TelemetryService
+from edge.telemetry.uplink import serve_telemetry
 from edge.token import token_for
 
 _LOGGER = logging.getLogger(__name__)
@@ -55,19 +60,25 @@ async def run_daemon(config: Config, *, simulate: bool, pin_factory: Any = None)
         pin_factory = SimulatedPinFactory(config.gpio)
     gpio = GpioService(config.gpio, pin_factory=pin_factory)
     notifier = Notifier.from_environment()
+    telemetry = await _open_telemetry(config)
     try:
         async with asyncio.TaskGroup() as tg:
             services = [
                 tg.create_task(gpio.run(), name="daemon.gpio-timers"),
                 tg.create_task(notifier.run_watchdog(), name="daemon.watchdog"),
             ]
+            if telemetry is not None:
+                services.append(tg.create_task(telemetry.run(), name="daemon.telemetry"))
+            daemon = _Daemon(config, gpio, telemetry, notifier)
             try:
-                fatal = await _run(config, gpio, notifier, simulate=simulate, stop=stop)
+                fatal = await _run(daemon, simulate=simulate, stop=stop)
             finally:
                 notifier.stopping()
                 gpio.close("daemon stopping")  # safe state first, before anything else
                 for task in services:
                     task.cancel()
+        if telemetry is not None:
+            await telemetry.aclose()  # last: spool what was still queued
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
@@ -77,25 +88,37 @@ async def run_daemon(config: Config, *, simulate: bool, pin_factory: Any = None)
     return EXIT_OK
 
 
-async def _run(
-    config: Config,
-    gpio: GpioService,
-    notifier: Notifier,
-    *,
-    simulate: bool,
-    stop: asyncio.Event,
-) -> EdgeError | None:
+@dataclass(frozen=True, slots=True)
+class _Daemon:
+    """What lives as long as the process: config and the services sessions bind to."""
+
+    config: Config
+    gpio: GpioService
+    telemetry: TelemetryService | None
+    notifier: Notifier
+
+
+async def _open_telemetry(config: Config) -> TelemetryService | None:
+    if not config.telemetry.sensors:
+        return None
+    path = config.spool_path
+    outbox = await asyncio.to_thread(Outbox.open, path, max_rows=config.telemetry.spool_max_rows)
+    _LOGGER.info("telemetry spool %s: %d reading(s) waiting to be sent", path, outbox.unsent)
+    return TelemetryService(config.telemetry, outbox)
+
+
+async def _run(daemon: _Daemon, *, simulate: bool, stop: asyncio.Event) -> EdgeError | None:
     """Join, serve and rejoin until stopped (None) or an error retrying cannot fix."""
     board = SimulatedBoard() if simulate else None
     backoff = Backoff()
     attempt = 0
     while not stop.is_set():
         async with asyncio.TaskGroup() as tg:
-            session = tg.create_task(_session(config, gpio, notifier, board), name="daemon.session")
+            session = tg.create_task(_session(daemon, board), name="daemon.session")
             stopper = tg.create_task(stop.wait(), name="daemon.stop")
             await asyncio.wait([session, stopper], return_when=asyncio.FIRST_COMPLETED)
             if stop.is_set():
-                gpio.close("daemon stopping")  # outputs safe before we leave the room
+                daemon.gpio.close("daemon stopping")  # outputs safe before we leave the room
             session.cancel()  # on stop: leaves the room cleanly (Room.connect's finally)
             stopper.cancel()
         if stop.is_set():
@@ -107,7 +130,7 @@ async def _run(
         delay = backoff.delay(attempt)
         _LOGGER.warning("%s; retrying in %.1f s", outcome.error, delay)
         # Ready: the daemon is doing its job (outputs safe, retrying), just not in a room.
-        notifier.ready(f"reconnecting in {delay:.0f} s: {outcome.error}")
+        daemon.notifier.ready(f"reconnecting in {delay:.0f} s: {outcome.error}")
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(delay):
                 await stop.wait()
@@ -125,10 +148,9 @@ class _Outcome:
     """The session got as far as joining (resets the backoff)."""
 
 
-async def _session(
-    config: Config, gpio: GpioService, notifier: Notifier, board: SimulatedBoard | None
-) -> _Outcome:
+async def _session(daemon: _Daemon, board: SimulatedBoard | None) -> _Outcome:
     """Join once and serve until the connection ends; the GPIO link timer covers the gap."""
+    config = daemon.config
     lk = config.livekit
     options = RoomOptions(
         url=lk.url,
@@ -141,9 +163,8 @@ async def _session(
         token = token_for(lk, now=time.time())
         async with Room.connect(options, token) as room:
             joined = True
-            notifier.ready(f"connected to room {room.name!r} as {lk.identity!r}")
-            await _align_identity(room, config)
-            await _serve(room, config, gpio, board)
+            daemon.notifier.ready(f"connected to room {room.name!r} as {lk.identity!r}")
+            await _serve(room, daemon, board)
             error = room.disconnect_error or ConnectionError_("disconnected")
     except JoinRefused as exc:
         return _Outcome(exc, fatal=not exc.retryable, joined=joined)
@@ -154,22 +175,28 @@ async def _session(
     except EdgeError as exc:
         return _Outcome(exc, fatal=True, joined=joined)
     finally:
-        gpio.link_lost()
+        daemon.gpio.link_lost()
     fatal = isinstance(error, ServerLeft) and not error.can_reconnect
     return _Outcome(error, fatal=fatal, joined=True)
 
 
-async def _serve(
-    room: Room, config: Config, gpio: GpioService, board: SimulatedBoard | None
-) -> None:
-    """Run the room's consumers until the room disconnects."""
+async def _serve(room: Room, daemon: _Daemon, board: SimulatedBoard | None) -> None:
+    """Bind every service to the room and run until the room disconnects."""
+    # One endpoint of each per session, created before any await: calls and streams that
+    # arrive meanwhile are held by the room until these register.
+    rpc = RpcEndpoint(room)
+    streams = StreamEndpoint(room)
+    await _align_identity(room, daemon.config)
     async with asyncio.TaskGroup() as tg:
         tasks = [
             tg.create_task(_log_events(room), name="daemon.room-events"),
-            tg.create_task(serve_gpio(room, gpio), name="daemon.gpio"),
+            tg.create_task(serve_gpio(room, daemon.gpio, rpc=rpc), name="daemon.gpio"),
         ]
+        if daemon.telemetry is not None:
+            uplink = serve_telemetry(room, daemon.telemetry, streams=streams, rpc=rpc)
+            tasks.append(tg.create_task(uplink, name="daemon.telemetry-uplink"))
         if board is not None:
-            period = config.simulation.sensor_period_s
+            period = daemon.config.simulation.sensor_period_s
             tasks.append(
                 tg.create_task(_simulate(room, board, period), name="daemon.simulated-board")
             )

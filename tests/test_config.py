@@ -90,7 +90,7 @@ def test_full_config_loads_into_the_dataclasses(tmp_path: Path) -> None:
             token_ttl_s=3600,
             connect_timeout_s=2.5,
         ),
-        daemon=DaemonConfig(log_level="debug"),
+        daemon=DaemonConfig(log_level="debug", state_dir=str(tmp_path)),
         simulation=SimulationConfig(sensor_period_s=0.5),
     )
     assert config.livekit.credentials == "api_key"
@@ -402,3 +402,16 @@ def test_parse_config_returns_a_config_or_raises_config_error(
         return
     assert issues
     assert all(issue and "\n" not in issue for issue in issues)
+
+
+def test_state_directory_comes_from_config_then_systemd_then_the_config_file(
+    tmp_path: Path,
+) -> None:
+    path = _write(tmp_path, FULL_TOML)
+    assert load_config(path, env={}).spool_path == tmp_path / "edge-telemetry.sqlite3"
+    from_systemd = load_config(path, env={"STATE_DIRECTORY": "/var/lib/edge:/other"})
+    assert from_systemd.daemon.state_dir == "/var/lib/edge"
+    explicit = _write(tmp_path, FULL_TOML.replace("[daemon]", '[daemon]\nstate_dir = "/srv/e"'))
+    assert load_config(explicit, env={"STATE_DIRECTORY": "/x"}).spool_path == Path(
+        "/srv/e/edge-telemetry.sqlite3"
+    )

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
 
-from edge.telemetry.codec import CodecError, Sample, check_sample
+from edge.telemetry.codec import CodecError, Reading, Sample, check_sample
 from edge.telemetry.outbox import Outbox
 from edge.telemetry.sensors import Sensor, SensorUnavailable, build_sensor
 from edge.telemetry.spec import TelemetryConfig
@@ -60,6 +61,7 @@ class TelemetryService:
         # Drop policy: oldest reading first, counted in `_queue_dropped` and then the spool.
         self._queue: asyncio.Queue[Sample] = asyncio.Queue(maxsize=QUEUE_SIZE)
         self._queue_dropped = 0
+        self._inflight: asyncio.Future[list[Reading]] | None = None
         self._appended = asyncio.Event()
         self.last_seq = outbox.last_seq
         """The newest spooled reading's sequence number."""
@@ -87,6 +89,22 @@ class TelemetryService:
         """Queue a human-readable event for the events topic."""
         self.events.append(text)
         self.events_changed.set()
+
+    async def aclose(self) -> None:
+        """Finish the write in progress, spool what is still queued, close the spool."""
+        if self._inflight is not None:
+            await asyncio.wait([self._inflight])
+        pending: list[Sample] = []
+        while not self._queue.empty():
+            pending.append(self._queue.get_nowait())
+        if pending:
+            try:
+                await asyncio.to_thread(
+                    self.outbox.append, pending, dropped_before=self._queue_dropped
+                )
+            except Exception:  # disk full, I/O error: nothing more to try at shutdown
+                _LOGGER.exception("could not spool %d reading(s) at shutdown", len(pending))
+        self.close()
 
     def close(self) -> None:
         """Close the spool; idempotent."""
@@ -152,10 +170,11 @@ class TelemetryService:
                 samples.append(self._queue.get_nowait())
             dropped, self._queue_dropped = self._queue_dropped, 0
             before = self.outbox.dropped
+            write = functools.partial(self.outbox.append, samples, dropped_before=dropped)
+            self._inflight = asyncio.get_running_loop().run_in_executor(None, write)
             try:
-                readings = await asyncio.to_thread(
-                    self.outbox.append, samples, dropped_before=dropped
-                )
+                # Shielded: a cancelled writer leaves the append to finish; aclose() waits for it.
+                readings = await asyncio.shield(self._inflight)
             except Exception:  # disk full, I/O error: count and carry on
                 _LOGGER.exception("could not spool %d reading(s); dropped", len(samples))
                 self._queue_dropped += dropped + len(samples)

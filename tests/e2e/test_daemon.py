@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import signal
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
+import msgpack  # type: ignore[import-untyped]
 import pytest
+from livekit import rtc
 
 from tests.conftest import OfficialPeerFactory
 from tests.e2e.edge_process import EdgeProcess
@@ -265,3 +269,58 @@ async def test_systemd_hears_ready_watchdog_pings_and_stopping(
         await assert_eventually(lambda: sum(m == "WATCHDOG=1" for m in drain()) >= 3)
         assert await edge.stop(signal.SIGTERM) == 0
         assert any(m.startswith("STOPPING=1") for m in drain()), messages
+
+
+TELEMETRY_TOML = """
+[telemetry]
+batch_window_s = 0.2
+
+[[telemetry.sensors]]
+name = "soc"
+kind = "simulated"
+period_s = 0.1
+unit = "°C"
+mean = 48.0
+"""
+
+
+async def test_daemon_streams_spooled_readings_to_an_official_consumer(
+    start_edge: StartEdge,
+    official_peer: OfficialPeerFactory,
+    livekit_server: LiveKitServer,
+    room_name: str,
+    tmp_path: Path,
+) -> None:
+    viewer = await official_peer("viewer")
+    batches: list[dict[str, Any]] = []
+    readers: list[asyncio.Task[None]] = []
+
+    async def read(reader: rtc.ByteStreamReader) -> None:
+        assert reader.info.mime_type == "application/msgpack"
+        assert (reader.info.attributes or {})["schema_version"] == "1"
+        batches.append(msgpack.unpackb(b"".join([c async for c in reader])))
+
+    viewer.room.register_byte_stream_handler(
+        "edge.telemetry", lambda reader, sender: readers.append(asyncio.create_task(read(reader)))
+    )
+    config = write_config(
+        tmp_path / "edge.toml", livekit_server, room_name, identity="edge-tm", extra=TELEMETRY_TOML
+    )
+    edge = await start_edge("run", "--config", str(config), "--simulate")
+    try:
+        await assert_eventually(
+            lambda: sum(len(b["readings"]) for b in batches) >= 10,
+            timeout=30,
+            message=lambda: f"got {len(batches)} batch(es); edge log:\n{edge.log()}",
+        )
+    finally:
+        assert await edge.stop(signal.SIGTERM) == 0
+        for task in readers:
+            task.cancel()
+    readings = [r for b in batches for r in b["readings"]]
+    assert all(b["v"] == 1 for b in batches)
+    seqs = [r[0] for r in readings]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # in order, no gaps
+    assert {(r[2], r[4]) for r in readings} == {("soc", "°C")}
+    assert all(30 < r[3] < 70 for r in readings)
+    assert (tmp_path / "edge-telemetry.sqlite3").exists()  # spooled next to the config

@@ -130,3 +130,18 @@ def test_simulated_sensors_are_deterministic() -> None:
     assert series(3) == series(3)
     assert series(3) != series(4)
     assert all(isinstance(v, float) and 5 < v < 15 for v in series(3))
+
+
+async def test_aclose_spools_what_is_still_queued(tmp_path: Path) -> None:
+    outbox = Outbox.open(tmp_path / "spool.sqlite3", max_rows=10_000)
+    service = TelemetryService(config("a"), outbox, sensors=[Scripted("a", "counts")])
+    # Readings taken but not yet written by the (not running) spool writer.
+    service._take(service.sensors[0], 1.5)
+    service._take(service.sensors[0], 2.5)
+    await service.aclose()
+    reopened = Outbox.open(tmp_path / "spool.sqlite3", max_rows=10_000)
+    try:
+        values = [r.value for r in reopened.read_after(0, limit=10).readings]
+    finally:
+        reopened.close()
+    assert values == [1.5, 2.5]
