@@ -19,7 +19,7 @@ from edge.fields import Table, type_name
 from edge.gpio.spec import SCHEMA as GPIO_SCHEMA
 from edge.gpio.spec import GpioConfig, parse_gpio
 from edge.telemetry.spec import SCHEMA as TELEMETRY_SCHEMA
-from edge.telemetry.spec import TelemetryConfig, parse_telemetry
+from edge.telemetry.spec import SensorKind, TelemetryConfig, parse_telemetry
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -182,6 +182,7 @@ def parse_config(
     sim = top.section("simulation")
     gpio = parse_gpio(top.section("gpio"))
     telemetry = parse_telemetry(top.section("telemetry"))
+    _check_gpio_sensors(telemetry, gpio, issues)
     state_dir = daemon.string("state_dir", max_bytes=4096)
 
     url = lk.string("url", required=True)
@@ -309,3 +310,15 @@ def _plain(value: object) -> object:
     if isinstance(value, tuple | list):
         return [_plain(v) for v in value]
     return value
+
+
+def _check_gpio_sensors(telemetry: TelemetryConfig, gpio: GpioConfig, issues: list[str]) -> None:
+    """A `gpio` sensor must name a declared input."""
+    inputs = [i.name for i in gpio.inputs]
+    for index, sensor in enumerate(telemetry.sensors):
+        if sensor.kind is SensorKind.GPIO and sensor.input not in inputs:
+            known = ", ".join(inputs) or "none declared"
+            issues.append(
+                f"telemetry.sensors[{index}].input: no [[gpio.inputs]] named {sensor.input!r}"
+                f" (inputs: {known})"
+            )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 import time
@@ -35,6 +36,7 @@ from edge.simulation import SimulatedBoard
 from edge.systemd import Notifier
 from edge.telemetry.outbox import Outbox
 from edge.telemetry.sampler import TelemetryService
+from edge.telemetry.spec import SensorKind
 from edge.telemetry.uplink import serve_telemetry
 from edge.token import token_for
 
@@ -60,7 +62,7 @@ async def run_daemon(config: Config, *, simulate: bool, pin_factory: Any = None)
         pin_factory = SimulatedPinFactory(config.gpio)
     gpio = GpioService(config.gpio, pin_factory=pin_factory)
     notifier = Notifier.from_environment()
-    telemetry = await _open_telemetry(config)
+    telemetry = await _open_telemetry(config, gpio)
     try:
         async with asyncio.TaskGroup() as tg:
             services = [
@@ -98,13 +100,17 @@ class _Daemon:
     notifier: Notifier
 
 
-async def _open_telemetry(config: Config) -> TelemetryService | None:
+async def _open_telemetry(config: Config, gpio: GpioService) -> TelemetryService | None:
     if not config.telemetry.sensors:
         return None
     path = config.spool_path
     outbox = await asyncio.to_thread(Outbox.open, path, max_rows=config.telemetry.spool_max_rows)
     _LOGGER.info("telemetry spool %s: %d reading(s) waiting to be sent", path, outbox.unsent)
-    return TelemetryService(config.telemetry, outbox)
+    telemetry = TelemetryService(config.telemetry, outbox, read_input=gpio.read)
+    for spec in config.telemetry.sensors:
+        if spec.kind is SensorKind.GPIO:
+            gpio.watch(spec.input, functools.partial(telemetry.record_from_thread, spec.name))
+    return telemetry
 
 
 async def _run(daemon: _Daemon, *, simulate: bool, stop: asyncio.Event) -> EdgeError | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from edge.errors import HardwareError
@@ -51,6 +51,15 @@ class Input:
             return float(self._device.value)
         except Exception as exc:  # any pin-library failure becomes one error type
             raise HardwareError(f"{self.spec.name}: reading failed: {exc}") from exc
+
+    def on_change(self, callback: Callable[[float], None]) -> bool:
+        """Call `callback(1.0 | 0.0)` from gpiozero's thread on every change (buttons, digital
+        inputs); False for kinds that have no edges."""
+        if self.spec.kind not in (InputKind.BUTTON, InputKind.DIGITAL):
+            return False
+        self._device.when_activated = lambda: callback(1.0)
+        self._device.when_deactivated = lambda: callback(0.0)
+        return True
 
     def close(self) -> None:
         """Release the pins."""

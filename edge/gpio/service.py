@@ -116,6 +116,12 @@ class GpioService:
         known = ", ".join(sorted([*self._inputs, *self._outputs])) or "none"
         raise UnknownDevice(f"no device named {device!r} (devices: {known})")
 
+    def watch(self, device: str, callback: Callable[[float], None]) -> bool:
+        """Report every change of an input (called from gpiozero's thread); False if it has none."""
+        if device not in self._inputs:
+            raise UnknownDevice(f"no input named {device!r}")
+        return self._inputs[device].on_change(callback)
+
     def may_read(self, device: str, caller: str) -> bool:
         """Inputs follow their allow-list; outputs may be read by whoever may set them."""
         if device in self._inputs:

@@ -20,10 +20,11 @@ import asyncio
 import collections
 import functools
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 
-from edge.telemetry.codec import CodecError, Reading, Sample, check_sample
+from edge.telemetry.codec import CodecError, Reading, Sample, Value, check_sample
 from edge.telemetry.outbox import Outbox
 from edge.telemetry.sensors import Sensor, SensorUnavailable, build_sensor
 from edge.telemetry.spec import TelemetryConfig
@@ -31,6 +32,7 @@ from edge.telemetry.spec import TelemetryConfig
 _LOGGER = logging.getLogger(__name__)
 
 QUEUE_SIZE = 1024
+MAX_THREAD_HANDOVERS = 256
 """Readings waiting for the spool; when full the oldest is dropped (counted)."""
 MAX_APPEND = 512
 """Most readings written in one spool transaction."""
@@ -50,12 +52,22 @@ class TelemetryService:
         *,
         sensors: Sequence[Sensor] | None = None,
         clock_us: Callable[[], int] = lambda: time.time_ns() // 1000,
+        read_input: Callable[[str], Value] | None = None,
     ) -> None:
         self.config = config
         self.outbox = outbox
         self.sensors: tuple[Sensor, ...] = tuple(
-            sensors if sensors is not None else [build_sensor(s) for s in config.sensors]
+            sensors
+            if sensors is not None
+            else [build_sensor(s, read_input=read_input) for s in config.sensors]
         )
+        self._by_name = {sensor.name: sensor for sensor in self.sensors}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._from_threads = 0
+        """Readings handed over by other threads and not yet taken (bounded)."""
+        self._threads_lock = threading.Lock()
+        self._thread_drops: dict[str, int] = {}
+        self._drop_report_pending = False
         self._periods = {s.name: s.period_s for s in config.sensors}
         self._clock_us = clock_us
         # Drop policy: oldest reading first, counted in `_queue_dropped` and then the spool.
@@ -71,8 +83,45 @@ class TelemetryService:
         self.failures: dict[str, int] = {}
         """Failed reads per sensor."""
 
+    def record_from_thread(self, sensor: str, value: Value) -> None:
+        """Take a reading now, from any thread (e.g. a gpiozero edge callback).
+
+        At most MAX_THREAD_HANDOVERS readings wait for the event loop; beyond that they are
+        dropped and counted as failures of that sensor (a bouncing contact must not flood the
+        loop: a flood schedules one report, not one callback per reading).
+        """
+        loop = self._loop
+        if loop is None or sensor not in self._by_name:
+            return
+        with self._threads_lock:
+            if self._from_threads < MAX_THREAD_HANDOVERS:
+                self._from_threads += 1
+                callback: Callable[[], None] = functools.partial(self._take_handover, sensor, value)
+            else:
+                self._thread_drops[sensor] = self._thread_drops.get(sensor, 0) + 1
+                if self._drop_report_pending:
+                    return
+                self._drop_report_pending = True
+                callback = self._report_thread_drops
+        loop.call_soon_threadsafe(callback)
+
+    def _take_handover(self, sensor: str, value: Value) -> None:
+        with self._threads_lock:
+            self._from_threads -= 1
+        self._take(self._by_name[sensor], value)
+
+    def _report_thread_drops(self) -> None:
+        with self._threads_lock:
+            drops, self._thread_drops = self._thread_drops, {}
+            self._drop_report_pending = False
+        for sensor, count in drops.items():
+            self.failures[sensor] = self.failures.get(sensor, 0) + count
+            _LOGGER.warning("sensor %r: %d change(s) dropped (event flood)", sensor, count)
+            self.event(f"sensor {sensor}: {count} change(s) dropped (event flood)")
+
     async def run(self) -> None:
         """Sample and spool until cancelled."""
+        self._loop = asyncio.get_running_loop()
         async with asyncio.TaskGroup() as tg:
             tg.create_task(self._write(), name="telemetry.spool-writer")
             for sensor in self.sensors:

@@ -187,10 +187,36 @@ class PythonSensor:
         return self._loaded[0]()
 
 
-def build_sensor(spec: SensorSpec, *, root: Path = Path("/")) -> Sensor:
-    """The sensor a spec describes (`root` relocates /sys and /proc, for tests)."""
+@dataclass
+class GpioSensor:
+    """A `[[gpio.inputs]]` device read through the GPIO service (which owns the pins)."""
+
+    name: str
+    unit: str
+    input: str
+    read_input: Callable[[str], Value] | None
+
+    def read(self) -> Value:
+        """The input's current reading."""
+        if self.read_input is None:
+            raise SensorUnavailable(f"no GPIO service to read input {self.input!r}")
+        return self.read_input(self.input)
+
+
+def build_sensor(
+    spec: SensorSpec,
+    *,
+    root: Path = Path("/"),
+    read_input: Callable[[str], Value] | None = None,
+) -> Sensor:
+    """The sensor a spec describes (`root` relocates /sys and /proc, for tests).
+
+    `read_input` reads a GPIO input by name (the daemon passes the GPIO service's).
+    """
     unit = spec.unit
     match spec.kind:
+        case SensorKind.GPIO:
+            return GpioSensor(spec.name, unit, spec.input, read_input)
         case SensorKind.SOC_TEMPERATURE:
             file = "sys/class/thermal/thermal_zone0/temp"
             return FileSensor(spec.name, unit or "°C", file, _millidegrees, root)

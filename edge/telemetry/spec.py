@@ -13,11 +13,12 @@ events_topic = "edge.events"  # text streams of human-readable events; "" = off
 [[telemetry.sensors]]
 name = "soc"                # unique; the `sensor` field of each reading
 kind = "soc_temperature"    # soc_temperature | cpu_load | memory | disk | wifi_signal |
-                            # throttled | simulated | python
+                            # throttled | simulated | python | gpio
 period_s = 5.0
 path = "/"                  # disk: the file system to measure
 interface = "wlan0"         # wifi_signal
 target = "pkg.mod:read"     # python: a function taking no arguments, returning the value
+input = "door"              # gpio: a [[gpio.inputs]] name (buttons/digital: changes too)
 unit = ""                   # overrides the built-in unit (python, simulated)
 mean = 0.0                  # simulated: mean + amplitude * sin(2π t / cycle_s) + noise
 amplitude = 1.0
@@ -48,6 +49,7 @@ class SensorKind(enum.Enum):
     THROTTLED = "throttled"
     SIMULATED = "simulated"
     PYTHON = "python"
+    GPIO = "gpio"
 
 
 _TARGET = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
@@ -73,6 +75,9 @@ class SensorSpec:
     cycle_s: float = 60.0
     noise: float = 0.1
     seed: int = 0
+    input: str = ""
+    """gpio: the `[[gpio.inputs]]` device to sample (buttons and digital inputs also report
+    every change as it happens)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -99,7 +104,7 @@ SCHEMA: Mapping[str, tuple[str, ...]] = {
     ),
     "telemetry.sensors[]": (
         "name", "kind", "period_s", "unit", "path", "interface", "target", "mean", "amplitude",
-        "cycle_s", "noise", "seed",
+        "cycle_s", "noise", "seed", "input",
     ),
 }  # fmt: skip
 
@@ -107,6 +112,7 @@ _KIND_FIELDS = {
     SensorKind.DISK: ("path",),
     SensorKind.WIFI_SIGNAL: ("interface",),
     SensorKind.PYTHON: ("target",),
+    SensorKind.GPIO: ("input",),
     SensorKind.SIMULATED: ("mean", "amplitude", "cycle_s", "noise", "seed"),
 }
 
@@ -172,6 +178,7 @@ def _sensor(t: Table) -> SensorSpec | None:
     cycle = t.number("cycle_s", d.cycle_s, low=0.001, high=1e9)
     noise = t.number("noise", d.noise, low=0.0, high=1e12)
     seed = t.number("seed", d.seed, low=0, high=2**63 - 1, integer=True)
+    gpio_input = t.string("input", required=kind is SensorKind.GPIO, max_bytes=64)
     t.check_unknown()
     if not name or kind is None:
         return None
@@ -188,4 +195,5 @@ def _sensor(t: Table) -> SensorSpec | None:
         cycle_s=float(cycle),
         noise=float(noise),
         seed=int(seed),
+        input=gpio_input,
     )

@@ -119,7 +119,7 @@ def test_every_mistake_is_named_by_its_path() -> None:
     )
     assert issues == [
         "telemetry.sensors[1].kind: expected one of soc_temperature, cpu_load, memory, disk, "
-        "wifi_signal, throttled, simulated, python, got 'thermometer'",
+        "wifi_signal, throttled, simulated, python, gpio, got 'thermometer'",
         "telemetry.sensors[1].period_s: expected a number from 0.05 to 86400, got 0",
         "telemetry.sensors[2].name: required",
         "telemetry.sensors[2].path: does not apply to a python sensor",
