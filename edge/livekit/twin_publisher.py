@@ -1,0 +1,103 @@
+"""TwinPublisher: sends the device twin (`edge.twin.Twin`) to the room as participant attributes.
+
+    publisher = TwinPublisher()
+    publisher.update({"gpio.relay": "1"})      # from any service, any time; never blocks
+    await publisher.run(room)                  # one room session; cancel it when the room ends
+
+`run` wakes on each update, waits out the twin's coalescing interval and sends one
+`set_attributes` with only the changed keys. A refused `canUpdateOwnMetadata` grant is logged
+once, as an error that says what to fix, and publishing stops for that session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Protocol
+
+from edge.errors import ConnectionError_
+from edge.twin import Refusal, Twin
+
+_LOGGER = logging.getLogger(__name__)
+
+GRANT = "canUpdateOwnMetadata"
+
+
+class AttributeRoom(Protocol):
+    """What the publisher needs of a room (`edge.livekit.room.Room` has it)."""
+
+    async def set_attributes(self, attributes: Mapping[str, str]) -> None: ...
+
+
+class TwinPublisher:
+    """Owns a `Twin`; `update` from anywhere on the loop, `run` once per room session."""
+
+    def __init__(self, twin: Twin | None = None, *, clock: Callable[[], float] = time.monotonic):
+        self.twin = twin or Twin()
+        self._clock = clock
+        self._wake = asyncio.Event()
+        self.grant_missing = False
+        """The server refused our updates for lack of the grant (this session)."""
+        self.refused: list[Refusal] = []
+        """Every refused key, newest last (bounded)."""
+        self.on_change: Callable[[Mapping[str, str]], None] = lambda _desired: None
+        """Called with the whole twin after each accepted change (e.g. the MQTT `state` topic)."""
+
+    def update(self, changes: Mapping[str, str | None]) -> list[Refusal]:
+        """Change twin keys ("" or None deletes); oversize values are refused and logged."""
+        before = self.twin.desired
+        refusals = self.twin.update(changes)
+        for refusal in refusals:
+            _LOGGER.warning("twin attribute %r refused, not sent: %s", refusal.key, refusal.reason)
+        self.refused = [*self.refused, *refusals][-64:]
+        desired = self.twin.desired
+        if desired != before:
+            self._wake.set()
+            self.on_change(desired)
+        return refusals
+
+    async def run(self, room: AttributeRoom, *, initial: Mapping[str, str] | None = None) -> None:
+        """Publish to `room` until cancelled; `initial` = our attributes as the room has them."""
+        self.twin.rejoined(initial or {})
+        self.grant_missing = False
+        self._wake.set()
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while (due := self.twin.next_due(self._clock())) is not None:
+                delay = due - self._clock()
+                if delay > 0:
+                    await asyncio.sleep(delay)  # a rate limit, not synchronisation
+                update = self.twin.poll(self._clock())
+                if update is None:
+                    continue
+                if not await self._send(room, update):
+                    if self.grant_missing:
+                        return
+                    break  # retried on the next update or after the interval below
+            if not self._wake.is_set() and self.twin.pending():
+                await asyncio.sleep(self.twin.min_interval_s)
+                self._wake.set()
+
+    async def _send(self, room: AttributeRoom, update: dict[str, str]) -> bool:
+        try:
+            await room.set_attributes(update)
+        except ConnectionError_ as exc:
+            self.twin.failed(update)
+            if GRANT in str(exc):
+                self.grant_missing = True
+                _LOGGER.error(
+                    "the server refuses our participant attributes: the access token lacks the "
+                    "%s grant; the device twin is not published until a token with it is used "
+                    "(%s)",
+                    GRANT,
+                    exc,
+                )
+            else:
+                _LOGGER.warning("could not publish %d twin attribute(s): %s", len(update), exc)
+            return False
+        self.twin.sent(update)
+        _LOGGER.debug("twin: sent %s", update)
+        return True

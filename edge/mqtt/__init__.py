@@ -1,0 +1,1 @@
+"""MQTT: the local broker side of the device (paho lives only in `client.py`)."""

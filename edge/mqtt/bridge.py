@@ -1,0 +1,286 @@
+"""MqttBridge: the device on the local MQTT broker (topic layout: `edge.mqtt.topics`).
+
+Out: readings (`publish_reading`), the twin as retained `state` (`publish_state`), output
+values, room metadata, availability with a Last Will, Home Assistant discovery.
+In: commands on `<base>/cmd/<method>[/<who>]`, run through the `dispatch` callable as caller
+`mqtt:<who>` (default `mqtt:local`) and answered on `<base>/reply/<method>[/<who>]`; messages on
+`forward` filters handed to `forward`; messages on `read_allow` filters remembered for `mqtt.read`.
+Room side: `rpc_publish` / `rpc_read` back the `mqtt.publish` / `mqtt.read` RPC methods.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import fnmatch
+import json
+import logging
+import math
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+
+from edge import __version__
+from edge.errors import EdgeError, RpcError
+from edge.gpio.spec import OutputSpec
+from edge.mqtt.client import AsyncMqttClient, Message, MqttSettings
+from edge.mqtt.discovery import SensorInfo, discovery_configs
+from edge.mqtt.spec import MqttConfig
+from edge.mqtt.topics import Topics, base_topic, matches_any, topic_error
+
+_LOGGER = logging.getLogger(__name__)
+
+Dispatch = Callable[[str, str, str], Awaitable[str]]
+"""`(method, caller, payload) -> JSON result`; refusals raise `RpcError(code, message)`."""
+Forward = Callable[[str, bytes], Awaitable[None]]
+"""`(topic, payload)`: hand one local message to the room."""
+
+MAX_PAYLOAD_BYTES = 4096
+MAX_REMEMBERED_TOPICS = 256
+"""Topics `mqtt.read` remembers; beyond it the longest-remembered is forgotten."""
+FORWARD_QUEUE_SIZE = 64
+"""Messages waiting for `forward`; when full the newest is dropped and counted."""
+OUTPUT_PREFIX = "gpio."
+
+
+class BridgeErrorCode(enum.IntEnum):
+    """Codes in error replies; GPIO codes (2000-2005) pass through from `dispatch`."""
+
+    INVALID_PAYLOAD = 2000
+    ACCESS_DENIED = 2003
+    NO_VALUE = 2010
+    UNSUPPORTED_METHOD = 1400
+    """LiveKit's own code for an unknown method."""
+    INTERNAL = 1500
+
+
+class MqttBridge:
+    """A service: `run(started)` until cancelled."""
+
+    name = "mqtt"
+
+    def __init__(
+        self,
+        config: MqttConfig,
+        *,
+        identity: str,
+        dispatch: Dispatch | None = None,
+        forward: Forward | None = None,
+        sensors: Sequence[SensorInfo] = (),
+        outputs: Sequence[OutputSpec] = (),
+        model: str = "",
+    ) -> None:
+        self.config = config
+        self.identity = identity
+        self.topics = Topics(base_topic(config.base_topic, identity), config.discovery_prefix)
+        offline = Message(self.topics.availability, b"offline", retain=True, qos=1)
+        settings = MqttSettings(
+            host=config.host,
+            port=config.port,
+            client_id=config.client_id_for(identity),
+            username=config.username,
+            password=config.password,
+            tls=config.tls,
+            ca_file=config.ca_file,
+            keepalive_s=config.keepalive_s,
+            outbox_size=config.outbox_size,
+            will=offline,
+        )
+        self.client = AsyncMqttClient(settings, on_connected=self._on_connected)
+        self.client.farewell = offline
+        self._dispatch = dispatch
+        self._forward = forward
+        self._sensors = tuple(sensors)
+        self._outputs = tuple(outputs)
+        self._model = model
+        self._state: bytes | None = None
+        self._output_values: dict[str, str] = {}
+        self._remembered: dict[str, Message] = {}
+        self._forward_queue: asyncio.Queue[Message] = asyncio.Queue(maxsize=FORWARD_QUEUE_SIZE)
+        self.dropped_forwards = 0
+        self.rejected_commands = 0
+
+    async def run(self, started: Callable[[], None] = lambda: None) -> None:
+        """Keep the broker connection and serve it; `started()` does not wait for the broker."""
+        for topic_filter in (self.topics.commands, *self.config.read_allow, *self.config.forward):
+            self.client.subscribe(topic_filter)
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self.client.run(), name="mqtt.client")
+            tg.create_task(self._inbound(), name="mqtt.inbound")
+            if self._forward is not None:
+                tg.create_task(self._forwarder(self._forward), name="mqtt.forward")
+            started()
+
+    # -- outbound ----------------------------------------------------------------------------
+
+    def publish_reading(self, sensor: str, value: float, unit: str, time_us: int) -> None:
+        """One sensor reading to `<base>/sensor/<sensor>` (not retained)."""
+        shown = value if math.isfinite(value) else None
+        body = {"value": shown, "unit": unit, "time_us": time_us}
+        self.client.publish(Message(self.topics.sensor(sensor), _json(body)))
+
+    def publish_state(self, attributes: Mapping[str, str]) -> None:
+        """The twin as retained `<base>/state`, and each changed `gpio.<output>` value."""
+        self._state = _json(dict(sorted(attributes.items())))
+        self.client.publish(Message(self.topics.state, self._state, retain=True, qos=1))
+        for key, value in attributes.items():
+            if key.startswith(OUTPUT_PREFIX) and self._output_values.get(key) != value:
+                self._output_values[key] = value
+                topic = self.topics.output(key.removeprefix(OUTPUT_PREFIX))
+                self.client.publish(Message(topic, value.encode(), retain=True, qos=1))
+
+    def publish_room_metadata(self, metadata: str) -> None:
+        """The room's metadata, retained (empty metadata clears the retained message)."""
+        message = Message(self.topics.room_metadata, metadata.encode(), retain=True, qos=1)
+        self.client.publish(message)
+
+    def _on_connected(self) -> None:
+        publish = self.client.publish
+        publish(Message(self.topics.availability, b"online", retain=True, qos=1))
+        if self._state is not None:
+            publish(Message(self.topics.state, self._state, retain=True, qos=1))
+        if self.config.discovery:
+            for config in discovery_configs(
+                self.topics,
+                identity=self.identity,
+                version=__version__,
+                model=self._model,
+                sensors=self._sensors,
+                outputs=self._outputs,
+            ):
+                publish(Message(config.topic, config.encoded(), retain=True, qos=1))
+
+    # -- inbound -----------------------------------------------------------------------------
+
+    async def _inbound(self) -> None:
+        while True:
+            message = await self.client.receive()
+            command = self.topics.parse_command(message.topic)
+            if command is not None:
+                await self._command(message, *command)
+                continue
+            if matches_any(self.config.read_allow, message.topic):
+                self._remember(message)
+            if self._forward is not None and matches_any(self.config.forward, message.topic):
+                try:
+                    self._forward_queue.put_nowait(message)
+                except asyncio.QueueFull:
+                    self.dropped_forwards += 1
+                    _LOGGER.warning("MQTT: forward queue full; dropped %r", message.topic)
+
+    async def _command(self, message: Message, method: str, who: str) -> None:
+        caller = f"mqtt:{who or 'local'}"
+        reply: dict[str, object]
+        try:
+            if message.retain:
+                raise RpcError(BridgeErrorCode.INVALID_PAYLOAD, "retained commands are ignored")
+            payload = _text(message.payload)
+            if method not in self.config.commands or self._dispatch is None:
+                accepted = ", ".join(self.config.commands) if self._dispatch else "none"
+                raise RpcError(
+                    BridgeErrorCode.UNSUPPORTED_METHOD,
+                    f"method {method!r} is not accepted over MQTT (accepted: {accepted})",
+                )
+            result = await self._dispatch(method, caller, payload)
+            reply = {"ok": True, "result": _parsed(result)}
+        except RpcError as exc:
+            self.rejected_commands += 1
+            _LOGGER.info("MQTT command %s from %r refused: %s", method, caller, exc.message)
+            reply = {"ok": False, "error": {"code": exc.code, "message": exc.message}}
+        except Exception:  # a service boundary: one bad command must not end the bridge
+            self.rejected_commands += 1
+            _LOGGER.exception("MQTT command %s from %r failed", method, caller)
+            error = {"code": int(BridgeErrorCode.INTERNAL), "message": "internal error"}
+            reply = {"ok": False, "error": error}
+        self.client.publish(Message(self.topics.reply(method, who), _json(reply), qos=1))
+
+    def _remember(self, message: Message) -> None:
+        self._remembered.pop(message.topic, None)
+        if message.payload:
+            self._remembered[message.topic] = message
+            if len(self._remembered) > MAX_REMEMBERED_TOPICS:
+                del self._remembered[next(iter(self._remembered))]
+
+    async def _forwarder(self, forward: Forward) -> None:
+        while True:
+            message = await self._forward_queue.get()
+            try:
+                await forward(message.topic, message.payload)
+            except EdgeError as exc:
+                _LOGGER.warning("MQTT: could not forward %r into the room: %s", message.topic, exc)
+
+    # -- the mqtt.publish / mqtt.read RPC methods --------------------------------------------
+
+    async def rpc_publish(self, caller: str, payload: str) -> str:
+        """`{"topic", "payload": str, "retain": bool}` into the broker, if the topic is allowed."""
+        data = self._request(caller, payload, self.config.publish_allow, ("payload", "retain"))
+        body, retain = data.get("payload", ""), data.get("retain", False)
+        if not isinstance(body, str) or not isinstance(retain, bool):
+            raise _invalid("payload must be a string and retain true or false")
+        topic = str(data["topic"])
+        self.client.publish(Message(topic, body.encode(), retain=retain, qos=1))
+        return _json({"topic": topic, "queued": self.client.state.value != "connected"}).decode()
+
+    async def rpc_read(self, caller: str, payload: str) -> str:
+        """`{"topic"}` -> the last value seen (retained ones included) on an allowed topic."""
+        topic = str(self._request(caller, payload, self.config.read_allow, ())["topic"])
+        message = self._remembered.get(topic)
+        if message is None:
+            raise RpcError(BridgeErrorCode.NO_VALUE, f"no value seen on {topic!r}")
+        text = _text(message.payload)
+        return _json({"topic": topic, "payload": text, "retained": message.retain}).decode()
+
+    def _request(
+        self, caller: str, payload: str, allowed: tuple[str, ...], optional: tuple[str, ...]
+    ) -> dict[str, object]:
+        if not any(fnmatch.fnmatchcase(caller, p) for p in self.config.rpc_allow):
+            raise RpcError(BridgeErrorCode.ACCESS_DENIED, f"{caller!r} may not use MQTT")
+        data = _object(payload)
+        unknown = sorted(set(data) - {"topic", *optional})
+        if unknown:
+            raise _invalid(f"unknown field(s): {', '.join(unknown)}")
+        topic = data.get("topic")
+        if not isinstance(topic, str):
+            raise _invalid("topic: expected a string")
+        if (error := topic_error(topic)) is not None:
+            raise _invalid(error)
+        if not matches_any(allowed, topic):
+            raise RpcError(BridgeErrorCode.ACCESS_DENIED, f"topic {topic!r} is not allowed")
+        return data
+
+
+def _invalid(message: str) -> RpcError:
+    return RpcError(BridgeErrorCode.INVALID_PAYLOAD, message)
+
+
+def _text(payload: bytes) -> str:
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise _invalid(f"payload is {len(payload)} bytes, over {MAX_PAYLOAD_BYTES}")
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _invalid(f"payload is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    if text.strip():
+        _object(text)
+    return text
+
+
+def _object(text: str) -> dict[str, object]:
+    if len(text.encode("utf-8", "replace")) > MAX_PAYLOAD_BYTES:
+        raise _invalid(f"payload over {MAX_PAYLOAD_BYTES} bytes")
+    try:
+        data = json.loads(text) if text.strip() else {}
+    except json.JSONDecodeError as exc:
+        raise _invalid(f"payload is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise _invalid("payload must be a JSON object")
+    return data
+
+
+def _parsed(result: str) -> object:
+    try:
+        return json.loads(result)
+    except json.JSONDecodeError:
+        return result
+
+
+def _json(value: object) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()

@@ -1,0 +1,284 @@
+"""AsyncMqttClient: paho-mqtt 2.x driven by the asyncio event loop (no paho thread).
+
+    client = AsyncMqttClient(MqttSettings(host="localhost", will=Message(avail, b"offline")))
+    client.subscribe("edge/pi/cmd/#")
+    client.publish(Message("edge/pi/state", b"{}", retain=True, qos=1))   # never blocks
+    async with asyncio.TaskGroup() as tg:
+        tg.create_task(client.run(), name="mqtt.client")
+        message = await client.receive()
+
+The socket is read and written through `loop.add_reader` / `add_writer`; keep-alive runs from
+`run`. Only the blocking connect (DNS, TCP, TLS handshake) runs off the loop, in the default
+executor. `run` reconnects forever with `Backoff`; publishes made while disconnected wait in a
+bounded outbox (oldest dropped and counted). This is the only module that imports paho.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import enum
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from paho.mqtt import client as paho
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+
+from edge.backoff import Backoff
+
+_LOGGER = logging.getLogger(__name__)
+
+MISC_INTERVAL_S = 1.0
+"""How often paho's keep-alive bookkeeping (`loop_misc`) runs."""
+_CREDENTIAL_HINTS = ("not authori", "bad user name", "password")
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One MQTT message, either way."""
+
+    topic: str
+    payload: bytes
+    retain: bool = False
+    qos: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MqttSettings:
+    """Where and how to connect."""
+
+    host: str
+    port: int = 1883
+    client_id: str = ""
+    username: str = ""
+    password: str = field(default="", repr=False)
+    tls: bool = False
+    ca_file: str = ""
+    """CA bundle for TLS; empty = the system's."""
+    keepalive_s: int = 30
+    connect_timeout_s: float = 10.0
+    will: Message | None = None
+    """Published by the broker if we vanish without a clean disconnect."""
+    outbox_size: int = 1000
+    """Publishes held while disconnected; when full the oldest is dropped and counted."""
+    inbox_size: int = 256
+    """Received messages not yet taken by `receive`; when full the newest is dropped, counted."""
+    backoff: Backoff = field(default_factory=lambda: Backoff(base_s=1.0, cap_s=30.0))
+
+
+class MqttState(enum.Enum):
+    DISCONNECTED = "disconnected"
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+
+
+class AsyncMqttClient:
+    """One broker connection, kept up by `run`."""
+
+    def __init__(
+        self, settings: MqttSettings, *, on_connected: Callable[[], None] = lambda: None
+    ) -> None:
+        self.settings = settings
+        self.state = MqttState.DISCONNECTED
+        self.on_connected = on_connected
+        """Called on the loop after each successful connect, after resubscribing."""
+        self.last_error = ""
+        self.attempts = 0
+        """Connection attempts so far (successful or not)."""
+        self.dropped_outbound = 0
+        self.dropped_inbound = 0
+        self.farewell: Message | None = None
+        """Published just before a clean disconnect (e.g. availability "offline")."""
+        self._outbox: collections.deque[Message] = collections.deque()
+        self._inbox: asyncio.Queue[Message] = asyncio.Queue(maxsize=settings.inbox_size)
+        self._filters: list[str] = []
+        self._connack: asyncio.Future[Any] | None = None
+        self._lost = asyncio.Event()
+        self._sock: Any = None
+        self._client = self._make_client()
+
+    def _make_client(self) -> paho.Client:
+        s = self.settings
+        client = paho.Client(CallbackAPIVersion.VERSION2, client_id=s.client_id, clean_session=True)
+        client.connect_timeout = s.connect_timeout_s
+        if s.username:
+            client.username_pw_set(s.username, s.password or None)
+        if s.tls:
+            client.tls_set(ca_certs=s.ca_file or None)
+        if s.will is not None:
+            client.will_set(s.will.topic, s.will.payload, qos=s.will.qos, retain=s.will.retain)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        return client
+
+    # -- public ------------------------------------------------------------------------------
+
+    def publish(self, message: Message) -> None:
+        """Send now if connected, else hold in the outbox (oldest dropped when full)."""
+        if self.state is MqttState.CONNECTED:
+            self._client.publish(
+                message.topic, message.payload, qos=message.qos, retain=message.retain
+            )
+            return
+        if len(self._outbox) >= self.settings.outbox_size:
+            self._outbox.popleft()
+            self.dropped_outbound += 1
+        self._outbox.append(message)
+
+    def subscribe(self, topic_filter: str) -> None:
+        """Subscribe now and after every reconnect."""
+        if topic_filter in self._filters:
+            return
+        self._filters.append(topic_filter)
+        if self.state is MqttState.CONNECTED:
+            self._client.subscribe(topic_filter, qos=1)
+
+    async def receive(self) -> Message:
+        """The next message on a subscribed topic."""
+        return await self._inbox.get()
+
+    async def run(self) -> None:
+        """Connect and stay connected until cancelled; then disconnect cleanly."""
+        attempt = 0
+        try:
+            while True:
+                if await self._connect_once():
+                    attempt = 0
+                    await self._serve()
+                delay = self.settings.backoff.delay(attempt)
+                attempt += 1
+                _LOGGER.warning("MQTT: %s; retrying in %.1f s", self.last_error, delay)
+                await asyncio.sleep(delay)
+        finally:
+            self._close()
+
+    # -- connecting --------------------------------------------------------------------------
+
+    async def _connect_once(self) -> bool:
+        s = self.settings
+        where = f"{s.host}:{s.port}"
+        self.attempts += 1
+        self._detach()
+        self.state = MqttState.CONNECTING
+        self._lost.clear()
+        loop = asyncio.get_running_loop()
+        self._connack = loop.create_future()
+        try:
+            await asyncio.to_thread(self._client.connect, s.host, s.port, s.keepalive_s)
+        except (OSError, ValueError) as exc:
+            self._fail(f"broker {where} unreachable: {exc or type(exc).__name__}")
+            return False
+        self._attach(loop)
+        try:
+            async with asyncio.timeout(s.connect_timeout_s):
+                reason = await self._connack
+        except TimeoutError:
+            self._fail(f"broker {where} did not answer CONNECT within {s.connect_timeout_s:g} s")
+            return False
+        if reason is None or reason.is_failure:
+            text = str(reason) if reason is not None else "connection closed"
+            hint = (
+                " (check the [mqtt] username and password)"
+                if any(h in text.lower() for h in _CREDENTIAL_HINTS)
+                else ""
+            )
+            self._fail(f"broker {where} refused the connection: {text}{hint}")
+            return False
+        self.state = MqttState.CONNECTED
+        _LOGGER.info("MQTT: connected to %s as %r", where, s.client_id)
+        for topic_filter in self._filters:
+            self._client.subscribe(topic_filter, qos=1)
+        while self._outbox:
+            self.publish(self._outbox.popleft())
+        self.on_connected()
+        return True
+
+    async def _serve(self) -> None:
+        while not self._lost.is_set():
+            try:
+                async with asyncio.timeout(MISC_INTERVAL_S):
+                    await self._lost.wait()
+            except TimeoutError:
+                self._client.loop_misc()  # pings; notices a dead broker after 1.5 keep-alives
+        self.state = MqttState.DISCONNECTED
+        self._detach()
+
+    def _fail(self, error: str) -> None:
+        self.state = MqttState.DISCONNECTED
+        level = logging.ERROR if error != self.last_error else logging.DEBUG
+        _LOGGER.log(level, "MQTT: %s", error)
+        self.last_error = error
+        self._detach()
+
+    # -- the socket on the event loop --------------------------------------------------------
+
+    def _attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        sock = self._client.socket()
+        if sock is None:
+            return
+        self._sock = sock
+        loop.add_reader(sock, self._readable)
+        self._client.on_socket_register_write = lambda _c, _u, s: loop.add_writer(s, self._writable)
+        self._client.on_socket_unregister_write = lambda _c, _u, s: self._unwrite(s)
+        self._client.on_socket_close = lambda _c, _u, _s: self._detach()
+        if self._client.want_write():
+            loop.add_writer(sock, self._writable)
+
+    def _detach(self) -> None:
+        self._client.on_socket_register_write = None
+        self._client.on_socket_unregister_write = None
+        self._client.on_socket_close = None
+        if self._sock is not None:
+            loop = asyncio.get_running_loop()
+            loop.remove_reader(self._sock)
+            loop.remove_writer(self._sock)
+            self._sock = None
+
+    def _unwrite(self, sock: Any) -> None:
+        asyncio.get_running_loop().remove_writer(sock)
+
+    def _readable(self) -> None:
+        self._client.loop_read()
+
+    def _writable(self) -> None:
+        self._client.loop_write()
+
+    def _close(self) -> None:
+        """Say goodbye (farewell, DISCONNECT) if connected, without awaiting."""
+        if self.state is MqttState.CONNECTED:
+            if self.farewell is not None:
+                f = self.farewell
+                self._client.publish(f.topic, f.payload, qos=f.qos, retain=f.retain)
+            self._client.disconnect()
+            for _ in range(16):  # small packets on a non-blocking socket: usually one pass
+                if self._client.loop_write() != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                    break
+                if not self._client.want_write():
+                    break
+        self.state = MqttState.DISCONNECTED
+        self._detach()
+        self._client.on_socket_close = None
+
+    # -- paho callbacks (on the loop, from loop_read / loop_write / loop_misc) ---------------
+
+    def _on_connect(self, _c: Any, _u: Any, _flags: Any, reason: Any, _props: Any) -> None:
+        if self._connack is not None and not self._connack.done():
+            self._connack.set_result(reason)
+
+    def _on_disconnect(self, _c: Any, _u: Any, _flags: Any, reason: Any, _props: Any) -> None:
+        if self._connack is not None and not self._connack.done():
+            self._connack.set_result(None)
+        if self.state is MqttState.CONNECTED:
+            self.last_error = f"connection to the broker lost: {reason}"
+        self._lost.set()
+
+    def _on_message(self, _c: Any, _u: Any, message: Any) -> None:
+        item = Message(message.topic, bytes(message.payload), bool(message.retain), message.qos)
+        try:
+            self._inbox.put_nowait(item)
+        except asyncio.QueueFull:
+            self.dropped_inbound += 1  # newest dropped: the consumer is behind
+            _LOGGER.warning("MQTT: inbox full, dropped a message on %r", item.topic)

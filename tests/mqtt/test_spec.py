@@ -1,0 +1,46 @@
+"""The [mqtt] config section."""
+
+from __future__ import annotations
+
+from edge.fields import Table
+from edge.mqtt.spec import SCHEMA, MqttConfig, parse_mqtt
+
+
+def parse(data: dict[str, object]) -> tuple[MqttConfig, list[str]]:
+    issues: list[str] = []
+    config = parse_mqtt(Table("mqtt", data, issues, SCHEMA))
+    return config, issues
+
+
+def test_defaults_and_tls_port() -> None:
+    config, issues = parse({})
+    assert issues == []
+    assert (config.host, config.port, config.base_topic) == ("localhost", 1883, "edge/{identity}")
+    assert config.client_id_for("pi 1") == "edge-pi_1"
+    config, _ = parse({"tls": True})
+    assert config.port == 8883
+
+
+def test_password_is_never_shown() -> None:
+    config, issues = parse({"username": "edge", "password": "hunter2"})
+    assert issues == []
+    assert "hunter2" not in repr(config)
+
+
+def test_problems_are_reported_with_paths() -> None:
+    _, issues = parse(
+        {
+            "port": 0,
+            "password": "x",
+            "publish_allow": ["a/#/b"],
+            "base_topic": "edge/+",
+            "hots": "x",
+        }
+    )
+    assert issues == [
+        "mqtt.port: expected an integer from 1 to 65535, got 0",
+        "mqtt.password: needs a username",
+        "mqtt.base_topic: topic 'edge/+' must not contain wildcards (+ or #)",
+        "mqtt.publish_allow: topic filter 'a/#/b': '#' must be a whole last level",
+        "mqtt.hots: unknown key (did you mean 'host'?)",
+    ]
