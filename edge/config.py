@@ -18,6 +18,8 @@ from edge.errors import ConfigError
 from edge.fields import Table, type_name
 from edge.gpio.spec import SCHEMA as GPIO_SCHEMA
 from edge.gpio.spec import GpioConfig, parse_gpio
+from edge.mqtt.spec import SCHEMA as MQTT_SCHEMA
+from edge.mqtt.spec import MqttConfig, parse_mqtt
 from edge.telemetry.spec import SCHEMA as TELEMETRY_SCHEMA
 from edge.telemetry.spec import SensorKind, TelemetryConfig, parse_telemetry
 
@@ -112,6 +114,8 @@ class Config:
     """Declared GPIO devices and their safety timings."""
     telemetry: TelemetryConfig = field(default_factory=TelemetryConfig)
     """Sensors and the store-and-forward spool."""
+    mqtt: MqttConfig | None = None
+    """The local MQTT broker to bridge to; None without an `[mqtt]` section."""
 
     @property
     def spool_path(self) -> Path:
@@ -123,6 +127,8 @@ class Config:
         out: dict[str, dict[str, object]] = {}
         for section in dataclasses.fields(self):
             value = getattr(self, section.name)
+            if value is None:
+                continue
             if isinstance(value, GpioConfig):
                 out[section.name] = value.as_data()
                 continue
@@ -183,6 +189,7 @@ def parse_config(
     gpio = parse_gpio(top.section("gpio"))
     telemetry = parse_telemetry(top.section("telemetry"))
     _check_gpio_sensors(telemetry, gpio, issues)
+    mqtt = parse_mqtt(top.section("mqtt")) if "mqtt" in data else None
     state_dir = daemon.string("state_dir", max_bytes=4096)
 
     url = lk.string("url", required=True)
@@ -241,6 +248,7 @@ def parse_config(
         simulation=SimulationConfig(sensor_period_s=float(period)),
         gpio=gpio,
         telemetry=telemetry,
+        mqtt=mqtt,
     )
 
 
@@ -279,6 +287,7 @@ _SECTIONS = {
     "simulation": [f.name for f in dataclasses.fields(SimulationConfig)],
     **GPIO_SCHEMA,
     **TELEMETRY_SCHEMA,
+    **MQTT_SCHEMA,
 }
 
 

@@ -8,9 +8,10 @@ import functools
 import logging
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from edge import __version__
 from edge.backoff import Backoff
 from edge.config import Config
 from edge.errors import ConnectionError_, EdgeError, JoinRefused, ServerLeft
@@ -25,6 +26,9 @@ from edge.livekit.room import (
 )
 from edge.livekit.rpc import RpcEndpoint
 from edge.livekit.streams import StreamEndpoint
+from edge.livekit.twin_publisher import TwinPublisher
+from edge.mqtt.binding import RoomLink, open_bridge, serve_mqtt
+from edge.mqtt.bridge import MqttBridge
 from edge.protocol.participants import (
     AttributesChanged,
     MetadataChanged,
@@ -39,10 +43,13 @@ from edge.telemetry.sampler import TelemetryService
 from edge.telemetry.spec import SensorKind
 from edge.telemetry.uplink import serve_telemetry
 from edge.token import token_for
+from edge.twin import DeviceFacts
 
 _LOGGER = logging.getLogger(__name__)
 
 EXIT_OK = 0
+FACTS_PERIOD_S = 30.0
+"""How often uptime and the like are refreshed in the twin (it coalesces further)."""
 STATUS_ATTRIBUTE = "edge.status"
 """Participant attribute that says `online` while the daemon is in the room."""
 
@@ -63,6 +70,21 @@ async def run_daemon(config: Config, *, simulate: bool, pin_factory: Any = None)
     gpio = GpioService(config.gpio, pin_factory=pin_factory)
     notifier = Notifier.from_environment()
     telemetry = await _open_telemetry(config, gpio)
+    twin = TwinPublisher()
+    model = SimulatedBoard().model if simulate else ""
+    bridge = None
+    link = RoomLink()
+    if config.mqtt is not None:
+        bridge = open_bridge(
+            config.mqtt,
+            identity=config.livekit.identity,
+            gpio=gpio,
+            telemetry=telemetry,
+            twin=twin,
+            sensors=config.telemetry.sensors,
+            model=model,
+            link=link,
+        )
     try:
         async with asyncio.TaskGroup() as tg:
             services = [
@@ -71,7 +93,10 @@ async def run_daemon(config: Config, *, simulate: bool, pin_factory: Any = None)
             ]
             if telemetry is not None:
                 services.append(tg.create_task(telemetry.run(), name="daemon.telemetry"))
-            daemon = _Daemon(config, gpio, telemetry, notifier)
+            if bridge is not None:
+                # Cancelled after the room was left: its last word is "offline".
+                services.append(tg.create_task(bridge.run(), name="daemon.mqtt"))
+            daemon = _Daemon(config, gpio, telemetry, notifier, twin, bridge, model, link)
             try:
                 fatal = await _run(daemon, simulate=simulate, stop=stop)
             finally:
@@ -98,6 +123,11 @@ class _Daemon:
     gpio: GpioService
     telemetry: TelemetryService | None
     notifier: Notifier
+    twin: TwinPublisher
+    bridge: MqttBridge | None
+    model: str
+    link: RoomLink
+    started_at: float = field(default_factory=time.monotonic)
 
 
 async def _open_telemetry(config: Config, gpio: GpioService) -> TelemetryService | None:
@@ -194,10 +224,17 @@ async def _serve(room: Room, daemon: _Daemon, board: SimulatedBoard | None) -> N
     streams = StreamEndpoint(room)
     await _align_identity(room, daemon.config)
     async with asyncio.TaskGroup() as tg:
+        gpio = serve_gpio(room, daemon.gpio, rpc=rpc, publish=daemon.twin.update)
+        initial = dict(room.local_participant.attributes)
         tasks = [
             tg.create_task(_log_events(room), name="daemon.room-events"),
-            tg.create_task(serve_gpio(room, daemon.gpio, rpc=rpc), name="daemon.gpio"),
+            tg.create_task(gpio, name="daemon.gpio"),
+            tg.create_task(daemon.twin.run(room, initial=initial), name="daemon.twin"),
+            tg.create_task(_report_facts(daemon), name="daemon.twin-facts"),
         ]
+        if daemon.bridge is not None:
+            mqtt = serve_mqtt(room, daemon.bridge, rpc=rpc, link=daemon.link)
+            tasks.append(tg.create_task(mqtt, name="daemon.mqtt-session"))
         if daemon.telemetry is not None:
             uplink = serve_telemetry(room, daemon.telemetry, streams=streams, rpc=rpc)
             tasks.append(tg.create_task(uplink, name="daemon.telemetry-uplink"))
@@ -220,6 +257,21 @@ async def _align_identity(room: Room, config: Config) -> None:
         await room.set_name(name)
     if lk.metadata and lk.metadata != local.metadata:
         await room.set_metadata(lk.metadata)
+
+
+async def _report_facts(daemon: _Daemon) -> None:
+    """Keep the twin's view of the daemon itself current."""
+    while True:
+        lease = daemon.gpio.lease
+        facts = DeviceFacts(
+            online=True,
+            board_model=daemon.model,
+            version=__version__,
+            uptime_s=time.monotonic() - daemon.started_at,
+            lease_holder=lease.holder if lease else "",
+        )
+        daemon.twin.update(facts.as_attributes())
+        await asyncio.sleep(FACTS_PERIOD_S)
 
 
 async def _log_events(room: Room) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from edge.errors import ConnectionError_, RpcError
 from edge.gpio import methods
@@ -24,7 +24,13 @@ ATTRIBUTE_MIN_INTERVAL_S = 1.0
 """Coalesce attribute updates to at most one per interval."""
 
 
-async def serve_gpio(room: Room, gpio: GpioService, *, rpc: RpcEndpoint | None = None) -> None:
+async def serve_gpio(
+    room: Room,
+    gpio: GpioService,
+    *,
+    rpc: RpcEndpoint | None = None,
+    publish: Callable[[Mapping[str, str]], object] | None = None,
+) -> None:
     """Serve the GPIO methods in `room` and feed departures to the fail-safes until it ends."""
     rpc = rpc or RpcEndpoint(room)
     for name in methods.METHODS:
@@ -36,7 +42,7 @@ async def serve_gpio(room: Room, gpio: GpioService, *, rpc: RpcEndpoint | None =
     try:
         async with asyncio.TaskGroup() as tg:
             status = tg.create_task(
-                _publish_status(room, gpio, changed), name="gpio.status-attributes"
+                _publish_status(room, gpio, changed, publish), name="gpio.status-attributes"
             )
             async for event in room.events():
                 if isinstance(event, ParticipantLeft):
@@ -71,12 +77,21 @@ def status_attributes(gpio: GpioService) -> dict[str, str]:
     return attributes
 
 
-async def _publish_status(room: Room, gpio: GpioService, changed: asyncio.Event) -> None:
+async def _publish_status(
+    room: Room,
+    gpio: GpioService,
+    changed: asyncio.Event,
+    publish: Callable[[Mapping[str, str]], object] | None,
+) -> None:
+    """Hand status to `publish` (the device twin), or set the attributes here (1/s)."""
     sent: dict[str, str] = {}
     while True:
         await changed.wait()
         changed.clear()
         current = status_attributes(gpio)
+        if publish is not None:
+            publish(current)
+            continue
         update = {k: v for k, v in current.items() if sent.get(k) != v}
         if update:
             try:

@@ -1,0 +1,106 @@
+"""Bind the MQTT bridge to the daemon's services and to each room session."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from edge.errors import EdgeError, RpcError
+from edge.gpio import methods as gpio_methods
+from edge.gpio.service import GpioService
+from edge.livekit.room import ConnectionState, Room
+from edge.livekit.rpc import RpcEndpoint
+from edge.livekit.twin_publisher import TwinPublisher
+from edge.mqtt.bridge import MqttBridge
+from edge.mqtt.discovery import SensorInfo
+from edge.mqtt.spec import MqttConfig
+from edge.protocol.participants import RoomMetadataChanged
+from edge.protocol.rpc import RpcErrorCode, RpcInvocation
+from edge.telemetry.codec import Sample
+from edge.telemetry.sampler import TelemetryService
+from edge.telemetry.spec import SensorSpec
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class RoomLink:
+    """Forwards allow-listed local topics into whichever room session is current."""
+
+    def __init__(self) -> None:
+        self.room: Room | None = None
+        self.dropped = 0
+
+    async def forward(self, topic: str, payload: bytes) -> None:
+        """Send as a reliable data packet on topic `mqtt/<topic>`; dropped while offline."""
+        room = self.room
+        if room is None or room.state is not ConnectionState.CONNECTED:
+            self.dropped += 1
+            return
+        try:
+            await room.publish_data(payload, topic=f"mqtt/{topic}")
+        except EdgeError as exc:
+            self.dropped += 1
+            _LOGGER.warning("could not forward MQTT message on %r into the room: %s", topic, exc)
+
+
+def open_bridge(
+    config: MqttConfig,
+    *,
+    identity: str,
+    gpio: GpioService,
+    telemetry: TelemetryService | None,
+    twin: TwinPublisher,
+    sensors: Sequence[SensorSpec],
+    model: str,
+    link: RoomLink,
+) -> MqttBridge:
+    """The bridge for the daemon's lifetime, wired to GPIO commands, readings and the twin."""
+
+    async def dispatch(method: str, caller: str, payload: str) -> str:
+        # Same methods, validation, allow-lists and fail-safes as over RPC.
+        if method not in gpio_methods.METHODS:
+            raise RpcError(RpcErrorCode.UNSUPPORTED_METHOD, f"no method {method!r}")
+        try:
+            return await gpio_methods.call(gpio, method, caller, payload)
+        except gpio_methods.MethodError as exc:
+            raise RpcError(int(exc.code), exc.message) from None
+
+    bridge = MqttBridge(
+        config,
+        identity=identity,
+        dispatch=dispatch,
+        forward=link.forward,
+        sensors=[SensorInfo(s.name, unit=s.unit) for s in sensors],
+        outputs=gpio.config.outputs,
+        model=model,
+    )
+    twin.on_change = bridge.publish_state
+    if telemetry is not None:
+
+        def mirror(sample: Sample) -> None:
+            bridge.publish_reading(sample.sensor, sample.value, sample.unit, sample.time_us)  # type: ignore[arg-type]
+
+        telemetry.on_reading = mirror
+    return bridge
+
+
+async def serve_mqtt(room: Room, bridge: MqttBridge, *, rpc: RpcEndpoint, link: RoomLink) -> None:
+    """Serve mqtt.publish / mqtt.read in `room`, forward into it, mirror its metadata."""
+
+    async def publish(invocation: RpcInvocation) -> str:
+        return await bridge.rpc_publish(invocation.caller_identity, invocation.payload)
+
+    async def read(invocation: RpcInvocation) -> str:
+        return await bridge.rpc_read(invocation.caller_identity, invocation.payload)
+
+    rpc.register_method("mqtt.publish", publish)
+    rpc.register_method("mqtt.read", read)
+    events = room.events()
+    bridge.publish_room_metadata(room.metadata)
+    link.room = room
+    try:
+        async for event in events:
+            if isinstance(event, RoomMetadataChanged):
+                bridge.publish_room_metadata(event.new)
+    finally:
+        link.room = None
