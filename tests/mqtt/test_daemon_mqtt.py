@@ -122,3 +122,20 @@ async def test_the_daemon_bridges_readings_commands_state_and_availability(
         assert any("output relay -> 0 (daemon stopping)" in line for line in edge.lines)
     finally:
         await edge.kill()
+
+
+async def test_killing_the_daemon_makes_the_broker_publish_the_last_will(
+    peer: MqttPeer, mosquitto: Broker, livekit_server: LiveKitServer, room_name: str, tmp_path: Path
+) -> None:
+    path = config(tmp_path / "edge.toml", livekit_server, mosquitto, room_name)
+    edge = await EdgeProcess.start("run", "--config", str(path), "--simulate", cwd=tmp_path)
+    try:
+        await assert_eventually(
+            lambda: peer.last(f"{BASE}/availability") == b"online",
+            timeout=30,
+            message=lambda: f"edge log:\n{edge.log()}",
+        )
+        assert await edge.stop(signal.SIGKILL) == -signal.SIGKILL
+        await assert_eventually(lambda: peer.last(f"{BASE}/availability") == b"offline")
+    finally:
+        await edge.kill()
