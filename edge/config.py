@@ -90,6 +90,8 @@ class DaemonConfig:
     state_dir: str = ""
     """Where the telemetry spool lives; default: systemd's STATE_DIRECTORY, else the directory
     of the config file."""
+    logs_allow: tuple[str, ...] = ()
+    """Participant identities (shell patterns) that may fetch a log bundle (`edge.logs`)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -191,6 +193,7 @@ def parse_config(
     _check_gpio_sensors(telemetry, gpio, issues)
     mqtt = parse_mqtt(top.section("mqtt")) if "mqtt" in data else None
     state_dir = daemon.string("state_dir", max_bytes=4096)
+    logs_allow = daemon.strings("logs_allow", ())
 
     url = lk.string("url", required=True)
     if url and not _valid_url(url):
@@ -244,7 +247,7 @@ def parse_config(
             token_ttl_s=int(ttl),
             connect_timeout_s=float(timeout),
         ),
-        daemon=DaemonConfig(log_level=log_level, state_dir=state_dir),
+        daemon=DaemonConfig(log_level=log_level, state_dir=state_dir, logs_allow=logs_allow),
         simulation=SimulationConfig(sensor_period_s=float(period)),
         gpio=gpio,
         telemetry=telemetry,
@@ -303,6 +306,8 @@ def _valid_url(url: str) -> bool:
 def _redact(value: object, *, secret: bool) -> object:
     if secret:
         return REDACTED if value else ""
+    if isinstance(value, tuple):
+        return list(value)
     return dict(value) if isinstance(value, Mapping) else value
 
 

@@ -9,6 +9,7 @@ import logging
 import signal
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from edge import __version__
@@ -27,6 +28,7 @@ from edge.livekit.room import (
 from edge.livekit.rpc import RpcEndpoint
 from edge.livekit.streams import StreamEndpoint
 from edge.livekit.twin_publisher import TwinPublisher
+from edge.logbook import LogRing, serve_logs
 from edge.mqtt.binding import RoomLink, open_bridge, serve_mqtt
 from edge.mqtt.bridge import MqttBridge
 from edge.protocol.participants import (
@@ -69,6 +71,8 @@ async def run_daemon(config: Config, *, simulate: bool, pin_factory: Any = None)
         pin_factory = SimulatedPinFactory(config.gpio)
     gpio = GpioService(config.gpio, pin_factory=pin_factory)
     notifier = Notifier.from_environment()
+    logbook = LogRing()
+    logging.getLogger().addHandler(logbook)
     telemetry = await _open_telemetry(config, gpio)
     twin = TwinPublisher()
     model = SimulatedBoard().model if simulate else ""
@@ -96,7 +100,7 @@ async def run_daemon(config: Config, *, simulate: bool, pin_factory: Any = None)
             if bridge is not None:
                 # Cancelled after the room was left: its last word is "offline".
                 services.append(tg.create_task(bridge.run(), name="daemon.mqtt"))
-            daemon = _Daemon(config, gpio, telemetry, notifier, twin, bridge, model, link)
+            daemon = _Daemon(config, gpio, telemetry, notifier, twin, bridge, model, link, logbook)
             try:
                 fatal = await _run(daemon, simulate=simulate, stop=stop)
             finally:
@@ -107,6 +111,7 @@ async def run_daemon(config: Config, *, simulate: bool, pin_factory: Any = None)
         if telemetry is not None:
             await telemetry.aclose()  # last: spool what was still queued
     finally:
+        logging.getLogger().removeHandler(logbook)
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
     if fatal is not None:
@@ -127,6 +132,7 @@ class _Daemon:
     bridge: MqttBridge | None
     model: str
     link: RoomLink
+    logbook: LogRing
     started_at: float = field(default_factory=time.monotonic)
 
 
@@ -222,7 +228,11 @@ async def _serve(room: Room, daemon: _Daemon, board: SimulatedBoard | None) -> N
     # arrive meanwhile are held by the room until these register.
     rpc = RpcEndpoint(room)
     streams = StreamEndpoint(room)
-    await _align_identity(room, daemon.config)
+    config = daemon.config
+    workdir = Path(config.daemon.state_dir or ".")
+    allow = config.daemon.logs_allow
+    serve_logs(rpc, streams, daemon.logbook, allow=allow, config=config.redacted(), workdir=workdir)
+    await _align_identity(room, config)
     async with asyncio.TaskGroup() as tg:
         gpio = serve_gpio(room, daemon.gpio, rpc=rpc, publish=daemon.twin.update)
         initial = dict(room.local_participant.attributes)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import signal
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -324,3 +325,51 @@ async def test_daemon_streams_spooled_readings_to_an_official_consumer(
     assert {(r[2], r[4]) for r in readings} == {("soc", "°C")}
     assert all(30 < r[3] < 70 for r in readings)
     assert (tmp_path / "edge-telemetry.sqlite3").exists()  # spooled next to the config
+
+
+async def test_an_allowed_participant_fetches_a_log_bundle_without_secrets(
+    start_edge: StartEdge,
+    official_peer: OfficialPeerFactory,
+    livekit_server: LiveKitServer,
+    room_name: str,
+    tmp_path: Path,
+) -> None:
+    viewer = await official_peer("viewer")
+    stranger = await official_peer("stranger")
+    files: list[tuple[str, bytes]] = []
+    readers: list[asyncio.Task[None]] = []
+
+    async def read(reader: rtc.ByteStreamReader) -> None:
+        files.append((reader.info.name, b"".join([c async for c in reader])))
+
+    viewer.room.register_byte_stream_handler(
+        "edge.files", lambda reader, sender: readers.append(asyncio.create_task(read(reader)))
+    )
+    extra = '\n[daemon]\nlogs_allow = ["viewer"]\n'
+    config = write_config(
+        tmp_path / "edge.toml", livekit_server, room_name, identity="edge-log", extra=extra
+    )
+    edge = await start_edge("run", "--config", str(config), "--simulate")
+    try:
+        await edge.wait_line("joined room")
+        reply = json.loads(
+            await viewer.local.perform_rpc(
+                destination_identity="edge-log", method="edge.logs", payload='{"lines": 200}'
+            )
+        )
+        await assert_eventually(lambda: len(files) == 1)
+        name, data = files[0]
+        assert (name, len(data)) == (reply["name"], reply["bytes"])
+        assert name.startswith("edge-logs-")
+        text = data.decode()
+        assert "joined room" in text
+        assert livekit_server.api_secret not in text
+        with pytest.raises(rtc.RpcError) as denied:
+            await stranger.local.perform_rpc(
+                destination_identity="edge-log", method="edge.logs", payload=""
+            )
+        assert denied.value.code == 2003
+    finally:
+        assert await edge.stop(signal.SIGTERM) == 0
+        for task in readers:
+            task.cancel()
