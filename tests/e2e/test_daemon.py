@@ -7,6 +7,7 @@ import contextlib
 import json
 import signal
 import socket
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -15,10 +16,10 @@ import msgpack  # type: ignore[import-untyped]
 import pytest
 from livekit import rtc
 
-from tests.conftest import OfficialPeerFactory
+from tests.conftest import OfficialPeerFactory, ServerProcess
 from tests.e2e.edge_process import EdgeProcess
 from tests.helpers import assert_eventually
-from tests.official_peer import LiveKitServer
+from tests.official_peer import LiveKitServer, OfficialPeer, mint_token
 
 pytestmark = pytest.mark.e2e
 
@@ -373,3 +374,55 @@ async def test_an_allowed_participant_fetches_a_log_bundle_without_secrets(
         assert await edge.stop(signal.SIGTERM) == 0
         for task in readers:
             task.cancel()
+
+
+async def test_readings_taken_during_an_outage_arrive_after_the_daemon_rejoins(
+    start_edge: StartEdge, private_livekit_server: ServerProcess, room_name: str, tmp_path: Path
+) -> None:
+    server = private_livekit_server.server
+    config = write_config(
+        tmp_path / "edge.toml", server, room_name, identity="edge-out", extra=TELEMETRY_TOML
+    )
+    edge = await start_edge("run", "--config", str(config), "--simulate")
+    try:
+        await edge.wait_line("joined room")
+        await edge.wait_line("simulated board")  # sessions are up; readings are flowing
+        private_livekit_server.kill()
+        down_at_us = time.time_ns() // 1000
+        # The daemon noticed, and a retry failed too: readings are being taken meanwhile.
+        await assert_eventually(
+            lambda: sum("retrying in" in line for line in edge.lines) >= 2,
+            timeout=30,
+            message=lambda: edge.log(),
+        )
+        up_at_us = time.time_ns() // 1000
+        private_livekit_server.restart()
+        # A consumer in the room before the edge is back: everything spooled must reach it.
+        token = mint_token(server, identity="viewer", room=room_name)
+        viewer = await OfficialPeer.connect(server.url, token, identity="viewer")
+        readings: list[list[Any]] = []
+        readers: list[asyncio.Task[None]] = []
+
+        async def read(reader: rtc.ByteStreamReader) -> None:
+            readings.extend(msgpack.unpackb(b"".join([c async for c in reader]))["readings"])
+
+        viewer.room.register_byte_stream_handler(
+            "edge.telemetry", lambda r, sender: readers.append(asyncio.create_task(read(r)))
+        )
+        try:
+            await assert_eventually(
+                lambda: any(r[1] > up_at_us for r in readings),
+                timeout=60,
+                message=lambda: f"{len(readings)} reading(s); edge log:\n{edge.log()}",
+            )
+            during = [r for r in readings if down_at_us <= r[1] <= up_at_us]
+            assert during, "no reading taken while the server was down arrived"
+            seqs = sorted({r[0] for r in readings})
+            assert seqs == list(range(seqs[0], seqs[-1] + 1))  # no gaps
+            assert any(r[1] < down_at_us for r in readings)  # unconfirmed before-outage resent
+        finally:
+            for task in readers:
+                task.cancel()
+            await viewer.disconnect()
+    finally:
+        assert await edge.stop(signal.SIGTERM) == 0
