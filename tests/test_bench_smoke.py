@@ -1,0 +1,60 @@
+"""The benchmark still runs end to end: one small scenario through `python -m tools.benchmarks`.
+
+Numbers are not checked (timing goals belong to the benchmark, not to tests); only that both
+sides produced them, so the bench cannot rot unnoticed.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+RUN_BOUND_S = 90.0
+
+
+def test_rpc_scenario_reports_both_sides(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tools.benchmarks",
+            "--scenario",
+            "rpc",
+            "--runs",
+            "1",
+            "--rpc-count",
+            "5",
+            "--warmup",
+            "1",
+            "--out",
+            str(out),
+            "--workdir",
+            str(tmp_path / "work"),
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=RUN_BOUND_S,
+        check=False,
+    )
+    assert proc.returncode == 0, f"bench failed:\n{proc.stdout}\n{proc.stderr}"
+    result = json.loads(out.read_text())
+
+    runs = result["runs"]["rpc"]
+    for impl in ("edge", "official"):
+        assert len(runs[impl]) == 1, runs
+        run = runs[impl][0]
+        assert "error" not in run, run
+        assert len(run["latencies_ns"]) == 5
+        assert run["startup"]["joined_s"] > 0
+        assert run["pss_bytes"] > 0
+    p50 = next(row for row in result["rows"] if row["metric"] == "p50")
+    assert p50["ours"] > 0
+    assert p50["official"] > 0
+    assert p50["ratio"] is not None
+    assert "p50" in proc.stdout  # the table was printed
+    assert {entry["scenario"][0] for entry in result["not_measured"]} == {"2", "6", "8"}

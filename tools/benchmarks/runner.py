@@ -1,0 +1,206 @@
+"""Run the selected scenarios for both SDKs, alternating order, and report."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import datetime
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from . import report
+from .procstat import cpu_percent
+from .scenarios import Params, Raw, Scenario, attributes, rpc, startup, stream, telemetry
+from .scenarios.pending import PENDING
+from .server import ServerError, default_binary, livekit_server
+from .session import IMPLEMENTATIONS, Context, open_pair
+from .wire import ChildFailed
+
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        telemetry.SCENARIO,
+        rpc.SCENARIO,
+        stream.SCENARIO,
+        attributes.SCENARIO,
+        startup.SCENARIO,
+    )
+}
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_OUT = REPO_ROOT / ".cache" / "bench" / "latest.json"
+DEFAULT_BUDGET_S = 420.0
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    defaults = Params()
+    parser = argparse.ArgumentParser(
+        prog="bench",
+        description="Side-by-side benchmarks: this project's LiveKit client against LiveKit's "
+        "official Python SDK, on one local livekit-server.",
+    )
+    parser.add_argument(
+        "--scenario",
+        action="append",
+        choices=sorted(SCENARIOS),
+        help="run only this scenario (repeatable; default: all)",
+    )
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON file of raw results")
+    parser.add_argument("--runs", type=int, default=defaults.runs, help="runs per SDK")
+    parser.add_argument("--telemetry-count", type=int, default=defaults.telemetry_count)
+    parser.add_argument("--rpc-count", type=int, default=defaults.rpc_count)
+    parser.add_argument("--stream-count", type=int, default=defaults.stream_count)
+    parser.add_argument("--attribute-count", type=int, default=defaults.attribute_count)
+    parser.add_argument("--warmup", type=int, default=defaults.warmup)
+    parser.add_argument(
+        "--budget-s",
+        type=float,
+        default=DEFAULT_BUDGET_S,
+        help="no new run starts after this many seconds (default %(default)g)",
+    )
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        help="keep the server's and every process's log here (default: a temporary directory)",
+    )
+    args = parser.parse_args(argv)
+    if args.runs < 1 or min(args.telemetry_count, args.rpc_count, args.stream_count) < 1:
+        parser.error("counts and --runs must be at least 1")
+    return args
+
+
+async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    params = Params(
+        runs=args.runs,
+        telemetry_count=args.telemetry_count,
+        rpc_count=args.rpc_count,
+        stream_count=args.stream_count,
+        attribute_count=args.attribute_count,
+        warmup=args.warmup,
+    )
+    selected = [SCENARIOS[name] for name in (args.scenario or SCENARIOS)]
+    deadline = time.monotonic() + args.budget_s
+    started = datetime.datetime.now(datetime.UTC)
+    results: dict[str, dict[str, list[Raw]]] = {}
+    rows: list[report.Row] = []
+    with livekit_server(default_binary(REPO_ROOT), workdir) as server:
+        ctx = Context(server, REPO_ROOT, workdir)
+        for scenario in selected:
+            by_impl = await _run_scenario(ctx, scenario, params, deadline)
+            results[scenario.name] = by_impl
+            rows += scenario.rows(by_impl)
+    wall_s = (datetime.datetime.now(datetime.UTC) - started).total_seconds()
+    return {
+        "started_utc": started.isoformat(timespec="seconds"),
+        "wall_s": round(wall_s, 1),
+        "machine": _machine(),
+        "versions": _versions(),
+        "params": dataclasses.asdict(params),
+        "rows": [row.as_json() for row in rows],
+        "not_measured": [{"scenario": n, "reason": why} for n, why in PENDING],
+        "runs": results,
+        "_rows": rows,
+    }
+
+
+async def _run_scenario(
+    ctx: Context, scenario: Scenario, params: Params, deadline: float
+) -> dict[str, list[Raw]]:
+    by_impl: dict[str, list[Raw]] = {impl: [] for impl in IMPLEMENTATIONS}
+    for index in range(params.runs):
+        order = IMPLEMENTATIONS if index % 2 == 0 else tuple(reversed(IMPLEMENTATIONS))
+        for impl in order:
+            if time.monotonic() > deadline:
+                _say(f"{scenario.name}: time budget spent, skipping {impl} run {index + 1}")
+                continue
+            _say(f"{scenario.name}: run {index + 1}/{params.runs}, {impl}")
+            by_impl[impl].append(await _one_run(ctx, scenario, params, impl, index))
+    return by_impl
+
+
+async def _one_run(ctx: Context, scenario: Scenario, params: Params, impl: str, index: int) -> Raw:
+    raw: Raw = {"run": index, "order": list(IMPLEMENTATIONS).index(impl) ^ (index % 2)}
+    try:
+        async with open_pair(ctx, impl, f"{scenario.name}{index}") as pair:
+            raw["startup"] = pair.startup
+            before = pair.cpu()
+            raw.update(await scenario.measure(pair, params))
+            after = pair.cpu()
+            raw["cpu_percent"] = cpu_percent(before, after)
+            raw["cpu_s"] = after.cpu_s - before.cpu_s
+            raw["pss_bytes"] = pair.pss()
+    except (ChildFailed, RuntimeError) as exc:
+        _say(f"  failed: {exc}")
+        raw["error"] = str(exc)
+    return raw
+
+
+def _machine() -> dict[str, Any]:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("model name", "Model")):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "host": platform.node(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpu": model,
+        "cpus": os.cpu_count(),
+    }
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for dist in ("edge-participant", "livekit", "aiortc", "livekit-protocol"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = "?"
+    return out
+
+
+def _say(text: str) -> None:
+    sys.stderr.write(f"bench: {text}\n")
+    sys.stderr.flush()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        with tempfile.TemporaryDirectory(prefix="edge-bench-") as tmp:
+            workdir = args.workdir or Path(tmp)
+            workdir.mkdir(parents=True, exist_ok=True)
+            result = asyncio.run(run(args, workdir))
+    except ServerError as exc:
+        _say(str(exc))
+        return 1
+    rows = result.pop("_rows")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    header = (
+        f"edge vs official livekit SDK — {result['started_utc']}, "
+        f"{result['machine']['cpu'] or result['machine']['platform']} "
+        f"({result['machine']['cpus']} CPUs), {result['wall_s']:g} s"
+    )
+    sys.stdout.write(header + "\n\n" + report.render(rows, PENDING) + "\n")
+    sys.stdout.write(f"\nraw results: {args.out}\n")
+    failed_runs = [
+        name
+        for name, by_impl in result["runs"].items()
+        for runs in by_impl.values()
+        for r in runs
+        if "error" in r
+    ]
+    return 1 if failed_runs else 0

@@ -1,0 +1,108 @@
+"""One measured run: a fresh room with an observer, then a device on one SDK."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from livekit import api
+
+from . import procstat
+from .server import Server
+from .wire import Child
+
+PACKAGE = __name__.rpartition(".")[0]
+DEVICE_MODULES = {"edge": f"{PACKAGE}.device_edge", "official": f"{PACKAGE}.device_official"}
+IMPLEMENTATIONS = ("edge", "official")
+JOIN_TIMEOUT_S = 30.0
+
+
+@dataclass
+class Pair:
+    """The device under test and the observer, both joined."""
+
+    impl: str
+    device: Child
+    observer: Child
+    startup: dict[str, float] = field(default_factory=dict)
+    """Seconds from the device's process creation to: joined, and first packet observed."""
+
+    def cpu(self) -> procstat.CpuSample:
+        return procstat.CpuSample(procstat.cpu_seconds(self.device.pid), time.monotonic_ns())
+
+    def pss(self) -> int | None:
+        return procstat.pss_bytes(self.device.pid)
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    server: Server
+    repo_root: Path
+    workdir: Path
+
+
+def _token(server: Server, identity: str, room: str) -> str:
+    grants = api.VideoGrants(
+        room_join=True,
+        room=room,
+        can_publish=True,
+        can_subscribe=True,
+        can_publish_data=True,
+        can_update_own_metadata=True,
+    )
+    return (
+        api.AccessToken(server.api_key, server.api_secret)
+        .with_identity(identity)
+        .with_grants(grants)
+        .to_jwt()
+    )
+
+
+@asynccontextmanager
+async def open_pair(ctx: Context, impl: str, label: str) -> AsyncIterator[Pair]:
+    """Observer joins first; then the device process starts; yield once each sees the other."""
+    room = f"bench-{label}-{uuid.uuid4().hex[:8]}"
+    device_identity = f"device-{impl}"
+    observer_config: dict[str, Any] = {
+        "url": ctx.server.url,
+        "token": _token(ctx.server, "observer", room),
+        "device_identity": device_identity,
+    }
+    device_config = {"url": ctx.server.url, "token": _token(ctx.server, device_identity, room)}
+    logs = ctx.workdir / "logs"
+    logs.mkdir(exist_ok=True)
+    observer = await Child.start(
+        "observer",
+        f"{PACKAGE}.observer",
+        observer_config,
+        cwd=ctx.repo_root,
+        log_path=logs / f"{label}-{impl}-observer.log",
+    )
+    device: Child | None = None
+    try:
+        await observer.expect("joined", timeout_s=JOIN_TIMEOUT_S)
+        device = await Child.start(
+            f"device ({impl})",
+            DEVICE_MODULES[impl],
+            device_config,
+            cwd=ctx.repo_root,
+            log_path=logs / f"{label}-{impl}-device.log",
+        )
+        joined = await device.expect("joined", timeout_s=JOIN_TIMEOUT_S)
+        await observer.expect("device_seen", timeout_s=JOIN_TIMEOUT_S)
+        hello = await observer.expect("hello", timeout_s=JOIN_TIMEOUT_S)
+        pair = Pair(impl, device, observer)
+        pair.startup = {
+            "joined_s": (joined["joined_ns"] - device.spawned_ns) / 1e9,
+            "first_packet_seen_s": (hello["at_ns"] - device.spawned_ns) / 1e9,
+        }
+        yield pair
+    finally:
+        if device is not None:
+            await device.stop()
+        await observer.stop()
