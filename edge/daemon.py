@@ -40,6 +40,7 @@ from edge.protocol.participants import (
 )
 from edge.simulation import SimulatedBoard
 from edge.systemd import Notifier
+from edge.telemetry.codec import Sample
 from edge.telemetry.outbox import Outbox
 from edge.telemetry.sampler import TelemetryService
 from edge.telemetry.spec import SensorKind
@@ -89,6 +90,8 @@ async def run_daemon(config: Config, *, simulate: bool, pin_factory: Any = None)
             model=model,
             link=link,
         )
+    if telemetry is not None:
+        _mirror_temperatures(telemetry, twin)
     try:
         async with asyncio.TaskGroup() as tg:
             services = [
@@ -120,7 +123,7 @@ async def run_daemon(config: Config, *, simulate: bool, pin_factory: Any = None)
     return EXIT_OK
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Daemon:
     """What lives as long as the process: config and the services sessions bind to."""
 
@@ -134,6 +137,8 @@ class _Daemon:
     link: RoomLink
     logbook: LogRing
     started_at: float = field(default_factory=time.monotonic)
+    last_error: str = ""
+    """Why the previous session ended (shown as `edge.error`)."""
 
 
 async def _open_telemetry(config: Config, gpio: GpioService) -> TelemetryService | None:
@@ -171,6 +176,7 @@ async def _run(daemon: _Daemon, *, simulate: bool, stop: asyncio.Event) -> EdgeE
         attempt = 0 if outcome.joined else attempt + 1
         delay = backoff.delay(attempt)
         _LOGGER.warning("%s; retrying in %.1f s", outcome.error, delay)
+        daemon.last_error = str(outcome.error)  # in the twin once we are back
         # Ready: the daemon is doing its job (outputs safe, retrying), just not in a room.
         daemon.notifier.ready(f"reconnecting in {delay:.0f} s: {outcome.error}")
         with contextlib.suppress(TimeoutError):
@@ -269,6 +275,18 @@ async def _align_identity(room: Room, config: Config) -> None:
         await room.set_metadata(lk.metadata)
 
 
+def _mirror_temperatures(telemetry: TelemetryService, twin: TwinPublisher) -> None:
+    """Readings in °C also appear in the twin as `edge.temperature.<sensor>`."""
+    previous = telemetry.on_reading
+
+    def on_reading(sample: Sample) -> None:
+        previous(sample)
+        if sample.unit == "°C" and isinstance(sample.value, int | float):
+            twin.update({f"edge.temperature.{sample.sensor}": f"{sample.value:.1f}"})
+
+    telemetry.on_reading = on_reading
+
+
 async def _report_facts(daemon: _Daemon) -> None:
     """Keep the twin's view of the daemon itself current."""
     while True:
@@ -279,6 +297,7 @@ async def _report_facts(daemon: _Daemon) -> None:
             version=__version__,
             uptime_s=time.monotonic() - daemon.started_at,
             lease_holder=lease.holder if lease else "",
+            last_error=daemon.last_error,
         )
         daemon.twin.update(facts.as_attributes())
         await asyncio.sleep(FACTS_PERIOD_S)

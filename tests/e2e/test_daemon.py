@@ -315,6 +315,12 @@ async def test_daemon_streams_spooled_readings_to_an_official_consumer(
             timeout=30,
             message=lambda: f"got {len(batches)} batch(es); edge log:\n{edge.log()}",
         )
+        twin = await viewer.wait_participant("edge-tm")
+        await assert_eventually(  # the device twin shows the temperature and the version
+            lambda: {"edge.temperature.soc", "edge.version"} <= set(twin.attributes),
+            message=lambda: f"attributes {dict(twin.attributes)}",
+        )
+        assert 30 < float(twin.attributes["edge.temperature.soc"]) < 70
     finally:
         assert await edge.stop(signal.SIGTERM) == 0
         for task in readers:
@@ -420,6 +426,11 @@ async def test_readings_taken_during_an_outage_arrive_after_the_daemon_rejoins(
             seqs = sorted({r[0] for r in readings})
             assert seqs == list(range(seqs[0], seqs[-1] + 1))  # no gaps
             assert any(r[1] < down_at_us for r in readings)  # unconfirmed before-outage resent
+            back = await viewer.wait_participant("edge-out")
+            await assert_eventually(  # the twin says why the previous session ended
+                lambda: "cannot reach ws://127.0.0.1" in back.attributes.get("edge.error", ""),
+                message=lambda: f"attributes {dict(back.attributes)}",
+            )
         finally:
             for task in readers:
                 task.cancel()
