@@ -437,3 +437,51 @@ async def test_readings_taken_during_an_outage_arrive_after_the_daemon_rejoins(
             await viewer.disconnect()
     finally:
         assert await edge.stop(signal.SIGTERM) == 0
+
+
+async def test_the_spool_survives_kill_9_and_drains_after_restart(
+    start_edge: StartEdge, private_livekit_server: ServerProcess, room_name: str, tmp_path: Path
+) -> None:
+    server = private_livekit_server.server
+    config = write_config(
+        tmp_path / "edge.toml", server, room_name, identity="edge-k9", extra=TELEMETRY_TOML
+    )
+    private_livekit_server.kill()  # the room is unreachable: readings only go to the spool
+    first = await start_edge("run", "--config", str(config), "--simulate")
+    await assert_eventually(
+        lambda: sum("retrying in" in line for line in first.lines) >= 2,
+        timeout=30,
+        message=lambda: first.log(),
+    )
+    assert await first.stop(signal.SIGKILL) == -signal.SIGKILL
+    killed_at_us = time.time_ns() // 1000
+
+    private_livekit_server.restart()
+    token = mint_token(server, identity="viewer", room=room_name)
+    viewer = await OfficialPeer.connect(server.url, token, identity="viewer")
+    readings: list[list[Any]] = []
+    readers: list[asyncio.Task[None]] = []
+
+    async def read(reader: rtc.ByteStreamReader) -> None:
+        readings.extend(msgpack.unpackb(b"".join([c async for c in reader]))["readings"])
+
+    viewer.room.register_byte_stream_handler(
+        "edge.telemetry", lambda r, sender: readers.append(asyncio.create_task(read(r)))
+    )
+    second = await start_edge("run", "--config", str(config), "--simulate")
+    try:
+        await second.wait_line("reading(s) waiting to be sent")
+        await assert_eventually(
+            lambda: any(r[1] > killed_at_us for r in readings),
+            timeout=30,
+            message=lambda: f"{len(readings)} reading(s); log:\n{second.log()}",
+        )
+        before_kill = sorted(r[0] for r in readings if r[1] < killed_at_us)
+        assert before_kill[:1] == [1]  # from the very first reading ...
+        assert before_kill == list(range(1, len(before_kill) + 1))  # ... without gaps
+        assert len(before_kill) >= 3
+    finally:
+        for task in readers:
+            task.cancel()
+        await viewer.disconnect()
+        assert await second.stop(signal.SIGTERM) == 0
