@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from edge import __version__
 from edge.config import (
@@ -83,9 +84,19 @@ def _check_config(args: argparse.Namespace) -> int:
         f"  identity: {lk.identity} (name {lk.name!r}, {len(lk.attributes)} attribute(s))",
         f"  credentials: {credentials}",
         f"  log level: {config.daemon.log_level}",
+        f"  gpio: {_names(config.gpio.outputs)} output(s), {_names(config.gpio.inputs)} input(s)",
+        f"  telemetry: {_names(config.telemetry.sensors)} sensor(s), spool {config.spool_path}",
+        "  mqtt: "
+        + (f"{config.mqtt.host}:{config.mqtt.port}" if config.mqtt else "off (no [mqtt] section)"),
     ]
     sys.stdout.write("\n".join(lines) + "\n")
     return EXIT_OK
+
+
+def _names(items: Sequence[Any]) -> str:
+    """`2 (lamp, fan)` for named config items."""
+    names = ", ".join(item.name for item in items)
+    return f"{len(items)} ({names})" if items else "0"
 
 
 def _token(args: argparse.Namespace) -> int:

@@ -64,6 +64,24 @@ def test_check_config_ok_prints_a_redacted_summary(
     for expected in ("ws://127.0.0.1:7880", "workshop", "edge-pi-01", "api key 'devkey'"):
         assert expected in out
     assert API_SECRET not in out + err
+    assert "  gpio: 0 output(s), 0 input(s)" in out.splitlines()
+    assert "  mqtt: off (no [mqtt] section)" in out.splitlines()
+
+
+def test_check_config_summarises_devices_sensors_and_the_broker(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    extra = (
+        '[[gpio.outputs]]\nname = "lamp"\npin = 17\n'
+        '[[telemetry.sensors]]\nname = "soc"\nkind = "soc_temperature"\n'
+        '[mqtt]\nhost = "broker.local"\n'
+    )
+    path = _write(tmp_path, GOOD_TOML + extra)
+    assert main(["check-config", "--config", str(path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "  gpio: 1 (lamp) output(s), 0 input(s)" in lines
+    assert f"  telemetry: 1 (soc) sensor(s), spool {tmp_path / 'edge-telemetry.sqlite3'}" in lines
+    assert "  mqtt: broker.local:1883" in lines
 
 
 def test_check_config_lists_every_issue_without_a_traceback(
