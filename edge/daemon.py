@@ -15,7 +15,7 @@ from typing import Any
 from edge import __version__
 from edge.backoff import Backoff
 from edge.config import Config
-from edge.errors import ConnectionError_, EdgeError, JoinRefused, ServerLeft
+from edge.errors import ClockNotSet, ConnectionError_, EdgeError, JoinRefused, ServerLeft
 from edge.gpio.binding import serve_gpio
 from edge.gpio.service import GpioService
 from edge.livekit.room import (
@@ -218,7 +218,7 @@ async def _session(daemon: _Daemon, board: SimulatedBoard | None) -> _Outcome:
         return _Outcome(exc, fatal=not exc.retryable, joined=joined)
     except ServerLeft as exc:
         return _Outcome(exc, fatal=not exc.can_reconnect, joined=joined)
-    except ConnectionError_ as exc:
+    except (ConnectionError_, ClockNotSet) as exc:
         return _Outcome(exc, fatal=False, joined=joined)
     except EdgeError as exc:
         return _Outcome(exc, fatal=True, joined=joined)

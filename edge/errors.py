@@ -3,6 +3,7 @@
     EdgeError
     ├── ConfigError (ValueError)          bad config file or field; `issues` lists every problem
     ├── CredentialsError                  no usable token, or it is expired / not yet valid
+    │   └── ClockNotSet                   the system clock is unset (no RTC, no NTP yet): retry
     ├── DeviceError                       a GPIO command was refused or failed
     │   ├── UnknownDevice (LookupError)   no such device
     │   ├── InvalidValue (ValueError)     wrong type or out of range
@@ -41,6 +42,10 @@ class ConfigError(EdgeError, ValueError):
 
 class CredentialsError(EdgeError):
     """No usable access token."""
+
+
+class ClockNotSet(CredentialsError):
+    """The system clock reads a time before this release existed; tokens would be invalid."""
 
 
 class RpcError(EdgeError):

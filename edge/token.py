@@ -13,9 +13,12 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from edge.config import LiveKitConfig
-from edge.errors import CredentialsError
+from edge.errors import ClockNotSet, CredentialsError
 
 _LOGGER = logging.getLogger(__name__)
+
+EARLIEST_PLAUSIBLE_TIME = 1_767_225_600
+"""2026-01-01T00:00:00Z: a clock before this is unset, not early."""
 
 NBF_LEEWAY_S = 60.0
 """A token whose `nbf` is this far in the future is still accepted (the server's leeway)."""
@@ -129,7 +132,16 @@ def inspect_token(token: str, *, now: float) -> TokenInfo:
 
 
 def token_for(config: LiveKitConfig, *, now: float) -> str:
-    """The configured static token once it passes `inspect_token`, else a freshly minted one."""
+    """The configured static token once it passes `inspect_token`, else a freshly minted one.
+
+    Raises `ClockNotSet` while the clock reads a time before this release was built (a board
+    without RTC before NTP): minted tokens would not be valid yet, and static ones look expired.
+    """
+    if now < EARLIEST_PLAUSIBLE_TIME:
+        raise ClockNotSet(
+            f"system clock reads {iso_utc(now)}, before this release was built; "
+            "waiting for time sync (NTP) before using or minting a token"
+        )
     if config.token:
         info = inspect_token(config.token, now=now)
         if (info.identity, info.room) != (config.identity, config.room):

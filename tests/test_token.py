@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from livekit import api
 
 from edge.config import LiveKitConfig
-from edge.errors import CredentialsError
+from edge.errors import ClockNotSet, CredentialsError
 from edge.token import TokenInfo, inspect_token, mint_token, token_for
 
 API_KEY = "devkey"
@@ -222,3 +222,11 @@ def test_inspect_token_returns_info_or_raises_credentials_error(token: str) -> N
         return
     assert message.startswith("token: ")
     assert "\n" not in message
+
+
+@pytest.mark.parametrize("kind", ["minted", "static"])
+def test_an_unset_clock_gives_clock_not_set_instead_of_a_useless_token(kind: str) -> None:
+    config = _config() if kind == "minted" else _config(api_key="", api_secret="", token="x.y.z")
+    boot_time = datetime.datetime(1970, 1, 1, 0, 0, 42, tzinfo=datetime.UTC).timestamp()
+    with pytest.raises(ClockNotSet, match=r"system clock reads 1970-01-01T00:00:42Z.*NTP"):
+        token_for(config, now=boot_time)
