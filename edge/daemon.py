@@ -15,7 +15,14 @@ from typing import Any
 from edge import __version__
 from edge.backoff import Backoff
 from edge.config import Config
-from edge.errors import ClockNotSet, ConnectionError_, EdgeError, JoinRefused, ServerLeft
+from edge.errors import (
+    ClockNotSet,
+    ConnectionError_,
+    CredentialsError,
+    EdgeError,
+    JoinRefused,
+    ServerLeft,
+)
 from edge.gpio.binding import serve_gpio
 from edge.gpio.service import GpioService
 from edge.livekit.room import (
@@ -45,7 +52,7 @@ from edge.telemetry.outbox import Outbox
 from edge.telemetry.sampler import TelemetryService
 from edge.telemetry.spec import SensorKind
 from edge.telemetry.uplink import serve_telemetry
-from edge.token import token_for
+from edge.token import inspect_token, iso_utc, token_for
 from edge.twin import DeviceFacts
 
 _LOGGER = logging.getLogger(__name__)
@@ -139,6 +146,8 @@ class _Daemon:
     started_at: float = field(default_factory=time.monotonic)
     last_error: str = ""
     """Why the previous session ended (shown as `edge.error`)."""
+    refreshed_token: str = field(default="", repr=False)
+    """The server's latest refresh of a static token, for the next session."""
 
 
 async def _open_telemetry(config: Config, gpio: GpioService) -> TelemetryService | None:
@@ -208,11 +217,14 @@ async def _session(daemon: _Daemon, board: SimulatedBoard | None) -> _Outcome:
     )
     joined = False
     try:
-        token = token_for(lk, now=time.time())
+        token = _session_token(daemon)
         async with Room.connect(options, token) as room:
             joined = True
             daemon.notifier.ready(f"connected to room {room.name!r} as {lk.identity!r}")
-            await _serve(room, daemon, board)
+            try:
+                await _serve(room, daemon, board)
+            finally:
+                daemon.refreshed_token = room.token if room.token != token else ""
             error = room.disconnect_error or ConnectionError_("disconnected")
     except JoinRefused as exc:
         return _Outcome(exc, fatal=not exc.retryable, joined=joined)
@@ -273,6 +285,28 @@ async def _align_identity(room: Room, config: Config) -> None:
         await room.set_name(name)
     if lk.metadata and lk.metadata != local.metadata:
         await room.set_metadata(lk.metadata)
+
+
+def _session_token(daemon: _Daemon) -> str:
+    """A static token is replaced by the server's refreshed one while that is still valid.
+
+    (The server refreshes tokens every few minutes and on claim changes; a static token from
+    the config would expire during a long deployment. Minted tokens are simply minted anew.)
+    """
+    now = time.time()
+    config = daemon.config.livekit
+    if config.token and daemon.refreshed_token:
+        try:
+            info = inspect_token(daemon.refreshed_token, now=now)
+        except CredentialsError:
+            daemon.refreshed_token = ""
+        else:
+            _LOGGER.info(
+                "rejoining with the server's refreshed token (valid until %s)",
+                iso_utc(info.expires_at),
+            )
+            return daemon.refreshed_token
+    return token_for(config, now=now)
 
 
 def _mirror_temperatures(telemetry: TelemetryService, twin: TwinPublisher) -> None:

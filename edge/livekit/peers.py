@@ -79,6 +79,7 @@ class PeerConnection:
         self._pending_end = False
         self._has_remote = False
         self._channels_open = asyncio.Event()
+        self._aborted = False
         self._pc.on("datachannel", self._adopt_channel)
         self._pc.on("connectionstatechange", self._state_changed)
 
@@ -101,6 +102,8 @@ class PeerConnection:
         try:
             async with asyncio.timeout(timeout_s):
                 await self._channels_open.wait()
+            if self._aborted:
+                raise PeerConnectionError(f"{self.name}: closed while opening data channels")
         except TimeoutError:
             raise PeerConnectionError(
                 f"{self.name} data channels not open within {timeout_s:g} s "
@@ -201,6 +204,11 @@ class PeerConnection:
         channel.on("message", on_message)
         channel.on("open", self._check_open)
         self._check_open()  # channels the remote side created may arrive already open
+
+    def abort_wait(self) -> None:
+        """Make a pending `wait_channels_open` fail now (the session is gone)."""
+        self._aborted = True
+        self._channels_open.set()
 
     def _check_open(self) -> None:
         if self.channel_open(True) and self.channel_open(False):

@@ -319,12 +319,17 @@ class Room:
         ]
         await self._send(self._session.offer(await self._publisher.create_offer()))
         deadline = time.monotonic() + self.options.connect_timeout_s
-        await self._publisher.wait_channels_open(timeout_s=self.options.connect_timeout_s)
-        if self._subscriber_primary:
-            # Data for us arrives on the server's channels: until they are open, the server
-            # drops what others send us. Only then are we really in the room.
-            remaining = max(0.1, deadline - time.monotonic())
-            await self._subscriber.wait_channels_open(timeout_s=remaining)
+        try:
+            await self._publisher.wait_channels_open(timeout_s=self.options.connect_timeout_s)
+            if self._subscriber_primary:
+                # Data for us arrives on the server's channels: until they are open, the
+                # server drops what others send us. Only then are we really in the room.
+                remaining = max(0.1, deadline - time.monotonic())
+                await self._subscriber.wait_channels_open(timeout_s=remaining)
+        except PeerConnectionError:
+            if self.disconnect_error is not None:  # lost while connecting: say why
+                raise self.disconnect_error from None
+            raise
         if self.state is ConnectionState.CONNECTING:
             self._set_state(ConnectionState.CONNECTED)
 
@@ -378,6 +383,7 @@ class Room:
                     self._emit(change)
             case sig.TokenRefreshed(token=token):
                 self.token = token
+                _LOGGER.debug("the server refreshed our access token")
             case sig.RequestAnswered(request_id=request_id):
                 future = self._pending_requests.pop(request_id, None)
                 if future is not None and not future.done():
@@ -470,6 +476,8 @@ class Room:
         self.disconnect_error = error
         self._set_state(ConnectionState.DISCONNECTED)
         self._disconnected.set()
+        for pc in (self._publisher, self._subscriber):
+            pc.abort_wait()
         self._emit(Disconnected(reason=str(error), final=final))
 
     async def _shutdown(self) -> None:

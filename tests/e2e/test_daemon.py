@@ -485,3 +485,33 @@ async def test_the_spool_survives_kill_9_and_drains_after_restart(
             task.cancel()
         await viewer.disconnect()
         assert await second.stop(signal.SIGTERM) == 0
+
+
+async def test_a_static_token_is_replaced_by_the_servers_refresh_for_the_next_session(
+    start_edge: StartEdge, private_livekit_server: ServerProcess, room_name: str, tmp_path: Path
+) -> None:
+    server = private_livekit_server.server
+    token = mint_token(server, identity="edge-rt", room=room_name)
+    config = tmp_path / "edge.toml"
+    config.write_text(
+        f'[livekit]\nurl = "{server.url}"\nroom = "{room_name}"\nidentity = "edge-rt"\n'
+        f'token = "{token}"\n'
+    )
+    config.chmod(0o600)
+    edge = await start_edge("run", "--config", str(config), "--simulate", "--log-level", "debug")
+    try:
+        await edge.wait_line("room connection connecting -> connected")
+        # Our attribute updates change the token's claims, so the server sends a refresh.
+        await edge.wait_line("the server refreshed our access token")
+        private_livekit_server.kill()
+        await edge.wait_line("retrying in")
+        private_livekit_server.restart()
+        line = await edge.wait_line("rejoining with the server's refreshed token", timeout=30)
+        assert "valid until" in line
+        await assert_eventually(
+            lambda: sum("joined room" in entry for entry in edge.lines) == 2,
+            timeout=30,
+            message=lambda: edge.log(),
+        )
+    finally:
+        assert await edge.stop(signal.SIGTERM) == 0
