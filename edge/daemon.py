@@ -155,7 +155,6 @@ async def _open_telemetry(config: Config, gpio: GpioService) -> TelemetryService
         return None
     path = config.spool_path
     outbox = await asyncio.to_thread(Outbox.open, path, max_rows=config.telemetry.spool_max_rows)
-    _LOGGER.info("telemetry spool %s: %d reading(s) waiting to be sent", path, outbox.unsent)
     telemetry = TelemetryService(config.telemetry, outbox, read_input=gpio.read)
     for spec in config.telemetry.sensors:
         if spec.kind is SensorKind.GPIO:

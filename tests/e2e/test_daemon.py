@@ -62,6 +62,8 @@ async def start_edge(tmp_path: Path) -> AsyncIterator[StartEdge]:
     yield start
     for proc in procs:
         await proc.kill()
+    for proc in procs:  # a broken log call only prints; make it fail the test instead
+        assert not any("--- Logging error ---" in line for line in proc.lines), proc.log()
 
 
 async def test_simulated_board_joins_publishes_and_leaves_cleanly_on_sigterm(
@@ -470,7 +472,8 @@ async def test_the_spool_survives_kill_9_and_drains_after_restart(
     )
     second = await start_edge("run", "--config", str(config), "--simulate")
     try:
-        await second.wait_line("reading(s) waiting to be sent")
+        spool = await second.wait_line("telemetry spool")  # reopened with what was spooled
+        assert " 0 unsent" not in spool
         await assert_eventually(
             lambda: any(r[1] > killed_at_us for r in readings),
             timeout=30,
