@@ -288,6 +288,30 @@ mean = 48.0
 """
 
 
+class TelemetryInbox:
+    """An official-SDK peer's byte-stream handler on edge.telemetry, decoding plain msgpack."""
+
+    def __init__(self, peer: OfficialPeer) -> None:
+        self.streams: list[tuple[rtc.ByteStreamInfo, dict[str, Any]]] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        peer.room.register_byte_stream_handler(
+            "edge.telemetry",
+            lambda reader, _: self._tasks.append(asyncio.create_task(self._read(reader))),
+        )
+
+    @property
+    def readings(self) -> list[list[Any]]:
+        return [r for _, batch in self.streams for r in batch["readings"]]
+
+    async def _read(self, reader: rtc.ByteStreamReader) -> None:
+        batch = msgpack.unpackb(b"".join([chunk async for chunk in reader]))
+        self.streams.append((reader.info, batch))
+
+    def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+
+
 async def test_daemon_streams_spooled_readings_to_an_official_consumer(
     start_edge: StartEdge,
     official_peer: OfficialPeerFactory,
@@ -296,26 +320,16 @@ async def test_daemon_streams_spooled_readings_to_an_official_consumer(
     tmp_path: Path,
 ) -> None:
     viewer = await official_peer("viewer")
-    batches: list[dict[str, Any]] = []
-    readers: list[asyncio.Task[None]] = []
-
-    async def read(reader: rtc.ByteStreamReader) -> None:
-        assert reader.info.mime_type == "application/msgpack"
-        assert (reader.info.attributes or {})["schema_version"] == "1"
-        batches.append(msgpack.unpackb(b"".join([c async for c in reader])))
-
-    viewer.room.register_byte_stream_handler(
-        "edge.telemetry", lambda reader, sender: readers.append(asyncio.create_task(read(reader)))
-    )
+    inbox = TelemetryInbox(viewer)
     config = write_config(
         tmp_path / "edge.toml", livekit_server, room_name, identity="edge-tm", extra=TELEMETRY_TOML
     )
     edge = await start_edge("run", "--config", str(config), "--simulate")
     try:
         await assert_eventually(
-            lambda: sum(len(b["readings"]) for b in batches) >= 10,
+            lambda: len(inbox.readings) >= 10,
             timeout=30,
-            message=lambda: f"got {len(batches)} batch(es); edge log:\n{edge.log()}",
+            message=lambda: f"got {len(inbox.streams)} batch(es); edge log:\n{edge.log()}",
         )
         twin = await viewer.wait_participant("edge-tm")
         await assert_eventually(  # the device twin shows the temperature and the version
@@ -325,10 +339,11 @@ async def test_daemon_streams_spooled_readings_to_an_official_consumer(
         assert 30 < float(twin.attributes["edge.temperature.soc"]) < 70
     finally:
         assert await edge.stop(signal.SIGTERM) == 0
-        for task in readers:
-            task.cancel()
-    readings = [r for b in batches for r in b["readings"]]
-    assert all(b["v"] == 1 for b in batches)
+        inbox.close()
+    readings = inbox.readings
+    assert all(batch["v"] == 1 for _, batch in inbox.streams)
+    assert {info.mime_type for info, _ in inbox.streams} == {"application/msgpack"}
+    assert {(info.attributes or {})["schema_version"] for info, _ in inbox.streams} == {"1"}
     seqs = [r[0] for r in readings]
     assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # in order, no gaps
     assert {(r[2], r[4]) for r in readings} == {("soc", "°C")}
@@ -408,21 +423,14 @@ async def test_readings_taken_during_an_outage_arrive_after_the_daemon_rejoins(
         # A consumer in the room before the edge is back: everything spooled must reach it.
         token = mint_token(server, identity="viewer", room=room_name)
         viewer = await OfficialPeer.connect(server.url, token, identity="viewer")
-        readings: list[list[Any]] = []
-        readers: list[asyncio.Task[None]] = []
-
-        async def read(reader: rtc.ByteStreamReader) -> None:
-            readings.extend(msgpack.unpackb(b"".join([c async for c in reader]))["readings"])
-
-        viewer.room.register_byte_stream_handler(
-            "edge.telemetry", lambda r, sender: readers.append(asyncio.create_task(read(r)))
-        )
+        inbox = TelemetryInbox(viewer)
         try:
             await assert_eventually(
-                lambda: any(r[1] > up_at_us for r in readings),
+                lambda: any(r[1] > up_at_us for r in inbox.readings),
                 timeout=60,
-                message=lambda: f"{len(readings)} reading(s); edge log:\n{edge.log()}",
+                message=lambda: f"{len(inbox.readings)} reading(s); edge log:\n{edge.log()}",
             )
+            readings = inbox.readings
             during = [r for r in readings if down_at_us <= r[1] <= up_at_us]
             assert during, "no reading taken while the server was down arrived"
             seqs = sorted({r[0] for r in readings})
@@ -434,8 +442,7 @@ async def test_readings_taken_during_an_outage_arrive_after_the_daemon_rejoins(
                 message=lambda: f"attributes {dict(back.attributes)}",
             )
         finally:
-            for task in readers:
-                task.cancel()
+            inbox.close()
             await viewer.disconnect()
     finally:
         assert await edge.stop(signal.SIGTERM) == 0
@@ -461,31 +468,22 @@ async def test_the_spool_survives_kill_9_and_drains_after_restart(
     private_livekit_server.restart()
     token = mint_token(server, identity="viewer", room=room_name)
     viewer = await OfficialPeer.connect(server.url, token, identity="viewer")
-    readings: list[list[Any]] = []
-    readers: list[asyncio.Task[None]] = []
-
-    async def read(reader: rtc.ByteStreamReader) -> None:
-        readings.extend(msgpack.unpackb(b"".join([c async for c in reader]))["readings"])
-
-    viewer.room.register_byte_stream_handler(
-        "edge.telemetry", lambda r, sender: readers.append(asyncio.create_task(read(r)))
-    )
+    inbox = TelemetryInbox(viewer)
     second = await start_edge("run", "--config", str(config), "--simulate")
     try:
         spool = await second.wait_line("telemetry spool")  # reopened with what was spooled
         assert " 0 unsent" not in spool
         await assert_eventually(
-            lambda: any(r[1] > killed_at_us for r in readings),
+            lambda: any(r[1] > killed_at_us for r in inbox.readings),
             timeout=30,
-            message=lambda: f"{len(readings)} reading(s); log:\n{second.log()}",
+            message=lambda: f"{len(inbox.readings)} reading(s); log:\n{second.log()}",
         )
-        before_kill = sorted(r[0] for r in readings if r[1] < killed_at_us)
+        before_kill = sorted(r[0] for r in inbox.readings if r[1] < killed_at_us)
         assert before_kill[:1] == [1]  # from the very first reading ...
         assert before_kill == list(range(1, len(before_kill) + 1))  # ... without gaps
         assert len(before_kill) >= 3
     finally:
-        for task in readers:
-            task.cancel()
+        inbox.close()
         await viewer.disconnect()
         assert await second.stop(signal.SIGTERM) == 0
 
