@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import os
 import re
-import socket
 import subprocess
-import time
-import urllib.error
-import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,35 +16,15 @@ from uuid import uuid4
 import pytest
 
 from tests.official_peer import LiveKitServer, OfficialPeer, mint_token
+from tools.benchmarks import server as lk_server
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SERVER_READY_TIMEOUT_S = 30.0
-SERVER_STOP_TIMEOUT_S = 5.0
-SERVER_POLL_INTERVAL_S = 0.1
 SERVER_LOG_TAIL_LINES = 60
 
 # An explicit key pair instead of --dev's devkey/secret: PyJWT warns about HMAC keys
 # under 32 bytes, and warnings are errors in this suite.
 API_KEY = "devkey"
 API_SECRET = "edge-participant-test-secret-0123456789"
-
-# Only keys the server knows: it rejects unknown ones in strict mode.
-# enable_loopback_candidate makes the UDP mux listen on 127.0.0.1 too; without it
-# only ICE-TCP would reach a server that advertises 127.0.0.1.
-_SERVER_CONFIG = """\
-port: {port}
-keys:
-  {api_key}: {api_secret}
-rtc:
-  tcp_port: {rtc_tcp_port}
-  udp_port: {rtc_udp_port}
-  use_external_ip: false
-  enable_loopback_candidate: true
-turn:
-  enabled: false
-logging:
-  level: info
-"""
 
 
 # --- task-leak guard -----------------------------------------------------------------
@@ -76,40 +51,6 @@ async def no_lingering_tasks(request: pytest.FixtureRequest) -> AsyncIterator[No
 # --- livekit-server ------------------------------------------------------------------
 
 
-def _free_port(kind: socket.SocketKind, host: str) -> int:
-    with socket.socket(socket.AF_INET, kind) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _log_tail(path: str | Path, lines: int = SERVER_LOG_TAIL_LINES) -> str:
-    try:
-        text = Path(path).read_text(errors="replace")
-    except OSError as exc:
-        return f"(no log: {exc})"
-    return "\n".join(text.splitlines()[-lines:])
-
-
-def _is_ready(http_url: str) -> bool:
-    try:
-        with urllib.request.urlopen(http_url + "/", timeout=1) as resp:
-            return bool(resp.status == 200 and resp.read().strip() == b"OK")
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=SERVER_STOP_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 @dataclass(slots=True)
 class ServerProcess:
     """A livekit-server a test owns and may kill and start again."""
@@ -128,51 +69,22 @@ class ServerProcess:
         """Start a killed server again on the same ports and keys (its rooms are gone)."""
         assert self.proc.poll() is not None, "kill() it first"
         assert self.log_path is not None
-        self.proc = _spawn(self.command, self.log_path, mode="ab")
+        self.proc = lk_server.spawn(self.command, self.log_path, append=True)
         _wait_ready(self.proc, self.server.http_url, self.log_path)
-
-
-def _spawn(command: tuple[str, ...], log_path: Path, *, mode: str) -> subprocess.Popen[bytes]:
-    with log_path.open(mode) as log:
-        return subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
-        )
 
 
 @contextmanager
 def start_livekit_server(workdir: Path) -> Iterator[ServerProcess]:
     """A `--dev` livekit-server on free loopback ports with its own keys, stopped on exit."""
-    binary = Path(
-        os.environ.get("EDGE_LIVEKIT_SERVER") or REPO_ROOT / ".cache" / "bin" / "livekit-server"
-    )
+    binary = lk_server.default_binary(REPO_ROOT)
     if not binary.is_file():
         pytest.fail("livekit-server not built: run tools/setup")
-    port = _free_port(socket.SOCK_STREAM, "127.0.0.1")
-    # The server listens for ICE-TCP and UDP on every interface, so check all of them.
-    rtc_tcp_port = _free_port(socket.SOCK_STREAM, "")
-    rtc_udp_port = _free_port(socket.SOCK_DGRAM, "")
-    config_path = workdir / "livekit.yaml"
-    config_path.write_text(
-        _SERVER_CONFIG.format(
-            port=port,
-            rtc_tcp_port=rtc_tcp_port,
-            rtc_udp_port=rtc_udp_port,
-            api_key=API_KEY,
-            api_secret=API_SECRET,
-        )
+    port, config_path = lk_server.write_config(
+        workdir, api_key=API_KEY, api_secret=API_SECRET, log_level="info"
     )
     log_path = workdir / "server.log"
     http_url = f"http://127.0.0.1:{port}"
-    command = (
-        str(binary),
-        "--dev",
-        "--bind",
-        "127.0.0.1",
-        "--node-ip",
-        "127.0.0.1",
-        "--config",
-        str(config_path),
-    )
+    command = lk_server.server_command(binary, config_path)
     server = LiveKitServer(
         url=f"ws://127.0.0.1:{port}",
         http_url=http_url,
@@ -180,12 +92,12 @@ def start_livekit_server(workdir: Path) -> Iterator[ServerProcess]:
         api_secret=API_SECRET,
         log_path=str(log_path),
     )
-    running = ServerProcess(server, _spawn(command, log_path, mode="wb"), command, log_path)
+    running = ServerProcess(server, lk_server.spawn(command, log_path), command, log_path)
     try:
         _wait_ready(running.proc, http_url, log_path)
         yield running
     finally:
-        _stop(running.proc)  # the latest process, after any restart
+        lk_server.stop(running.proc)  # the latest process, after any restart
 
 
 @pytest.fixture(scope="session")
@@ -203,20 +115,10 @@ def private_livekit_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 
 def _wait_ready(proc: subprocess.Popen[bytes], http_url: str, log_path: Path) -> None:
-    deadline = time.monotonic() + SERVER_READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if _is_ready(http_url):
-            return
-        try:
-            # Doubles as the poll interval and notices an early exit.
-            rc = proc.wait(timeout=SERVER_POLL_INTERVAL_S)
-        except subprocess.TimeoutExpired:
-            continue
-        pytest.fail(f"livekit-server exited with {rc}:\n{_log_tail(log_path)}")
-    pytest.fail(
-        f"livekit-server not ready at {http_url} within "
-        f"{SERVER_READY_TIMEOUT_S:g} s:\n{_log_tail(log_path)}"
-    )
+    try:
+        lk_server.wait_ready(proc, http_url, log_path)
+    except lk_server.ServerError as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.hookimpl(wrapper=True)
@@ -230,7 +132,7 @@ def pytest_runtest_makereport(
         report.sections.append(
             (
                 f"livekit-server log (last {SERVER_LOG_TAIL_LINES} lines)",
-                _log_tail(server.log_path),
+                lk_server.log_tail(Path(server.log_path), SERVER_LOG_TAIL_LINES),
             )
         )
     return report

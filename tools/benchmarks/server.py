@@ -1,7 +1,7 @@
 """A throw-away livekit-server on free loopback ports, for one bench run.
 
-The same recipe as the test suite's fixture (tools must not import from tests/): generated
-config with its own keys, every port picked free on 127.0.0.1, readiness by polling `GET /`.
+Also the test suite's recipe (tests/conftest.py builds on these pieces): generated config with
+its own keys, every port picked free on 127.0.0.1, readiness by polling `GET /`.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ rtc:
 turn:
   enabled: false
 logging:
-  level: warn
+  level: {log_level}
 """
 
 
@@ -62,11 +62,10 @@ def default_binary(repo_root: Path) -> Path:
     return Path(override) if override else repo_root / ".cache" / "bin" / "livekit-server"
 
 
-@contextmanager
-def livekit_server(binary: Path, workdir: Path) -> Iterator[Server]:
-    """Start the server, yield how to reach it, stop it on exit."""
-    if not binary.is_file():
-        raise ServerError(f"livekit-server not found at {binary}: run the setup script first")
+def write_config(
+    workdir: Path, *, api_key: str, api_secret: str, log_level: str
+) -> tuple[int, Path]:
+    """A server config on free ports in `workdir`; returns the HTTP/signal port and the file."""
     port = _free_port(socket.SOCK_STREAM, "127.0.0.1")
     # The server listens for ICE-TCP and UDP on every interface, so check all of them.
     rtc_tcp_port = _free_port(socket.SOCK_STREAM, "")
@@ -77,13 +76,17 @@ def livekit_server(binary: Path, workdir: Path) -> Iterator[Server]:
             port=port,
             rtc_tcp_port=rtc_tcp_port,
             rtc_udp_port=rtc_udp_port,
-            api_key=API_KEY,
-            api_secret=API_SECRET,
+            api_key=api_key,
+            api_secret=api_secret,
+            log_level=log_level,
         )
     )
-    log_path = workdir / "server.log"
-    http_url = f"http://127.0.0.1:{port}"
-    command = [
+    return port, config_path
+
+
+def server_command(binary: Path, config_path: Path) -> tuple[str, ...]:
+    """How to start the server on loopback only, with the given config."""
+    return (
         str(binary),
         "--dev",
         "--bind",
@@ -92,20 +95,71 @@ def livekit_server(binary: Path, workdir: Path) -> Iterator[Server]:
         "127.0.0.1",
         "--config",
         str(config_path),
-    ]
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    )
+
+
+def spawn(
+    command: tuple[str, ...], log_path: Path, *, append: bool = False
+) -> subprocess.Popen[bytes]:
+    """Start the server process, its output going to `log_path`."""
+    with log_path.open("ab" if append else "wb") as log:
+        return subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+        )
+
+
+def wait_ready(proc: subprocess.Popen[bytes], http_url: str, log_path: Path) -> None:
+    """Poll `GET /` until it answers OK; raise `ServerError` with the log tail otherwise."""
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if _is_ready(http_url):
+            return
+        try:
+            rc = proc.wait(timeout=POLL_INTERVAL_S)  # the poll interval; notices an early exit
+        except subprocess.TimeoutExpired:
+            continue
+        raise ServerError(f"livekit-server exited with {rc}:\n{log_tail(log_path)}")
+    raise ServerError(
+        f"livekit-server not ready within {READY_TIMEOUT_S:g} s:\n{log_tail(log_path)}"
+    )
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL after STOP_TIMEOUT_S; nothing if it has exited."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
     try:
-        _wait_ready(proc, http_url, log_path)
+        proc.wait(timeout=STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    """The last `lines` of the server log."""
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError as exc:
+        return f"(no log: {exc})"
+
+
+@contextmanager
+def livekit_server(binary: Path, workdir: Path) -> Iterator[Server]:
+    """Start the server, yield how to reach it, stop it on exit."""
+    if not binary.is_file():
+        raise ServerError(f"livekit-server not found at {binary}: run the setup script first")
+    port, config_path = write_config(
+        workdir, api_key=API_KEY, api_secret=API_SECRET, log_level="warn"
+    )
+    log_path = workdir / "server.log"
+    http_url = f"http://127.0.0.1:{port}"
+    proc = spawn(server_command(binary, config_path), log_path)
+    try:
+        wait_ready(proc, http_url, log_path)
         yield Server(f"ws://127.0.0.1:{port}", http_url, API_KEY, API_SECRET, log_path)
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop(proc)
 
 
 def _free_port(kind: socket.SocketKind, host: str) -> int:
@@ -121,23 +175,3 @@ def _is_ready(http_url: str) -> bool:
             return bool(resp.status == 200 and resp.read().strip() == b"OK")
     except (urllib.error.URLError, OSError):
         return False
-
-
-def _wait_ready(proc: subprocess.Popen[bytes], http_url: str, log_path: Path) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if _is_ready(http_url):
-            return
-        try:
-            rc = proc.wait(timeout=POLL_INTERVAL_S)  # the poll interval; notices an early exit
-        except subprocess.TimeoutExpired:
-            continue
-        raise ServerError(f"livekit-server exited with {rc}:\n{_tail(log_path)}")
-    raise ServerError(f"livekit-server not ready within {READY_TIMEOUT_S:g} s:\n{_tail(log_path)}")
-
-
-def _tail(path: Path) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:])
-    except OSError as exc:
-        return f"(no log: {exc})"
