@@ -10,6 +10,9 @@
     │   ├── AccessDenied (PermissionError)  caller not allowed, or another holds the lease
     │   ├── RateLimited                   too many changes per second
     │   └── HardwareError                 the pin library failed
+    ├── MediaError                        the camera or microphone failed
+    │   └── DeviceUnavailable             no such device, busy, or unplugged (retried later)
+    ├── ProvisionError (ValueError)       a boot partition or image cannot be provisioned
     ├── RpcError                          an RPC failed; `code` and `message` reach the caller
     └── ConnectionError_                   anything on the way to or inside a room
         ├── SignalError                   the signalling WebSocket misbehaved
@@ -93,6 +96,18 @@ class RateLimited(DeviceError):
 
 class HardwareError(DeviceError):
     """The pin library raised."""
+
+
+class MediaError(EdgeError):
+    """The camera or microphone failed; the track is unpublished, the daemon keeps running."""
+
+
+class DeviceUnavailable(MediaError):
+    """The capture device is missing, busy or was unplugged; worth retrying later."""
+
+
+class ProvisionError(EdgeError, ValueError):
+    """A boot partition or image cannot be provisioned; nothing was written."""
 
 
 class ConnectionError_(EdgeError):
