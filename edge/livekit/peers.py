@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from aiortc import (
@@ -17,6 +17,7 @@ from aiortc import (
     RTCDataChannel,
     RTCIceServer,
     RTCPeerConnection,
+    RTCRtpSender,
     RTCSessionDescription,
 )
 from aiortc.sdp import candidate_from_sdp
@@ -32,6 +33,8 @@ _ICE_SCHEMES = ("stun:", "turn:", "turns:")
 
 MessageHandler = Callable[[bytes, bool], None]
 """Called with (data, reliable) for every binary data-channel message."""
+KeyframeHandler = Callable[[], None]
+"""Called when the remote side asks for a keyframe (RTCP PLI or FIR)."""
 StateHandler = Callable[[str], None]
 """Called with the new connection state (`connecting`, `connected`, `failed`, `closed`)."""
 
@@ -171,6 +174,40 @@ class PeerConnection:
         finally:
             channel.remove_listener("bufferedamountlow", wake)
             channel.remove_listener("close", wake)
+
+    def add_sender(
+        self,
+        track: Any,
+        *,
+        mime_type: str,
+        prefer: Mapping[str, str] | None = None,
+        on_keyframe_request: KeyframeHandler | None = None,
+    ) -> Any:
+        """Send `track` (an aiortc MediaStreamTrack) in a new send-only m-line; return its handle.
+
+        Only `mime_type` (plus retransmission) is negotiated, codecs whose fmtp matches `prefer`
+        first. aiortc answers a PLI/FIR by asking its own encoder for a keyframe, which does
+        nothing for pre-encoded input: `on_keyframe_request` takes that role.
+        """
+        transceiver = self._pc.addTransceiver(track, direction="sendonly")
+        rtx = f"{track.kind}/rtx"
+        codecs = [
+            c
+            for c in RTCRtpSender.getCapabilities(track.kind).codecs
+            if c.mimeType.lower() in (mime_type.lower(), rtx)
+        ]
+        wanted = dict(prefer or {})
+        codecs.sort(key=lambda c: not all(c.parameters.get(k) == v for k, v in wanted.items()))
+        transceiver.setCodecPreferences(codecs)
+        if on_keyframe_request is not None:
+            transceiver.sender._send_keyframe = on_keyframe_request  # type: ignore[method-assign]
+        return transceiver
+
+    def stop_sender(self, handle: Any) -> None:
+        """Stop sending on a handle from `add_sender`; the next offer marks its m-line inactive."""
+        handle.direction = "inactive"
+        if handle.sender.track is not None:
+            handle.sender.track.stop()
 
     async def aclose(self) -> None:
         """Close the connection and its channels; idempotent."""

@@ -35,6 +35,7 @@ from edge.errors import (
 )
 from edge.livekit.feed import EventFeed
 from edge.livekit.peers import PeerConnection, ice_configuration
+from edge.livekit.publisher import LocalTrack, PublishableTrack, TrackOptions, TrackPublisher
 from edge.livekit.signal_socket import SignalSocket
 from edge.protocol import packets
 from edge.protocol import signal as sig
@@ -155,6 +156,7 @@ class Room:
             on_state=self._on_pc_state,
         )
         self._room_state.apply_join(join.other_participants)
+        self._publications = TrackPublisher(peer=self._publisher, session=session, send=self._send)
 
     @classmethod
     @asynccontextmanager
@@ -297,6 +299,26 @@ class Room:
             _LOGGER.debug("lossy packet of %d bytes will be fragmented", len(data))
         publisher.send(data, reliable=reliable)
 
+    @property
+    def local_tracks(self) -> Mapping[str, LocalTrack]:
+        """Our published tracks by sid."""
+        return dict(self._publications.tracks)
+
+    async def publish_track(self, track: PublishableTrack, options: TrackOptions) -> LocalTrack:
+        """Publish an aiortc track (camera: pre-encoded H.264; microphone: PCM for Opus)."""
+        self._connected_publisher()
+        return await self._publications.publish(track, options)
+
+    async def unpublish_track(self, sid: str) -> None:
+        """Stop publishing one of our tracks."""
+        self._connected_publisher()
+        await self._publications.unpublish(sid)
+
+    async def set_track_muted(self, sid: str, *, muted: bool) -> None:
+        """Mute (stop sending, tell the room) or unmute one of our tracks."""
+        self._connected_publisher()
+        await self._publications.set_muted(sid, muted)
+
     async def set_attributes(self, attributes: Mapping[str, str]) -> None:
         """Set (or with "" delete) attributes; raise `ConnectionError_` if the server refuses."""
         await self._update_metadata(attributes=attributes)
@@ -317,16 +339,16 @@ class Room:
             self._tg.create_task(self._read_signal(), name="room.signal-reader"),
             self._tg.create_task(self._keep_alive(), name="room.keep-alive"),
         ]
-        await self._send(self._session.offer(await self._publisher.create_offer()))
         deadline = time.monotonic() + self.options.connect_timeout_s
         try:
+            await self._publications.negotiate(timeout_s=self.options.connect_timeout_s)
             await self._publisher.wait_channels_open(timeout_s=self.options.connect_timeout_s)
             if self._subscriber_primary:
                 # Data for us arrives on the server's channels: until they are open, the
                 # server drops what others send us. Only then are we really in the room.
                 remaining = max(0.1, deadline - time.monotonic())
                 await self._subscriber.wait_channels_open(timeout_s=remaining)
-        except PeerConnectionError:
+        except ConnectionError_:
             if self.disconnect_error is not None:  # lost while connecting: say why
                 raise self.disconnect_error from None
             raise
@@ -366,9 +388,15 @@ class Room:
             case sig.OfferReceived(sdp=sdp, offer_id=offer_id):
                 answer = await self._subscriber.answer_offer(sdp)
                 await self._send(self._session.answer(answer, offer_id))
-            case sig.AnswerReceived(sdp=sdp, answer_id=answer_id):
-                if answer_id in (0, self._session.last_offer_id):
-                    await self._publisher.set_answer(sdp)
+            case (
+                sig.AnswerReceived()
+                | sig.TrackPublished()
+                | sig.TrackRefused()
+                | sig.TrackSubscribed()
+                | sig.MuteRequested()
+                | sig.TrackUnpublished()
+            ):
+                await self._publications.handle(event)
             case sig.CandidateReceived(target=target, candidate_init=init, final=final):
                 pc = self._publisher if target is sig.Target.PUBLISHER else self._subscriber
                 try:
@@ -476,6 +504,7 @@ class Room:
         self.disconnect_error = error
         self._set_state(ConnectionState.DISCONNECTED)
         self._disconnected.set()
+        self._publications.close()
         for pc in (self._publisher, self._subscriber):
             pc.abort_wait()
         self._emit(Disconnected(reason=str(error), final=final))
@@ -496,6 +525,7 @@ class Room:
             self._set_state(ConnectionState.DISCONNECTED)
             self._disconnected.set()
             self._emit(Disconnected(reason="left", final=True))
+        self._publications.close()
         for task in list(self._tasks):
             task.cancel()
         await self._socket.aclose()

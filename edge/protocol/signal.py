@@ -119,6 +119,38 @@ class TrackPublished:
 
 
 @dataclass(frozen=True, slots=True)
+class TrackRefused:
+    """The server refused a track we announced with `add_track`."""
+
+    cid: str
+    reason: str
+    """`NOT_ALLOWED` (no publish grant for that source), `LIMIT_EXCEEDED`, ..."""
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class TrackSubscribed:
+    """One of our tracks got its first subscriber (a keyframe is due)."""
+
+    track_sid: str
+
+
+@dataclass(frozen=True, slots=True)
+class TrackUnpublished:
+    """The server removed one of our tracks."""
+
+    track_sid: str
+
+
+@dataclass(frozen=True, slots=True)
+class MuteRequested:
+    """The server (an admin) asks us to mute or unmute one of our tracks."""
+
+    track_sid: str
+    muted: bool
+
+
+@dataclass(frozen=True, slots=True)
 class LeaveReceived:
     """The server ended (or refused) our session."""
 
@@ -168,6 +200,10 @@ SignalEvent = (
     | ParticipantsUpdated
     | RoomUpdated
     | TrackPublished
+    | TrackRefused
+    | TrackSubscribed
+    | TrackUnpublished
+    | MuteRequested
     | LeaveReceived
     | TokenRefreshed
     | RequestAnswered
@@ -293,6 +329,11 @@ class SignalSession:
         """Announce a track before the offer that carries it."""
         return proto_rtc.SignalRequest(add_track=request).SerializeToString()
 
+    def mute_track(self, track_sid: str, *, muted: bool) -> bytes:
+        """Tell the server one of our tracks is (un)muted."""
+        mute = proto_rtc.MuteTrackRequest(sid=track_sid, muted=muted)
+        return proto_rtc.SignalRequest(mute=mute).SerializeToString()
+
     def update_metadata(
         self, *, name: str = "", metadata: str = "", attributes: Mapping[str, str] | None = None
     ) -> tuple[int, bytes]:
@@ -346,9 +387,17 @@ class SignalSession:
         if kind == "pong_resp":
             self.rtt_ms = max(0, int(now * 1000) - msg.pong_resp.last_ping_timestamp)
             return [PongReceived(rtt_ms=self.rtt_ms)]
+        if kind == "track_subscribed":
+            return [TrackSubscribed(track_sid=msg.track_subscribed.track_sid)]
+        if kind == "track_unpublished":
+            return [TrackUnpublished(track_sid=msg.track_unpublished.track_sid)]
+        if kind == "mute":
+            return [MuteRequested(track_sid=msg.mute.sid, muted=msg.mute.muted)]
         if kind == "request_response":
             rr = msg.request_response
             reason = proto_rtc.RequestResponse.Reason.Name(rr.reason)
+            if rr.WhichOneof("request") == "add_track":
+                return [TrackRefused(cid=rr.add_track.cid, reason=reason, message=rr.message)]
             return [RequestAnswered(request_id=rr.request_id, reason=reason, message=rr.message)]
         _LOGGER.debug("ignoring signal message %s", kind)
         return []

@@ -200,6 +200,31 @@ def test_server_messages_become_events() -> None:
     assert not events[5].ok
 
 
+def test_track_messages_become_events_and_mute_is_sent_by_sid() -> None:
+    session = joined_session()
+    refused = proto_rtc.RequestResponse(
+        reason=proto_rtc.RequestResponse.NOT_ALLOWED,
+        message="source not allowed",
+        add_track=proto_rtc.AddTrackRequest(cid="cam-1"),
+    )
+    events = [
+        *session.receive(frame(track_subscribed=proto_rtc.TrackSubscribed(track_sid="TR_1")), 1),
+        *session.receive(
+            frame(track_unpublished=proto_rtc.TrackUnpublishedResponse(track_sid="TR_2")), 1
+        ),
+        *session.receive(frame(mute=proto_rtc.MuteTrackRequest(sid="TR_3", muted=True)), 1),
+        *session.receive(frame(request_response=refused), 1),
+    ]
+    assert events == [
+        sig.TrackSubscribed(track_sid="TR_1"),
+        sig.TrackUnpublished(track_sid="TR_2"),
+        sig.MuteRequested(track_sid="TR_3", muted=True),
+        sig.TrackRefused(cid="cam-1", reason="NOT_ALLOWED", message="source not allowed"),
+    ]
+    req = sent(session.mute_track("TR_1", muted=False))
+    assert (req.mute.sid, req.mute.muted) == ("TR_1", False)
+
+
 def test_update_metadata_numbers_requests_and_deletes_with_empty_values() -> None:
     session = joined_session()
     rid1, data1 = session.update_metadata(attributes={"a": "1", "gone": ""})
