@@ -22,6 +22,7 @@ from edge.config import (
     load_config,
 )
 from edge.errors import ConfigError, CredentialsError, EdgeError
+from edge.media.spec import describe_camera, describe_microphone
 from edge.token import inspect_token, iso_utc, mint_token
 
 _LOGGER = logging.getLogger(__name__)
@@ -31,6 +32,8 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+DEFAULT_CONFIG = Path("/etc/edge/edge.toml")
+"""Where tools/install puts the config."""
 
 _Handler = Callable[[argparse.Namespace], int]
 
@@ -60,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     _setup_logging(args.log_level or "info")
-    config = load_config(args.config)
+    config = load_config(args.config, simulate=args.simulate)
     if args.log_level is None:
         _setup_logging(config.daemon.log_level)
     from edge.daemon import run_daemon  # heavy: aiortc, av
@@ -88,6 +91,8 @@ def _check_config(args: argparse.Namespace) -> int:
         f"  telemetry: {_names(config.telemetry.sensors)} sensor(s), spool {config.spool_path}",
         "  mqtt: "
         + (f"{config.mqtt.host}:{config.mqtt.port}" if config.mqtt else "off (no [mqtt] section)"),
+        f"  camera: {describe_camera(config.camera)}",
+        f"  microphone: {describe_microphone(config.microphone)}",
     ]
     sys.stdout.write("\n".join(lines) + "\n")
     return EXIT_OK
@@ -171,6 +176,14 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_config(check, required=True)
     check.set_defaults(handler=_check_config)
 
+    doctor = commands.add_parser(
+        "check", help="check this board, its config and the server; say what to fix"
+    )
+    doctor.add_argument(
+        "--config", type=Path, default=DEFAULT_CONFIG, metavar="PATH", help="TOML config file"
+    )
+    doctor.set_defaults(handler=_doctor)
+
     safe = commands.add_parser(
         "safe-state", help="drive every declared output to its safe value and exit"
     )
@@ -187,7 +200,18 @@ def _build_parser() -> argparse.ArgumentParser:
     token.add_argument("--ttl", type=int, metavar="SECONDS", help="lifetime (default: config, 6 h)")
     token.add_argument("--observer", action="store_true", help="viewer token: no media publish")
     token.set_defaults(handler=_token)
+
     return parser
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    """`edge check`: one line per check; exit 1 when any check failed."""
+    _setup_logging("error")  # the report names what config loading would warn about
+    from edge.doctor import diagnose, failed, render
+
+    findings = diagnose(args.config)
+    sys.stdout.write(render(findings))
+    return EXIT_FAILED if failed(findings) else EXIT_OK
 
 
 def _safe_state(args: argparse.Namespace) -> int:

@@ -14,10 +14,15 @@ from types import MappingProxyType
 from typing import Literal
 from urllib.parse import urlsplit
 
+from edge.board import GENERIC, MODEL_PATH, BoardProfile, load_profile, parse_board
+from edge.board import SCHEMA as BOARD_SCHEMA
 from edge.errors import ConfigError
 from edge.fields import Table, type_name
 from edge.gpio.spec import SCHEMA as GPIO_SCHEMA
 from edge.gpio.spec import GpioConfig, parse_gpio
+from edge.gpio.wiring import check_wiring
+from edge.media.spec import SCHEMA as MEDIA_SCHEMA
+from edge.media.spec import CameraConfig, MicrophoneConfig, parse_camera, parse_microphone
 from edge.mqtt.spec import SCHEMA as MQTT_SCHEMA
 from edge.mqtt.spec import MqttConfig, parse_mqtt
 from edge.telemetry.spec import SCHEMA as TELEMETRY_SCHEMA
@@ -112,12 +117,18 @@ class Config:
     """Daemon settings."""
     simulation: SimulationConfig = field(default_factory=SimulationConfig)
     """Simulated-board settings."""
+    board: BoardProfile = field(default_factory=lambda: load_profile(GENERIC))
+    """The board's profile (`[board] profile`, detected by default); GPIO is checked against it."""
     gpio: GpioConfig = field(default_factory=GpioConfig)
     """Declared GPIO devices and their safety timings."""
     telemetry: TelemetryConfig = field(default_factory=TelemetryConfig)
     """Sensors and the store-and-forward spool."""
     mqtt: MqttConfig | None = None
     """The local MQTT broker to bridge to; None without an `[mqtt]` section."""
+    camera: CameraConfig | None = None
+    """The camera track; None without a `[camera]` section."""
+    microphone: MicrophoneConfig | None = None
+    """The microphone track; None without a `[microphone]` section."""
 
     @property
     def spool_path(self) -> Path:
@@ -134,6 +145,9 @@ class Config:
             if isinstance(value, GpioConfig):
                 out[section.name] = value.as_data()
                 continue
+            if isinstance(value, BoardProfile):
+                out[section.name] = {"profile": value.name}
+                continue
             out[section.name] = {
                 f.name: _redact(getattr(value, f.name), secret=not f.repr)
                 for f in dataclasses.fields(value)
@@ -142,8 +156,18 @@ class Config:
         return out
 
 
-def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> Config:
-    """Read and validate a TOML file; `env` (default: the process's) fills credentials it lacks."""
+def load_config(
+    path: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    simulate: bool = False,
+    model_path: Path = MODEL_PATH,
+) -> Config:
+    """Read and validate a TOML file; `env` (default: the process's) fills credentials it lacks.
+
+    `[board] profile = "auto"` is the board `model_path` names, or the generic board under
+    `simulate` (`edge run --simulate`).
+    """
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -157,7 +181,7 @@ def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
     env = os.environ if env is None else env
-    config = parse_config(data, source=str(path), env=env)
+    config = parse_config(data, source=str(path), env=env, simulate=simulate, model_path=model_path)
     if not config.daemon.state_dir:
         state_dir = env.get("STATE_DIRECTORY", "").split(":")[0] or str(path.parent)
         config = dataclasses.replace(
@@ -173,7 +197,12 @@ def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> Config:
 
 
 def parse_config(
-    data: Mapping[str, object], *, source: str = "<config>", env: Mapping[str, str] | None = None
+    data: Mapping[str, object],
+    *,
+    source: str = "<config>",
+    env: Mapping[str, str] | None = None,
+    simulate: bool = False,
+    model_path: Path = MODEL_PATH,
 ) -> Config:
     """Validate already-parsed TOML data; raise one ConfigError listing every problem.
 
@@ -189,9 +218,15 @@ def parse_config(
     daemon = top.section("daemon")
     sim = top.section("simulation")
     gpio = parse_gpio(top.section("gpio"))
+    board_name = parse_board(top.section("board"), simulate=simulate, model_path=model_path)
+    board = load_profile(board_name)
+    for warning in check_wiring(board, gpio, data.get("gpio"), issues):
+        _LOGGER.warning("%s", warning)
     telemetry = parse_telemetry(top.section("telemetry"))
     _check_gpio_sensors(telemetry, gpio, issues)
     mqtt = parse_mqtt(top.section("mqtt")) if "mqtt" in data else None
+    camera = parse_camera(top.section("camera")) if "camera" in data else None
+    microphone = parse_microphone(top.section("microphone")) if "microphone" in data else None
     state_dir = daemon.string("state_dir", max_bytes=4096)
     logs_allow = daemon.strings("logs_allow", ())
 
@@ -249,9 +284,12 @@ def parse_config(
         ),
         daemon=DaemonConfig(log_level=log_level, state_dir=state_dir, logs_allow=logs_allow),
         simulation=SimulationConfig(sensor_period_s=float(period)),
+        board=board,
         gpio=gpio,
         telemetry=telemetry,
         mqtt=mqtt,
+        camera=camera,
+        microphone=microphone,
     )
 
 
@@ -289,8 +327,10 @@ _SECTIONS = {
     "daemon": [f.name for f in dataclasses.fields(DaemonConfig)],
     "simulation": [f.name for f in dataclasses.fields(SimulationConfig)],
     **GPIO_SCHEMA,
+    **BOARD_SCHEMA,
     **TELEMETRY_SCHEMA,
     **MQTT_SCHEMA,
+    **MEDIA_SCHEMA,
 }
 
 
@@ -308,6 +348,8 @@ def _redact(value: object, *, secret: bool) -> object:
         return REDACTED if value else ""
     if isinstance(value, tuple):
         return list(value)
+    if isinstance(value, enum.Enum):
+        return value.value
     return dict(value) if isinstance(value, Mapping) else value
 
 

@@ -10,7 +10,7 @@ import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edge import __version__
 from edge.backoff import Backoff
@@ -54,6 +54,9 @@ from edge.telemetry.spec import SensorKind
 from edge.telemetry.uplink import serve_telemetry
 from edge.token import inspect_token, iso_utc, token_for
 from edge.twin import DeviceFacts
+
+if TYPE_CHECKING:
+    from edge.media.service import MediaService
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -99,6 +102,13 @@ async def run_daemon(config: Config, *, simulate: bool, pin_factory: Any = None)
         )
     if telemetry is not None:
         _mirror_temperatures(telemetry, twin)
+    media = None
+    if config.camera is not None or config.microphone is not None:
+        from edge.media.service import MediaService
+
+        media = MediaService(
+            config.camera, config.microphone, simulate=simulate, publish_status=twin.update
+        )
     try:
         async with asyncio.TaskGroup() as tg:
             services = [
@@ -111,6 +121,7 @@ async def run_daemon(config: Config, *, simulate: bool, pin_factory: Any = None)
                 # Cancelled after the room was left: its last word is "offline".
                 services.append(tg.create_task(bridge.run(), name="daemon.mqtt"))
             daemon = _Daemon(config, gpio, telemetry, notifier, twin, bridge, model, link, logbook)
+            daemon.media = media
             try:
                 fatal = await _run(daemon, simulate=simulate, stop=stop)
             finally:
@@ -148,6 +159,8 @@ class _Daemon:
     """Why the previous session ended (shown as `edge.error`)."""
     refreshed_token: str = field(default="", repr=False)
     """The server's latest refresh of a static token, for the next session."""
+    media: MediaService | None = None
+    """Camera and microphone, when configured."""
 
 
 async def _open_telemetry(config: Config, gpio: GpioService) -> TelemetryService | None:
@@ -249,6 +262,8 @@ async def _serve(room: Room, daemon: _Daemon, board: SimulatedBoard | None) -> N
     workdir = Path(config.daemon.state_dir or ".")
     allow = config.daemon.logs_allow
     serve_logs(rpc, streams, daemon.logbook, allow=allow, config=config.redacted(), workdir=workdir)
+    if daemon.media is not None:
+        daemon.media.register(rpc, streams)
     await _align_identity(room, config)
     async with asyncio.TaskGroup() as tg:
         gpio = serve_gpio(room, daemon.gpio, rpc=rpc, publish=daemon.twin.update)
@@ -259,6 +274,8 @@ async def _serve(room: Room, daemon: _Daemon, board: SimulatedBoard | None) -> N
             tg.create_task(daemon.twin.run(room, initial=initial), name="daemon.twin"),
             tg.create_task(_report_facts(daemon), name="daemon.twin-facts"),
         ]
+        if daemon.media is not None:
+            tasks.append(tg.create_task(daemon.media.serve(room), name="daemon.media"))
         if daemon.bridge is not None:
             mqtt = serve_mqtt(room, daemon.bridge, rpc=rpc, link=daemon.link)
             tasks.append(tg.create_task(mqtt, name="daemon.mqtt-session"))

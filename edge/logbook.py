@@ -106,7 +106,15 @@ def serve_logs(
         _LOGGER.info("sent a log bundle of %d byte(s) to %r", len(data), caller)
         return json.dumps({"stream_id": info.stream_id, "name": name, "bytes": len(data)})
 
-    rpc.register_method("edge.logs", logs)
+    rpc.register_method(
+        "edge.logs",
+        logs,
+        description="The recent log lines and the redacted config, as a file sent to the caller",
+        params={
+            "type": "object",
+            "properties": {"lines": {"type": "integer", "minimum": 1, "maximum": MAX_LINES}},
+        },
+    )
 
 
 def _write_temp(workdir: Path, data: bytes) -> Path:

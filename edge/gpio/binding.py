@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 
@@ -20,6 +21,7 @@ LEASE_ATTRIBUTE = "edge.lease"
 """Participant attribute naming the controller-lease holder ("" when free)."""
 OUTPUT_ATTRIBUTE_PREFIX = "gpio."
 """`gpio.<output>` attributes carry each output's current value."""
+DESCRIBE_METHOD = "edge.describe"
 ATTRIBUTE_MIN_INTERVAL_S = 1.0
 """Coalesce attribute updates to at most one per interval."""
 
@@ -34,7 +36,7 @@ async def serve_gpio(
     """Serve the GPIO methods in `room` and feed departures to the fail-safes until it ends."""
     rpc = rpc or RpcEndpoint(room)
     for name in methods.METHODS:
-        rpc.register_method(name, _handler(gpio, name))
+        rpc.register_method(name, _handler(gpio, name, rpc))
     gpio.link_restored()
     changed = asyncio.Event()
     changed.set()
@@ -53,11 +55,18 @@ async def serve_gpio(
         gpio.link_lost()  # the room is gone: the grace timer starts
 
 
-def _handler(gpio: GpioService, method: str) -> Callable[[RpcInvocation], Awaitable[str]]:
+def _handler(
+    gpio: GpioService, method: str, rpc: RpcEndpoint
+) -> Callable[[RpcInvocation], Awaitable[str]]:
     async def handle(invocation: RpcInvocation) -> str:
         caller = invocation.caller_identity
         try:
-            return await methods.call(gpio, method, caller, invocation.payload)
+            result = await methods.call(gpio, method, caller, invocation.payload)
+            if method == DESCRIBE_METHOD:  # and every other service's described methods
+                described = json.loads(result)
+                described["methods"].update(rpc.descriptions)
+                result = json.dumps(described)
+            return result
         except methods.MethodError as exc:
             level = logging.WARNING if exc.code is methods.ErrorCode.ACCESS_DENIED else logging.INFO
             _LOGGER.log(

@@ -14,7 +14,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any
 
 from livekit.protocol import models as proto_models
 
@@ -59,21 +60,42 @@ class RpcEndpoint:
         self._responder = RpcResponder(max_concurrent=max_concurrent)
         self._caller = RpcCaller(ack_timeout_s=ack_timeout_s)
         self._waiting: dict[str, asyncio.Future[CallOutcome]] = {}
+        self._descriptions: dict[str, Mapping[str, Any]] = {}
         room.register_packet_handler("rpc_request", self._on_request)
         room.register_packet_handler("rpc_ack", self._on_reply)
         room.register_packet_handler("rpc_response", self._on_reply)
         # Subscribe now, not when the task first runs, so no departure slips between.
         room.start_task(self._watch_room(room.events()), name="rpc.watch-room")
 
-    def register_method(self, method: str, handler: RpcHandler) -> None:
-        """Answer calls of `method` with `handler`, replacing any earlier one."""
+    def register_method(
+        self,
+        method: str,
+        handler: RpcHandler,
+        *,
+        description: str = "",
+        params: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Answer calls of `method` with `handler`, replacing any earlier one.
+
+        A `description` (and the payload's JSON schema, `params`) makes the method appear in
+        `descriptions`, which `edge.describe` returns to callers.
+        """
         if not method:
             raise ValueError("an RPC method needs a name")
         self._handlers[method] = handler
+        if description:
+            schema = dict(params or {"type": "object", "properties": {}})
+            self._descriptions[method] = {"description": description, "params": schema}
+
+    @property
+    def descriptions(self) -> Mapping[str, Mapping[str, Any]]:
+        """Described methods: name -> {"description", "params" (a JSON schema)}."""
+        return dict(self._descriptions)
 
     def unregister_method(self, method: str) -> None:
         """Stop answering `method` (calls already running finish); unknown names are ignored."""
         self._handlers.pop(method, None)
+        self._descriptions.pop(method, None)
 
     async def perform_rpc(
         self,

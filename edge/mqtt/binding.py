@@ -93,8 +93,23 @@ async def serve_mqtt(room: Room, bridge: MqttBridge, *, rpc: RpcEndpoint, link: 
     async def read(invocation: RpcInvocation) -> str:
         return await bridge.rpc_read(invocation.caller_identity, invocation.payload)
 
-    rpc.register_method("mqtt.publish", publish)
-    rpc.register_method("mqtt.read", read)
+    topic = {"topic": {"type": "string"}}
+    rpc.register_method(
+        "mqtt.publish",
+        publish,
+        description="Publish to an allowed topic of the local MQTT broker",
+        params={
+            "type": "object",
+            "properties": {**topic, "payload": {"type": "string"}, "retain": {"type": "boolean"}},
+            "required": ["topic"],
+        },
+    )
+    rpc.register_method(
+        "mqtt.read",
+        read,
+        description="The last value seen on an allowed MQTT topic",
+        params={"type": "object", "properties": topic, "required": ["topic"]},
+    )
     events = room.events()
     bridge.publish_room_metadata(room.metadata)
     link.room = room

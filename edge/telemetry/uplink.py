@@ -57,7 +57,19 @@ async def serve_telemetry(
     room: Room, service: TelemetryService, *, streams: StreamEndpoint, rpc: RpcEndpoint
 ) -> None:
     """Stream readings into `room` and serve history until the room disconnects."""
-    rpc.register_method(HISTORY_METHOD, _history_handler(service, streams))
+    rpc.register_method(
+        HISTORY_METHOD,
+        _history_handler(service, streams),
+        description="Spooled readings after a sequence number or a time, as a byte stream",
+        params={
+            "type": "object",
+            "properties": {
+                "since_seq": {"type": "integer", "minimum": 0},
+                "since_us": {"type": "integer", "minimum": 0},
+                "limit": {"type": "integer", "minimum": 1},
+            },
+        },
+    )
     try:
         async with asyncio.TaskGroup() as tg:
             tasks = [tg.create_task(_Uplink(room, service, streams).run(), name="telemetry.uplink")]

@@ -1,0 +1,164 @@
+"""aiortc tracks over our sources: H.264 access units passed through, PCM for Opus.
+
+aiortc sends an `av.Packet` it gets from a track as it is (no decode, no re-encode), so the
+camera's hardware encoder output goes to the wire untouched. Keyframe requests from viewers
+(PLI/FIR, a new subscriber, unmute) go back to the source, which asks its encoder for an IDR.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import logging
+from typing import TYPE_CHECKING, Any, Protocol
+
+import av
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from edge.errors import MediaError
+
+if TYPE_CHECKING:
+    from edge.media.frames import EncodedFrame, PcmFrame
+
+_LOGGER = logging.getLogger(__name__)
+
+MICROSECONDS = fractions.Fraction(1, 1_000_000)
+
+
+class EncodedFeed(Protocol):
+    """What the video track needs of a source (`frames.VideoSource` has it)."""
+
+    async def next_frame(self) -> EncodedFrame: ...
+
+    def request_keyframe(self) -> None: ...
+
+
+class PcmFeed(Protocol):
+    """What the audio track needs of a source (`frames.AudioSource` has it)."""
+
+    async def next_frame(self) -> PcmFrame: ...
+
+
+class EncodedVideoTrack(MediaStreamTrack):
+    """Video track whose frames are the source's encoded H.264 access units."""
+
+    kind = "video"
+
+    def __init__(self, source: EncodedFeed) -> None:
+        super().__init__()
+        self._source = source
+        self._muted = False
+        self._awaiting_keyframe = True
+        """A decoder can only start at an IDR: drop until one comes (first frame, unmute)."""
+        self._origin_us: int | None = None
+        self.error: MediaError | None = None
+        """Why the track ended, if its source failed."""
+        self.ended = asyncio.Event()
+        """Set when the track ends (source failure or stop)."""
+        self.frames_sent = 0
+
+    def request_keyframe(self) -> None:
+        """A viewer lost the picture or just arrived; the source rate-limits these."""
+        self._source.request_keyframe()
+
+    def set_muted(self, muted: bool) -> None:
+        """While muted nothing is sent; after unmuting, sending resumes at an IDR."""
+        if muted == self._muted:
+            return
+        self._muted = muted
+        if not muted:
+            self._awaiting_keyframe = True
+            self._source.request_keyframe()
+
+    async def recv(self) -> Any:
+        """The next access unit as an `av.Packet` in microseconds since the first one."""
+        while True:
+            if self.readyState != "live":
+                raise MediaStreamError
+            try:
+                frame = await self._source.next_frame()
+            except MediaError as exc:
+                self._fail(exc)
+                raise MediaStreamError from None
+            if self._muted:
+                continue
+            if self._awaiting_keyframe:
+                if not frame.keyframe:
+                    self._source.request_keyframe()
+                    continue
+                self._awaiting_keyframe = False
+            if self._origin_us is None:
+                self._origin_us = frame.timestamp_us
+            packet = av.Packet(frame.data)
+            packet.pts = frame.timestamp_us - self._origin_us
+            packet.time_base = MICROSECONDS
+            self.frames_sent += 1
+            return packet
+
+    def stop(self) -> None:
+        """End the track (aiortc's sender stops reading it)."""
+        super().stop()
+        self.ended.set()
+
+    def _fail(self, error: MediaError) -> None:
+        if self.error is None:
+            _LOGGER.warning("video track ended: %s", error)
+            self.error = error
+        self.stop()
+
+
+class PcmAudioTrack(MediaStreamTrack):
+    """Audio track of the source's 20 ms PCM frames; aiortc encodes them to Opus."""
+
+    kind = "audio"
+
+    def __init__(self, source: PcmFeed) -> None:
+        super().__init__()
+        self._source = source
+        self._muted = False
+        self._samples = 0
+        self.error: MediaError | None = None
+        """Why the track ended, if its source failed."""
+        self.ended = asyncio.Event()
+        """Set when the track ends (source failure or stop)."""
+
+    def request_keyframe(self) -> None:
+        """Audio has no keyframes."""
+
+    def set_muted(self, muted: bool) -> None:
+        """While muted the microphone's frames are read and dropped."""
+        self._muted = muted
+
+    async def recv(self) -> Any:
+        """The next 20 ms as an `av.AudioFrame` (s16); timestamps count samples."""
+        while True:
+            if self.readyState != "live":
+                raise MediaStreamError
+            try:
+                pcm = await self._source.next_frame()
+            except MediaError as exc:
+                self._fail(exc)
+                raise MediaStreamError from None
+            pts = self._samples
+            self._samples += pcm.samples  # time runs on while muted
+            if self._muted:
+                continue
+            frame = av.AudioFrame(
+                format="s16", layout="mono" if pcm.channels == 1 else "stereo", samples=pcm.samples
+            )
+            frame.planes[0].update(pcm.data)
+            frame.sample_rate = pcm.sample_rate
+            frame.pts = pts
+            frame.time_base = fractions.Fraction(1, pcm.sample_rate)
+            return frame
+
+    def stop(self) -> None:
+        """End the track (aiortc's sender stops reading it)."""
+        super().stop()
+        self.ended.set()
+
+    def _fail(self, error: MediaError) -> None:
+        if self.error is None:
+            _LOGGER.warning("audio track ended: %s", error)
+            self.error = error
+        self.stop()

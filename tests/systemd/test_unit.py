@@ -1,0 +1,117 @@
+"""systemd/edge.service: valid for systemd, sandboxed (exposure <= 2.0), and still a daemon
+that can reach GPIO, cameras and sound."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+UNIT = REPO / "systemd/edge.service"
+MAX_EXPOSURE = 2.0
+HOST_UNITS = Path("/usr/lib/systemd/system")
+
+needs_analyze = pytest.mark.skipif(
+    shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed"
+)
+needs_host_units = pytest.mark.skipif(
+    not HOST_UNITS.is_dir(), reason=f"no {HOST_UNITS} to borrow sysinit.target and friends from"
+)
+
+
+def settings(path: Path) -> dict[str, list[str]]:
+    """Every `Key=value` of a unit file; repeated keys keep every value in order."""
+    found: dict[str, list[str]] = {}
+    for line in path.read_text().splitlines():
+        if line and not line.startswith(("#", "[")):
+            key, _, value = line.partition("=")
+            found.setdefault(key, []).append(value)
+    return found
+
+
+def system_root(tmp_path: Path) -> Path:
+    """A scratch root with this unit, a stub `edge` to execute and the host's system units."""
+    root = tmp_path / "root"
+    shutil.copytree(HOST_UNITS, root / "usr/lib/systemd/system", symlinks=True)
+    (root / "etc/systemd/system").mkdir(parents=True)
+    shutil.copy(UNIT, root / "etc/systemd/system/edge.service")
+    stub = root / "opt/edge/.venv/bin/edge"
+    stub.parent.mkdir(parents=True)
+    stub.write_text("#!/bin/sh\n")
+    stub.chmod(0o755)
+    return root
+
+
+@needs_analyze
+@needs_host_units
+def test_the_unit_passes_systemd_analyze_verify_without_a_warning(tmp_path: Path) -> None:
+    root = system_root(tmp_path)
+    out = subprocess.run(
+        ["systemd-analyze", "verify", f"--root={root}", "edge.service"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (out.returncode, out.stderr, out.stdout) == (0, "", "")
+
+
+@needs_analyze
+@needs_host_units
+def test_verify_notices_a_broken_unit(tmp_path: Path) -> None:
+    root = system_root(tmp_path)
+    unit = root / "etc/systemd/system/edge.service"
+    unit.write_text(unit.read_text().replace("ProtectSystem=strict", "ProtectSystem=banana"))
+    (root / "opt/edge/.venv/bin/edge").unlink()
+    out = subprocess.run(
+        ["systemd-analyze", "verify", f"--root={root}", "edge.service"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode != 0
+    assert "banana" in out.stderr
+    assert "is not executable" in out.stderr
+
+
+@needs_analyze
+def test_security_exposure_is_at_most_two() -> None:
+    out = subprocess.run(
+        ["systemd-analyze", "security", "--offline=true", "--no-pager", str(UNIT)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    found = re.search(r"Overall exposure level for edge\.service: (\d+\.\d+)", out.stdout)
+    assert found, out.stdout + out.stderr
+    assert float(found.group(1)) <= MAX_EXPOSURE, out.stdout
+
+
+def test_the_unit_keeps_what_the_daemon_and_the_hardware_need() -> None:
+    unit = settings(UNIT)
+    assert unit["Type"] == ["notify"]
+    assert unit["WatchdogSec"] == ["30"]
+    assert unit["ExecStart"] == ["/opt/edge/.venv/bin/edge run --config /etc/edge/edge.toml"]
+    assert unit["ExecStopPost"] == [
+        "/opt/edge/.venv/bin/edge safe-state --config /etc/edge/edge.toml"
+    ]
+    assert unit["Restart"] == ["always"]
+    assert unit["RestartPreventExitStatus"] == ["2"]  # a bad config: fix it, then restart
+    assert {"StartLimitIntervalSec", "StartLimitBurst"} <= unit.keys()
+    assert (unit["User"], unit["Group"]) == (["edge"], ["edge"])
+    assert unit["SupplementaryGroups"] == ["gpio video audio i2c spi"]
+    assert unit["StateDirectory"] == unit["RuntimeDirectory"] == ["edge"]
+    assert unit["ConfigurationDirectory"] == ["edge"]
+    assert unit["DevicePolicy"] == ["closed"]
+    allowed = {value.split()[0] for value in unit["DeviceAllow"]}
+    needed = {"char-gpiochip", "char-video4linux", "char-media", "char-dma_heap", "char-alsa"}
+    assert needed | {"char-i2c", "char-spi"} <= allowed
+    # Each of these would cut the board off its devices, network or sensors.
+    assert unit.get("PrivateDevices", ["no"]) == ["no"]
+    assert unit.get("PrivateNetwork", ["no"]) == ["no"]
+    assert unit.get("ProcSubset", ["all"]) == ["all"]
+    # gpiozero's lgpio backend writes notification pipes into LG_WD: a writable directory.
+    assert "LG_WD=%t/edge" in unit["Environment"]
