@@ -23,6 +23,7 @@ from edge.config import (
 )
 from edge.errors import ConfigError, CredentialsError, EdgeError
 from edge.media.spec import describe_camera, describe_microphone
+from edge.provision.command import add_parser as add_provision_parser
 from edge.token import inspect_token, iso_utc, mint_token
 
 _LOGGER = logging.getLogger(__name__)
@@ -201,6 +202,7 @@ def _build_parser() -> argparse.ArgumentParser:
     token.add_argument("--observer", action="store_true", help="viewer token: no media publish")
     token.set_defaults(handler=_token)
 
+    add_provision_parser(commands)
     return parser
 
 
