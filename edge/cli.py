@@ -21,7 +21,7 @@ from edge.config import (
     env_api_credentials,
     load_config,
 )
-from edge.errors import ConfigError, CredentialsError, EdgeError
+from edge.errors import ConfigError, CredentialsError, EdgeError, JoinRefused, ServerLeft
 from edge.media.spec import describe_camera, describe_microphone
 from edge.provision.command import add_parser as add_provision_parser
 from edge.token import inspect_token, iso_utc, mint_token
@@ -32,6 +32,9 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_REFUSED = 3
+"""The server refused us for good (bad token, duplicate identity, removed): restarting would
+only repeat it, or evict the other device with our identity, in a loop."""
 EXIT_INTERRUPTED = 130
 DEFAULT_CONFIG = Path("/etc/edge/edge.toml")
 """Where tools/install puts the config."""
@@ -55,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         _errors(exc.issues)
         return EXIT_USAGE
+    except (JoinRefused, ServerLeft) as exc:
+        _errors([str(exc)])
+        return EXIT_REFUSED
     except EdgeError as exc:
         _errors([str(exc)])
         return EXIT_FAILED

@@ -15,7 +15,7 @@ from livekit.api.access_token import Claims
 from edge import __version__
 from edge.cli import main
 from edge.config import Config
-from edge.errors import JoinRefused
+from edge.errors import EdgeError, JoinRefused
 
 API_KEY = "devkey"
 API_SECRET = "edge-participant-test-secret-0123456789"
@@ -215,8 +215,10 @@ def test_run_reports_an_edge_error_in_one_line(
 ) -> None:
     _fake_daemon(monkeypatch, JoinRefused("join refused: 401 invalid token", status=401))
     path = _write(tmp_path, GOOD_TOML)
-    assert main(["run", "--config", str(path)]) == 1
+    assert main(["run", "--config", str(path)]) == 3  # refused for good: not restarted
     assert capsys.readouterr().err.endswith("edge: join refused: 401 invalid token\n")
+    _fake_daemon(monkeypatch, EdgeError("spool disk vanished"))
+    assert main(["run", "--config", str(path)]) == 1  # anything else: systemd restarts it
 
 
 def test_run_interrupted_returns_130(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -120,7 +120,7 @@ async def test_second_daemon_with_the_same_identity_evicts_the_first_which_exits
     second = await start_edge("run", "--config", str(config))
     await second.wait_line("joined room")
 
-    assert await first.wait(timeout=20) == 1
+    assert await first.wait(timeout=20) == 3  # EXIT_REFUSED: systemd must not restart it
     error_lines = [line for line in first.lines if line.startswith("edge: ")]
     assert len(error_lines) == 1, first.log()
     assert "DUPLICATE_IDENTITY" in error_lines[0]
@@ -141,7 +141,7 @@ async def test_refused_token_exits_with_one_line_and_no_retry(
     )
     config.chmod(0o600)
     edge = await start_edge("run", "--config", str(config))
-    assert await edge.wait(timeout=20) == 1
+    assert await edge.wait(timeout=20) == 3
     assert edge.lines[-1].startswith("edge: server refused the join (HTTP 401)"), edge.log()
     assert not any("Traceback" in line for line in edge.lines), edge.log()
 

@@ -99,7 +99,6 @@ def test_the_unit_keeps_what_the_daemon_and_the_hardware_need() -> None:
         "/opt/edge/.venv/bin/edge safe-state --config /etc/edge/edge.toml"
     ]
     assert unit["Restart"] == ["always"]
-    assert unit["RestartPreventExitStatus"] == ["2"]  # a bad config: fix it, then restart
     assert {"StartLimitIntervalSec", "StartLimitBurst"} <= unit.keys()
     assert (unit["User"], unit["Group"]) == (["edge"], ["edge"])
     assert unit["SupplementaryGroups"] == ["gpio video audio i2c spi"]
@@ -115,3 +114,14 @@ def test_the_unit_keeps_what_the_daemon_and_the_hardware_need() -> None:
     assert unit.get("ProcSubset", ["all"]) == ["all"]
     # gpiozero's lgpio backend writes notification pipes into LG_WD: a writable directory.
     assert "LG_WD=%t/edge" in unit["Environment"]
+
+
+def test_systemd_does_not_restart_what_a_restart_cannot_fix() -> None:
+    # A bad config or a final refusal by the server (duplicate identity: a restart would evict
+    # the other device, which would evict us...) must stop; anything else is restarted.
+    from edge.cli import EXIT_FAILED, EXIT_REFUSED, EXIT_USAGE
+
+    prevented = {int(code) for code in settings(UNIT)["RestartPreventExitStatus"][0].split()}
+    assert prevented == {EXIT_USAGE, EXIT_REFUSED}
+    assert EXIT_FAILED not in prevented
+    assert settings(UNIT)["Restart"] == ["always"]
