@@ -225,8 +225,10 @@ def parse_config(
     telemetry = parse_telemetry(top.section("telemetry"))
     _check_gpio_sensors(telemetry, gpio, issues)
     mqtt = parse_mqtt(top.section("mqtt")) if "mqtt" in data else None
-    camera = parse_camera(top.section("camera")) if "camera" in data else None
-    microphone = parse_microphone(top.section("microphone")) if "microphone" in data else None
+    camera = parse_camera(top.section("camera"), board=board) if "camera" in data else None
+    microphone = (
+        parse_microphone(top.section("microphone"), board=board) if "microphone" in data else None
+    )
     state_dir = daemon.string("state_dir", max_bytes=4096)
     logs_allow = daemon.strings("logs_allow", ())
 

@@ -415,3 +415,29 @@ def test_state_directory_comes_from_config_then_systemd_then_the_config_file(
     assert load_config(explicit, env={"STATE_DIRECTORY": "/x"}).spool_path == Path(
         "/srv/e/edge-telemetry.sqlite3"
     )
+
+
+def test_the_board_profile_sits_under_the_camera_and_microphone_sections() -> None:
+    from edge.media.spec import EncoderKind
+
+    data = _base() | {"board": {"profile": "pi-zero-w"}, "camera": {}, "microphone": {}}
+    zero = parse_config(data, env={})
+    assert zero.camera is not None
+    assert zero.microphone is not None
+    board = zero.board
+    assert (zero.camera.width, zero.camera.height) == (board.camera.width, board.camera.height)
+    assert zero.camera.framerate == board.camera.framerate
+    assert zero.camera.bitrate == board.camera.bitrate
+    assert zero.camera.encoder is EncoderKind.HARDWARE
+    assert zero.microphone.sample_rate == board.audio.sample_rate
+
+    # No H.264 block on a Pi 5: its profile makes the software encoder the default...
+    pi5 = parse_config(_base() | {"board": {"profile": "pi-5"}, "camera": {}}, env={})
+    assert pi5.camera is not None
+    assert pi5.camera.encoder is EncoderKind.SOFTWARE
+    # ...and what the user writes wins over the profile.
+    mine = {"width": 320, "height": 240, "bitrate": 250_000}
+    own = parse_config(_base() | {"board": {"profile": "pi-zero-w"}, "camera": mine}, env={})
+    assert own.camera is not None
+    assert (own.camera.width, own.camera.height, own.camera.bitrate) == (320, 240, 250_000)
+    assert own.camera.framerate == board.camera.framerate

@@ -26,11 +26,16 @@ allow = ["*"]
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from edge.fields import Table
+
+if TYPE_CHECKING:
+    from edge.board import BoardProfile as BoardDefaults
 
 
 class CameraKind(enum.Enum):
@@ -146,10 +151,19 @@ SCHEMA: Mapping[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 
-def parse_camera(table: Table) -> CameraConfig:
-    """Read the `[camera]` table; problems are recorded on `table`'s issue list."""
+def parse_camera(table: Table, *, board: BoardDefaults | None = None) -> CameraConfig:
+    """Read the `[camera]` table over the board profile's defaults; problems go on `table`."""
     source = CameraKind(table.choice("source", "picamera2", _values(CameraKind)))
     d = SYNTHETIC_CAMERA if source is CameraKind.SYNTHETIC else CameraConfig()
+    if board is not None and source is not CameraKind.SYNTHETIC:
+        d = dataclasses.replace(
+            d,
+            encoder=EncoderKind(board.encoder),
+            width=board.camera.width,
+            height=board.camera.height,
+            framerate=board.camera.framerate,
+            bitrate=board.camera.bitrate,
+        )
     encoder = EncoderKind(table.choice("encoder", d.encoder.value, _values(EncoderKind)))
     if source is not CameraKind.PICAMERA2:
         if table.has("encoder"):
@@ -198,12 +212,19 @@ def parse_camera(table: Table) -> CameraConfig:
     )
 
 
-def parse_microphone(table: Table) -> MicrophoneConfig:
-    """Read the `[microphone]` table; problems are recorded on `table`'s issue list."""
+def parse_microphone(table: Table, *, board: BoardDefaults | None = None) -> MicrophoneConfig:
+    """Read the `[microphone]` table over the board profile's defaults; problems go on `table`."""
     d = MicrophoneConfig()
+    if board is not None:
+        audio = board.audio
+        d = dataclasses.replace(
+            d, device=audio.device, sample_rate=audio.sample_rate, channels=audio.channels
+        )
     source = AudioKind(table.choice("source", d.source.value, _values(AudioKind)))
-    device = table.string("device", max_bytes=256)
-    if device and source is AudioKind.SYNTHETIC:
+    device = table.string("device", max_bytes=256) if table.has("device") else ""
+    if not device and source is not AudioKind.SYNTHETIC:
+        device = d.device
+    if table.has("device") and source is AudioKind.SYNTHETIC:
         table.issue("device", "does not apply to a synthetic microphone")
     if table.has("tone_hz") and source is not AudioKind.SYNTHETIC:
         table.issue("tone_hz", f"applies to a synthetic microphone only, not {source.value}")
