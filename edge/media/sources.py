@@ -13,7 +13,8 @@ from edge.media.spec import AudioKind, CameraConfig, CameraKind, EncoderKind, Mi
 
 if TYPE_CHECKING:
     from edge.media.frames import AudioSource, VideoSource
-    from edge.media.synthetic import SyntheticAudioSystem, SyntheticCameraSystem
+    from edge.media.synthetic import SyntheticCameraSystem
+from edge.media.synthetic_audio import SyntheticAudioSystem
 
 DEFAULT_V4L2_DEVICE = "/dev/video0"
 
@@ -55,7 +56,7 @@ def open_audio_source(
     from edge.media.microphone import MicrophoneSource
 
     if simulate or config.source is AudioKind.SYNTHETIC or sound_cards is not None:
-        from edge.media.synthetic import SyntheticAudioSystem
+        from edge.media.synthetic_audio import SyntheticAudioSystem
 
         system = sound_cards or SyntheticAudioSystem(tone_hz=config.tone_hz)
         return MicrophoneSource(config, pyaudio=system.module)

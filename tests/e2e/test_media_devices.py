@@ -20,7 +20,8 @@ from edge.livekit.streams import StreamEndpoint
 from edge.media.service import MediaService
 from edge.media.sources import open_audio_source, open_video_source
 from edge.media.spec import CameraConfig, CameraKind, MicrophoneConfig
-from edge.media.synthetic import SyntheticAudioSystem, SyntheticCameraSystem
+from edge.media.synthetic import SyntheticCameraSystem
+from edge.media.synthetic_audio import SyntheticAudioSystem
 from tests.conftest import OfficialPeerFactory
 from tests.e2e.test_media import MediaWatcher
 from tests.helpers import assert_eventually

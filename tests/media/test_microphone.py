@@ -14,7 +14,7 @@ from edge.errors import DeviceUnavailable, MediaError
 from edge.media.frames import PcmFrame, SourceState
 from edge.media.microphone import QUEUE_FRAMES, MicrophoneSource
 from edge.media.spec import AudioKind, MicrophoneConfig
-from edge.media.synthetic import SyntheticAudioSystem
+from edge.media.synthetic_audio import SyntheticAudioSystem
 from tests.helpers import assert_eventually
 
 CONFIG = MicrophoneConfig(source=AudioKind.SYNTHETIC, tone_hz=1000.0)

@@ -24,7 +24,8 @@ from edge.media.spec import (
     EncoderKind,
     MicrophoneConfig,
 )
-from edge.media.synthetic import SyntheticAudioSystem, SyntheticCameraSystem
+from edge.media.synthetic import SyntheticCameraSystem
+from edge.media.synthetic_audio import SyntheticAudioSystem
 from edge.media.v4l2 import v4l2_api
 
 
