@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from edge import __version__
 from edge.backoff import Backoff
 from edge.config import Config
+from edge.connection import ConnectionStatus
 from edge.errors import (
     ClockNotSet,
     ConnectionError_,
@@ -161,6 +162,8 @@ class _Daemon:
     """The server's latest refresh of a static token, for the next session."""
     media: MediaService | None = None
     """Camera and microphone, when configured."""
+    connection: ConnectionStatus = field(default_factory=ConnectionStatus)
+    """Where the room connection stands (logs, STATUS= and `edge.connection*` attributes)."""
 
 
 async def _open_telemetry(config: Config, gpio: GpioService) -> TelemetryService | None:
@@ -199,7 +202,9 @@ async def _run(daemon: _Daemon, *, simulate: bool, stop: asyncio.Event) -> EdgeE
         _LOGGER.warning("%s; retrying in %.1f s", outcome.error, delay)
         daemon.last_error = str(outcome.error)  # in the twin once we are back
         # Ready: the daemon is doing its job (outputs safe, retrying), just not in a room.
-        daemon.notifier.ready(f"reconnecting in {delay:.0f} s: {outcome.error}")
+        failed, now = not outcome.joined, time.monotonic()
+        daemon.connection.retrying(str(outcome.error), delay_s=delay, failed=failed, now=now)
+        _connection_changed(daemon)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(delay):
                 await stop.wait()
@@ -232,12 +237,15 @@ async def _session(daemon: _Daemon, board: SimulatedBoard | None) -> _Outcome:
         token = _session_token(daemon)
         async with Room.connect(options, token) as room:
             joined = True
-            daemon.notifier.ready(f"connected to room {room.name!r} as {lk.identity!r}")
+            daemon.connection.joined(room=room.name, identity=lk.identity, now=time.monotonic())
+            _connection_changed(daemon)
             try:
                 await _serve(room, daemon, board)
             finally:
                 daemon.refreshed_token = room.token if room.token != token else ""
             error = room.disconnect_error or ConnectionError_("disconnected")
+            daemon.connection.lost(str(error), now=time.monotonic())
+            _connection_changed(daemon)
     except JoinRefused as exc:
         return _Outcome(exc, fatal=not exc.retryable, joined=joined)
     except ServerLeft as exc:
@@ -301,6 +309,12 @@ async def _align_identity(room: Room, config: Config) -> None:
         await room.set_name(name)
     if lk.metadata and lk.metadata != local.metadata:
         await room.set_metadata(lk.metadata)
+
+
+def _connection_changed(daemon: _Daemon) -> None:
+    """Tell systemd and the twin (so the room after a rejoin, and MQTT at once) where we are."""
+    daemon.notifier.ready(daemon.connection.status_line())
+    daemon.twin.update(daemon.connection.attributes())
 
 
 def _session_token(daemon: _Daemon) -> str:

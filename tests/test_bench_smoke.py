@@ -11,6 +11,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from tools.benchmarks import netns
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RUN_BOUND_S = 90.0
 
@@ -57,4 +61,28 @@ def test_rpc_scenario_reports_both_sides(tmp_path: Path) -> None:
     assert p50["official"] > 0
     assert p50["ratio"] is not None
     assert "p50" in proc.stdout  # the table was printed
-    assert {entry["scenario"][0] for entry in result["not_measured"]} == {"2", "6", "8"}
+    assert all(entry["reason"] for entry in result["not_measured"])
+
+
+def test_loss_scenario_reports_both_sides_from_a_network_namespace(tmp_path: Path) -> None:
+    reason = netns.unavailable_reason()
+    if reason is not None:
+        pytest.skip(f"scenario 2 needs a network namespace: {reason}")
+    out = tmp_path / "bench.json"
+    argv = ["--scenario", "loss", "--runs", "1", "--loss-count", "20", "--warmup", "1"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "tools.benchmarks", *argv, "--out", str(out)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=RUN_BOUND_S,
+        check=False,
+    )
+    assert proc.returncode == 0, f"bench failed:\n{proc.stdout}\n{proc.stderr}"
+    runs = json.loads(out.read_text())["runs"]["loss"]
+    for impl in ("edge", "official"):
+        [run] = runs[impl]
+        assert "error" not in run, run
+        assert run["sent"] == 20
+        assert len(run["latencies_ns"]) + run["lost"] == 20
+        assert run["loss_probability"] == 0.05

@@ -51,7 +51,10 @@ async def serve_gpio(
                     gpio.participant_left(event.participant.identity)
             status.cancel()
     finally:
-        gpio.on_change = lambda: None
+        # Outputs keep changing while we are out of the room (the grace timer drives them
+        # safe): the twin must know, or it would republish a stale "on" after the rejoin and
+        # MQTT would show it meanwhile.
+        gpio.on_change = _offline_status(gpio, publish)
         gpio.link_lost()  # the room is gone: the grace timer starts
 
 
@@ -75,6 +78,16 @@ def _handler(
             raise RpcError(int(exc.code), exc.message) from None
 
     return handle
+
+
+def _offline_status(
+    gpio: GpioService, publish: Callable[[Mapping[str, str]], object] | None
+) -> Callable[[], None]:
+    def changed() -> None:
+        if publish is not None:
+            publish(status_attributes(gpio))
+
+    return changed
 
 
 def status_attributes(gpio: GpioService) -> dict[str, str]:

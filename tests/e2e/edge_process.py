@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from tests.helpers import assert_eventually
@@ -20,12 +21,20 @@ class EdgeProcess:
         self._reader: asyncio.Task[None] | None = None
 
     @classmethod
-    async def start(cls, *args: str, cwd: Path, env: dict[str, str] | None = None) -> EdgeProcess:
+    async def start(
+        cls,
+        *args: str,
+        cwd: Path,
+        env: dict[str, str] | None = None,
+        wrapper: Sequence[str] = (),
+    ) -> EdgeProcess:
+        """`wrapper` prefixes the command (e.g. `ip netns exec <ns>`); it must exec, not fork."""
         inherited = {
             k: v for k, v in os.environ.items() if not k.startswith(("LIVEKIT_", "GPIOZERO_"))
         }
         env = {**inherited, **(env or {})}
         proc = await asyncio.create_subprocess_exec(
+            *wrapper,
             sys.executable,
             "-m",
             "edge",

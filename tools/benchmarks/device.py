@@ -11,8 +11,10 @@ import random
 import struct
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Protocol
 
+from .clip import Clip, load_clip
 from .wire import Channel, Message
 
 HELLO_TOPIC = "bench.hello"
@@ -33,6 +35,10 @@ class DeviceSide(Protocol):
     async def set_attributes(self, attributes: Mapping[str, str]) -> None: ...
 
     async def send_bytes(self, data: bytes, topic: str, attributes: Mapping[str, str]) -> None: ...
+
+    async def publish_media(self, clip: Clip, seconds: float) -> int:
+        """Publish `clip` (looped, paced) and a tone for `seconds`; return video frames sent."""
+        ...
 
 
 def stamped(seq: int, size: int) -> bytes:
@@ -75,6 +81,20 @@ async def serve(side: DeviceSide, channel: Channel, *, joined_ns: int) -> None:
                     data, STREAM_TOPIC, {"i": str(command["i"]), "t0": str(started_ns)}
                 )
                 channel.send("stream_sent", i=command["i"], queued_ns=time.monotonic_ns())
+            case "media":
+                clip = load_clip(
+                    Path(command["clip"]),
+                    width=int(command["width"]),
+                    height=int(command["height"]),
+                    fps=int(command["fps"]),
+                )
+                # Video + audio + 50 Hz telemetry together, as a camera board runs.
+                async with asyncio.TaskGroup() as tg:
+                    media = tg.create_task(
+                        side.publish_media(clip, float(command["seconds"])), name="bench.media"
+                    )
+                    telemetry = tg.create_task(_telemetry(side, command), name="bench.telemetry")
+                channel.send("media_sent", frames=media.result(), telemetry=telemetry.result())
             case other:
                 channel.send("error", message=f"unknown command {other!r}")
 

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping
 
+from edge.errors import MediaError
+from edge.livekit.publisher import MediaSource, TrackOptions
 from edge.livekit.room import Room, RoomOptions
 from edge.livekit.rpc import RpcEndpoint, RpcInvocation
 from edge.livekit.streams import StreamEndpoint
+from edge.media.frames import EncodedFrame, PcmFrame
 
+from .clip import FRAME_SAMPLES, SAMPLE_RATE, Clip, tone_frames
 from .device import RPC_METHOD, serve
 from .wire import Channel, Message, run_child
 
@@ -26,6 +31,76 @@ class EdgeSide:
 
     async def send_bytes(self, data: bytes, topic: str, attributes: Mapping[str, str]) -> None:
         await self._streams.send_bytes(data, topic=topic, name="bench.bin", attributes=attributes)
+
+    async def publish_media(self, clip: Clip, seconds: float) -> int:
+        from edge.media.tracks import EncodedVideoTrack, PcmAudioTrack
+
+        video_source = _ClipSource(clip, seconds)
+        video = EncodedVideoTrack(video_source)
+        audio = PcmAudioTrack(_ToneSource(seconds))
+        camera = TrackOptions(
+            name="camera",
+            source=MediaSource.CAMERA,
+            width=clip.width,
+            height=clip.height,
+            bitrate=2_000_000,
+        )
+        published = [
+            await self._room.publish_track(video, camera),
+            await self._room.publish_track(
+                audio, TrackOptions(name="microphone", source=MediaSource.MICROPHONE)
+            ),
+        ]
+        await video.ended.wait()  # the clip source ends after `seconds`
+        for local in published:
+            await self._room.unpublish_track(local.sid)
+        return video.frames_sent
+
+
+class _ClipSource:
+    """The bench clip, looped and paced at its frame rate, as a camera would deliver it."""
+
+    def __init__(self, clip: Clip, seconds: float) -> None:
+        self._clip = clip
+        self._count = int(seconds * clip.fps)
+        self._index = 0
+        self._start = time.monotonic()
+
+    def request_keyframe(self) -> None:
+        """The clip has an IDR every second; nothing to force."""
+
+    async def next_frame(self) -> EncodedFrame:
+        if self._index >= self._count:
+            raise MediaError("clip finished")
+        due = self._start + self._index / self._clip.fps
+        await asyncio.sleep(max(0.0, due - time.monotonic()))
+        unit, keyframe = self._clip.units[self._index % len(self._clip.units)]
+        self._index += 1
+        return EncodedFrame(data=unit, keyframe=keyframe, timestamp_us=int(due * 1e6))
+
+
+class _ToneSource:
+    """A 440 Hz tone in paced 20 ms frames."""
+
+    def __init__(self, seconds: float) -> None:
+        self._frames = tone_frames()
+        self._count = int(seconds * 50)
+        self._index = 0
+        self._start = time.monotonic()
+
+    async def next_frame(self) -> PcmFrame:
+        if self._index >= self._count:
+            raise MediaError("tone finished")
+        due = self._start + self._index * 0.02
+        await asyncio.sleep(max(0.0, due - time.monotonic()))
+        self._index += 1
+        return PcmFrame(
+            data=next(self._frames),
+            sample_rate=SAMPLE_RATE,
+            channels=1,
+            samples=FRAME_SAMPLES,
+            timestamp_us=int(due * 1e6),
+        )
 
 
 async def _echo(invocation: RpcInvocation) -> str:

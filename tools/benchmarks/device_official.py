@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping
+from typing import Any
 
 from livekit import rtc
+from livekit.rtc import EncodedFrameType
 
+from .clip import FRAME_SAMPLES, SAMPLE_RATE, Clip, tone_frames
 from .device import RPC_METHOD, serve
 from .wire import Channel, Message, run_child
+
+_ENCODER_BACKENDS: Any = rtc.TrackPublishOptions.DESCRIPTOR.fields_by_name["video_encoder"]
+PRE_ENCODED: Any = _ENCODER_BACKENDS.enum_type.values_by_name["ENCODER_BACKEND_PRE_ENCODED"].number
+KEY = EncodedFrameType.ENCODED_FRAME_KEY
+DELTA = EncodedFrameType.ENCODED_FRAME_DELTA
 
 
 class OfficialSide:
@@ -26,6 +35,61 @@ class OfficialSide:
         await self._local.send_bytes(
             data, topic=topic, name="bench.bin", attributes=dict(attributes), compress=False
         )
+
+    async def publish_media(self, clip: Clip, seconds: float) -> int:
+        video = rtc.EncodedVideoSource(clip.width, clip.height)
+        audio = rtc.AudioSource(SAMPLE_RATE, 1)
+        camera = rtc.TrackPublishOptions(
+            source=rtc.TrackSource.SOURCE_CAMERA,
+            video_codec=rtc.VideoCodec.H264,
+            video_encoder=PRE_ENCODED,
+            simulcast=False,
+        )
+        microphone = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
+        published = [
+            await self._local.publish_track(
+                rtc.LocalVideoTrack.create_video_track("camera", video), camera
+            ),
+            await self._local.publish_track(
+                rtc.LocalAudioTrack.create_audio_track("microphone", audio), microphone
+            ),
+        ]
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(_tone(audio, seconds), name="bench.tone")
+            sent = await _play(video, clip, seconds)
+        for publication in published:
+            await self._local.unpublish_track(publication.sid)
+        await video.aclose()
+        await audio.aclose()
+        return sent
+
+
+async def _play(source: rtc.EncodedVideoSource, clip: Clip, seconds: float) -> int:
+    start = time.monotonic()
+    count = int(seconds * clip.fps)
+    for index in range(count):
+        due = start + index / clip.fps
+        await asyncio.sleep(max(0.0, due - time.monotonic()))
+        unit, keyframe = clip.units[index % len(clip.units)]
+        source.capture_frame(
+            rtc.EncodedVideoFrame(
+                data=unit,
+                width=clip.width,
+                height=clip.height,
+                codec=rtc.VideoCodec.H264,
+                frame_type=KEY if keyframe else DELTA,
+                timestamp_us=int(due * 1e6),
+            )
+        )
+    return count
+
+
+async def _tone(source: rtc.AudioSource, seconds: float) -> None:
+    frames = tone_frames()
+    start = time.monotonic()
+    for index in range(int(seconds * 50)):
+        await asyncio.sleep(max(0.0, start + index * 0.02 - time.monotonic()))
+        await source.capture_frame(rtc.AudioFrame(next(frames), SAMPLE_RATE, 1, FRAME_SAMPLES))
 
 
 async def _echo(invocation: rtc.RpcInvocationData) -> str:

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgpack  # type: ignore[import-untyped]
 from livekit import rtc
 
 from .device import (
@@ -24,6 +25,7 @@ from .device import (
     echo_payload,
     read_stamp,
 )
+from .recovery_device import EDGE_TELEMETRY_TOPIC, RECOVERY_TOPIC, decode_reading
 from .wire import Channel, Message, run_child
 
 
@@ -55,6 +57,61 @@ class _Series:
         }
 
 
+@dataclass
+class _Readings:
+    """Scenario 8: readings by seq (from 1), with when each first arrived."""
+
+    arrived_ns: dict[int, int] = field(default_factory=dict)
+    taken_us: dict[int, int] = field(default_factory=dict)
+    duplicates: int = 0
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def record(self, seq: int, time_us: int, now_ns: int) -> None:
+        if seq in self.arrived_ns:
+            self.duplicates += 1
+            return
+        self.arrived_ns[seq] = now_ns
+        self.taken_us[seq] = time_us
+        self.changed.set()
+
+    async def wait(self, condition: Any, timeout_s: float) -> bool:
+        try:
+            async with asyncio.timeout(timeout_s):
+                while not condition():
+                    self.changed.clear()
+                    await self.changed.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    async def wait_count(self, count: int, timeout_s: float) -> bool:
+        return await self.wait(lambda: len(self.arrived_ns) >= count, timeout_s)
+
+    def needed_through(self, restored_us: int) -> int | None:
+        """The last seq taken before `restored_us`, once a later reading has arrived."""
+        later = [seq for seq, taken in self.taken_us.items() if taken > restored_us]
+        return min(later) - 1 if later else None
+
+    async def drain(self, restored_us: int, timeout_s: float) -> dict[str, Any]:
+        """Wait until every reading taken before `restored_us` has arrived (or time runs out)."""
+
+        def complete() -> bool:
+            last = self.needed_through(restored_us)
+            return last is not None and all(s in self.arrived_ns for s in range(1, last + 1))
+
+        done = await self.wait(complete, timeout_s)
+        last = self.needed_through(restored_us) or max(self.arrived_ns, default=0)
+        missing = [s for s in range(1, last + 1) if s not in self.arrived_ns]
+        arrivals = [self.arrived_ns[s] for s in range(1, last + 1) if s in self.arrived_ns]
+        return {
+            "complete": done,
+            "last_needed_seq": last,
+            "drained_ns": max(arrivals) if done and arrivals else None,
+            "missing": missing,
+            "duplicates": self.duplicates,
+        }
+
+
 class Observer:
     def __init__(self, room: rtc.Room, channel: Channel, device: str) -> None:
         self.room = room
@@ -67,6 +124,8 @@ class Observer:
         room.on("data_received", self._on_data)
         room.on("participant_attributes_changed", self._on_attributes)
         room.register_byte_stream_handler(STREAM_TOPIC, self._on_stream)
+        self.readings = _Readings()
+        room.register_byte_stream_handler(EDGE_TELEMETRY_TOPIC, self._on_edge_telemetry)
 
     def _on_connected(self, participant: rtc.RemoteParticipant) -> None:
         if participant.identity == self.device:
@@ -80,6 +139,8 @@ class Observer:
             return
         if packet.topic == TELEMETRY_TOPIC:
             self.telemetry.record(*read_stamp(packet.data), now_ns)
+        elif packet.topic == RECOVERY_TOPIC:
+            self.readings.record(*decode_reading(packet.data), now_ns)
         elif packet.topic == HELLO_TOPIC:
             self.channel.send("hello", at_ns=now_ns)
 
@@ -152,6 +213,17 @@ class Observer:
             "not_run": count - done,
         }
 
+    def _on_edge_telemetry(self, reader: rtc.ByteStreamReader, sender: str) -> None:
+        task = asyncio.create_task(self._read_batch(reader), name="observer.telemetry")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _read_batch(self, reader: rtc.ByteStreamReader) -> None:
+        batch = msgpack.unpackb(b"".join([chunk async for chunk in reader]))
+        now_ns = time.monotonic_ns()
+        for seq, time_us, *_ in batch["readings"]:
+            self.readings.record(int(seq), int(time_us), now_ns)
+
     async def aclose(self) -> None:
         for task in list(self._tasks):
             task.cancel()
@@ -172,6 +244,16 @@ async def main(config: Message, channel: Channel) -> None:
                         int(command["expect"]), float(command["timeout_s"])
                     )
                     channel.send("collected", **result)
+                case "readings":
+                    ok = await observer.readings.wait_count(
+                        int(command["count"]), float(command["timeout_s"])
+                    )
+                    channel.send("readings", ok=ok, count=len(observer.readings.arrived_ns))
+                case "drain":
+                    drained = await observer.readings.drain(
+                        int(command["restored_us"]), float(command["timeout_s"])
+                    )
+                    channel.send("drained", **drained)
                 case "rpc":
                     channel.send("rpc_done", **await observer.rpc(command))
                 case other:

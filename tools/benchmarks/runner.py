@@ -17,9 +17,21 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from . import report
+from . import netns, report
 from .procstat import cpu_percent
-from .scenarios import Params, Raw, Scenario, attributes, rpc, startup, stream, telemetry
+from .scenarios import (
+    Params,
+    Raw,
+    Scenario,
+    attributes,
+    loss,
+    media,
+    recovery,
+    rpc,
+    startup,
+    stream,
+    telemetry,
+)
 from .scenarios.pending import PENDING
 from .server import ServerError, default_binary, livekit_server
 from .session import IMPLEMENTATIONS, Context, open_pair
@@ -29,10 +41,13 @@ SCENARIOS: dict[str, Scenario] = {
     s.name: s
     for s in (
         telemetry.SCENARIO,
+        loss.SCENARIO,
         rpc.SCENARIO,
         stream.SCENARIO,
         attributes.SCENARIO,
         startup.SCENARIO,
+        media.SCENARIO,
+        recovery.SCENARIO,
     )
 }
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -60,6 +75,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--stream-count", type=int, default=defaults.stream_count)
     parser.add_argument("--attribute-count", type=int, default=defaults.attribute_count)
     parser.add_argument("--warmup", type=int, default=defaults.warmup)
+    parser.add_argument("--loss-count", type=int, default=defaults.loss_count)
+    parser.add_argument(
+        "--cut-s", type=float, default=defaults.cut_s, help="scenario 8's cut (default %(default)g)"
+    )
     parser.add_argument(
         "--budget-s",
         type=float,
@@ -85,6 +104,8 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         stream_count=args.stream_count,
         attribute_count=args.attribute_count,
         warmup=args.warmup,
+        loss_count=args.loss_count,
+        cut_s=args.cut_s,
     )
     selected = [SCENARIOS[name] for name in (args.scenario or SCENARIOS)]
     deadline = time.monotonic() + args.budget_s
@@ -93,10 +114,28 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     rows: list[report.Row] = []
     with livekit_server(default_binary(REPO_ROOT), workdir) as server:
         ctx = Context(server, REPO_ROOT, workdir)
-        for scenario in selected:
+        for scenario in [s for s in selected if not s.in_namespace]:
             by_impl = await _run_scenario(ctx, scenario, params, deadline)
             results[scenario.name] = by_impl
             rows += scenario.rows(by_impl)
+    skipped: list[tuple[str, str]] = []
+    namespaced = [s for s in selected if s.in_namespace]
+    if namespaced:
+        try:
+            # Created before its server, which must listen on the namespace's veth address.
+            with netns.namespace() as ns:
+                ns_workdir = workdir / "netns-server"
+                ns_workdir.mkdir(exist_ok=True)
+                binary = default_binary(REPO_ROOT)
+                with livekit_server(binary, ns_workdir, ip=ns.host_ip) as ns_server:
+                    ctx = Context(ns_server, REPO_ROOT, workdir, netns=ns)
+                    for scenario in namespaced:
+                        by_impl = await _run_scenario(ctx, scenario, params, deadline)
+                        results[scenario.name] = by_impl
+                        rows += scenario.rows(by_impl)
+        except netns.NetnsUnavailable as exc:
+            _say(f"skipping {', '.join(s.name for s in namespaced)}: {exc}")
+            skipped += [(s.title, f"needs a network namespace: {exc}") for s in namespaced]
     wall_s = (datetime.datetime.now(datetime.UTC) - started).total_seconds()
     return {
         "started_utc": started.isoformat(timespec="seconds"),
@@ -105,7 +144,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "versions": _versions(),
         "params": dataclasses.asdict(params),
         "rows": [row.as_json() for row in rows],
-        "not_measured": [{"scenario": n, "reason": why} for n, why in PENDING],
+        "not_measured": [{"scenario": n, "reason": why} for n, why in [*PENDING, *skipped]],
         "runs": results,
         "_rows": rows,
     }
@@ -115,13 +154,14 @@ async def _run_scenario(
     ctx: Context, scenario: Scenario, params: Params, deadline: float
 ) -> dict[str, list[Raw]]:
     by_impl: dict[str, list[Raw]] = {impl: [] for impl in IMPLEMENTATIONS}
-    for index in range(params.runs):
+    runs = min(params.runs, scenario.max_runs or params.runs)
+    for index in range(runs):
         order = IMPLEMENTATIONS if index % 2 == 0 else tuple(reversed(IMPLEMENTATIONS))
         for impl in order:
             if time.monotonic() > deadline:
                 _say(f"{scenario.name}: time budget spent, skipping {impl} run {index + 1}")
                 continue
-            _say(f"{scenario.name}: run {index + 1}/{params.runs}, {impl}")
+            _say(f"{scenario.name}: run {index + 1}/{runs}, {impl}")
             by_impl[impl].append(await _one_run(ctx, scenario, params, impl, index))
     return by_impl
 
@@ -129,7 +169,9 @@ async def _run_scenario(
 async def _one_run(ctx: Context, scenario: Scenario, params: Params, impl: str, index: int) -> Raw:
     raw: Raw = {"run": index, "order": list(IMPLEMENTATIONS).index(impl) ^ (index % 2)}
     try:
-        async with open_pair(ctx, impl, f"{scenario.name}{index}") as pair:
+        async with open_pair(
+            ctx, impl, f"{scenario.name}{index}", devices=scenario.devices, hello=scenario.hello
+        ) as pair:
             raw["startup"] = pair.startup
             before = pair.cpu()
             raw.update(await scenario.measure(pair, params))
@@ -194,7 +236,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{result['machine']['cpu'] or result['machine']['platform']} "
         f"({result['machine']['cpus']} CPUs), {result['wall_s']:g} s"
     )
-    sys.stdout.write(header + "\n\n" + report.render(rows, PENDING) + "\n")
+    skipped = [(entry["scenario"], entry["reason"]) for entry in result["not_measured"]]
+    sys.stdout.write(header + "\n\n" + report.render(rows, skipped) + "\n")
     sys.stdout.write(f"\nraw results: {args.out}\n")
     failed_runs = [
         name

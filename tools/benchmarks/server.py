@@ -1,7 +1,9 @@
 """A throw-away livekit-server on free loopback ports, for one bench run.
 
 Also the test suite's recipe (tests/conftest.py builds on these pieces): generated config with
-its own keys, every port picked free on 127.0.0.1, readiness by polling `GET /`.
+its own keys, every port picked free on 127.0.0.1, readiness by polling `GET /`. With `ip`
+(a local address such as a network namespace's veth peer, see `netns.py`) it listens there too
+and advertises that address as its only ICE candidate, so clients on either side reach it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ STOP_TIMEOUT_S = 5.0
 POLL_INTERVAL_S = 0.1
 LOG_TAIL_LINES = 40
 
+LOOPBACK = "127.0.0.1"
 API_KEY = "benchkey"
 API_SECRET = "edge-participant-bench-secret-0123456789"
 """At least 32 bytes, so PyJWT does not warn about a short HMAC key."""
@@ -35,7 +38,7 @@ rtc:
   udp_port: {rtc_udp_port}
   use_external_ip: false
   enable_loopback_candidate: true
-turn:
+{ip_filter}turn:
   enabled: false
 logging:
   level: {log_level}
@@ -55,6 +58,10 @@ class Server:
     api_secret: str
     log_path: Path
 
+    def url_via(self, ip: str) -> str:
+        """The signalling URL on another address the server listens on (see `ip`)."""
+        return self.url.replace("//127.0.0.1:", f"//{ip}:", 1)
+
 
 def default_binary(repo_root: Path) -> Path:
     """`EDGE_LIVEKIT_SERVER`, else the binary that the setup script builds."""
@@ -63,9 +70,14 @@ def default_binary(repo_root: Path) -> Path:
 
 
 def write_config(
-    workdir: Path, *, api_key: str, api_secret: str, log_level: str
+    workdir: Path, *, api_key: str, api_secret: str, log_level: str, ip: str = LOOPBACK
 ) -> tuple[int, Path]:
-    """A server config on free ports in `workdir`; returns the HTTP/signal port and the file."""
+    """A server config on free ports in `workdir`; returns the HTTP/signal port and the file.
+
+    With `ip`, ICE candidates are gathered on that address alone: candidates of other local
+    addresses rewritten to the node IP would otherwise shadow it, and ICE checks sent to it
+    would go unanswered.
+    """
     port = _free_port(socket.SOCK_STREAM, "127.0.0.1")
     # The server listens for ICE-TCP and UDP on every interface, so check all of them.
     rtc_tcp_port = _free_port(socket.SOCK_STREAM, "")
@@ -79,20 +91,24 @@ def write_config(
             api_key=api_key,
             api_secret=api_secret,
             log_level=log_level,
+            ip_filter="" if ip == LOOPBACK else f"  ips:\n    includes: [{ip}/32]\n",
         )
     )
     return port, config_path
 
 
-def server_command(binary: Path, config_path: Path) -> tuple[str, ...]:
-    """How to start the server on loopback only, with the given config."""
+def server_command(binary: Path, config_path: Path, *, ip: str = LOOPBACK) -> tuple[str, ...]:
+    """How to start the server on loopback (and `ip`), advertising `ip` in ICE candidates."""
+    # An explicit node IP replaces the address of every host candidate (no STUN lookups).
+    extra_bind = ("--bind", ip) if ip != LOOPBACK else ()
     return (
         str(binary),
         "--dev",
         "--bind",
-        "127.0.0.1",
+        LOOPBACK,
+        *extra_bind,
         "--node-ip",
-        "127.0.0.1",
+        ip,
         "--config",
         str(config_path),
     )
@@ -145,16 +161,16 @@ def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
 
 
 @contextmanager
-def livekit_server(binary: Path, workdir: Path) -> Iterator[Server]:
-    """Start the server, yield how to reach it, stop it on exit."""
+def livekit_server(binary: Path, workdir: Path, *, ip: str = LOOPBACK) -> Iterator[Server]:
+    """Start the server (also on `ip`, see `server_command`), yield how to reach it, stop it."""
     if not binary.is_file():
         raise ServerError(f"livekit-server not found at {binary}: run the setup script first")
     port, config_path = write_config(
-        workdir, api_key=API_KEY, api_secret=API_SECRET, log_level="warn"
+        workdir, api_key=API_KEY, api_secret=API_SECRET, log_level="warn", ip=ip
     )
     log_path = workdir / "server.log"
     http_url = f"http://127.0.0.1:{port}"
-    proc = spawn(server_command(binary, config_path), log_path)
+    proc = spawn(server_command(binary, config_path, ip=ip), log_path)
     try:
         wait_ready(proc, http_url, log_path)
         yield Server(f"ws://127.0.0.1:{port}", http_url, API_KEY, API_SECRET, log_path)

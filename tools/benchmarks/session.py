@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +13,7 @@ from typing import Any
 from livekit import api
 
 from . import procstat
+from .netns import Namespace
 from .server import Server
 from .wire import Child
 
@@ -31,6 +32,8 @@ class Pair:
     observer: Child
     startup: dict[str, float] = field(default_factory=dict)
     """Seconds from the device's process creation to: joined, and first packet observed."""
+    netns: Namespace | None = None
+    """The namespace the device runs in, for scenarios that fault its link."""
 
     def cpu(self) -> procstat.CpuSample:
         return procstat.CpuSample(procstat.cpu_seconds(self.device.pid), time.monotonic_ns())
@@ -44,6 +47,8 @@ class Context:
     server: Server
     repo_root: Path
     workdir: Path
+    netns: Namespace | None = None
+    """When set, devices run inside it and reach `server` on its veth address."""
 
 
 def _token(server: Server, identity: str, room: str) -> str:
@@ -64,8 +69,19 @@ def _token(server: Server, identity: str, room: str) -> str:
 
 
 @asynccontextmanager
-async def open_pair(ctx: Context, impl: str, label: str) -> AsyncIterator[Pair]:
-    """Observer joins first; then the device process starts; yield once each sees the other."""
+async def open_pair(
+    ctx: Context,
+    impl: str,
+    label: str,
+    *,
+    devices: Mapping[str, str] | None = None,
+    hello: bool = True,
+) -> AsyncIterator[Pair]:
+    """Observer joins first; then the device process starts; yield once each sees the other.
+
+    `devices` replaces the device module per implementation; without `hello` the pair is
+    ready once the observer sees the device join (no first data packet is awaited).
+    """
     room = f"bench-{label}-{uuid.uuid4().hex[:8]}"
     device_identity = f"device-{impl}"
     observer_config: dict[str, Any] = {
@@ -73,7 +89,14 @@ async def open_pair(ctx: Context, impl: str, label: str) -> AsyncIterator[Pair]:
         "token": _token(ctx.server, "observer", room),
         "device_identity": device_identity,
     }
-    device_config = {"url": ctx.server.url, "token": _token(ctx.server, device_identity, room)}
+    url = ctx.server.url if ctx.netns is None else ctx.server.url_via(ctx.netns.host_ip)
+    device_config = {
+        "url": url,
+        "token": _token(ctx.server, device_identity, room),
+        "room": room,
+        "identity": device_identity,
+    }
+    wrapper = [] if ctx.netns is None else ctx.netns.wrap([])
     logs = ctx.workdir / "logs"
     logs.mkdir(exist_ok=True)
     observer = await Child.start(
@@ -88,19 +111,20 @@ async def open_pair(ctx: Context, impl: str, label: str) -> AsyncIterator[Pair]:
         await observer.expect("joined", timeout_s=JOIN_TIMEOUT_S)
         device = await Child.start(
             f"device ({impl})",
-            DEVICE_MODULES[impl],
+            (devices or DEVICE_MODULES)[impl],
             device_config,
             cwd=ctx.repo_root,
             log_path=logs / f"{label}-{impl}-device.log",
+            wrapper=wrapper,
         )
         joined = await device.expect("joined", timeout_s=JOIN_TIMEOUT_S)
-        await observer.expect("device_seen", timeout_s=JOIN_TIMEOUT_S)
-        hello = await observer.expect("hello", timeout_s=JOIN_TIMEOUT_S)
-        pair = Pair(impl, device, observer)
-        pair.startup = {
-            "joined_s": (joined["joined_ns"] - device.spawned_ns) / 1e9,
-            "first_packet_seen_s": (hello["at_ns"] - device.spawned_ns) / 1e9,
-        }
+        seen = await observer.expect("device_seen", timeout_s=JOIN_TIMEOUT_S)
+        if hello:
+            seen = await observer.expect("hello", timeout_s=JOIN_TIMEOUT_S)
+        pair = Pair(impl, device, observer, netns=ctx.netns)
+        pair.startup = {"joined_s": (joined["joined_ns"] - device.spawned_ns) / 1e9}
+        if hello:
+            pair.startup["first_packet_seen_s"] = (seen["at_ns"] - device.spawned_ns) / 1e9
         yield pair
     finally:
         if device is not None:

@@ -81,11 +81,20 @@ class Child:
 
     @classmethod
     async def start(
-        cls, name: str, module: str, config: Message, *, cwd: Path, log_path: Path
+        cls,
+        name: str,
+        module: str,
+        config: Message,
+        *,
+        cwd: Path,
+        log_path: Path,
+        wrapper: Sequence[str] = (),
     ) -> Child:
+        """`wrapper` prefixes the command (`ip netns exec <ns>`, which execs: same pid)."""
         with log_path.open("ab") as log:
             spawned_ns = time.monotonic_ns()
             proc = await asyncio.create_subprocess_exec(
+                *wrapper,
                 sys.executable,
                 "-m",
                 module,

@@ -27,6 +27,11 @@ class Params:
     attribute_count: int = 50
     attribute_period_s: float = 0.1
     warmup: int = 10
+    loss_count: int = 500
+    """Scenario 2: messages per run (at `telemetry_hz`, under `loss_probability`)."""
+    loss_probability: float = 0.05
+    cut_s: float = 20.0
+    """Scenario 8: how long the device's link is cut."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +40,14 @@ class Scenario:
     title: str
     measure: Callable[[Pair, Params], Awaitable[Raw]]
     rows: Callable[[Mapping[str, Sequence[Raw]]], list[Row]]
+    in_namespace: bool = False
+    """The device runs in a network namespace (`netns.py`) whose link the scenario faults."""
+    devices: Mapping[str, str] | None = None
+    """Device modules per implementation, instead of the usual ones."""
+    hello: bool = True
+    """The device says hello with a first data packet (see `session.open_pair`)."""
+    max_runs: int | None = None
+    """At most this many runs per SDK, whatever `Params.runs` says (long scenarios)."""
 
 
 def samples(runs: Sequence[Raw], key: str) -> list[Any]:

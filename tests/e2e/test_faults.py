@@ -1,0 +1,383 @@
+"""Real network faults: `edge run` in a network namespace, its link cut or made lossy.
+
+livekit-server runs here (the root namespace) and listens on the veth's host address as well;
+the daemon runs inside the namespace (`ip netns exec`), so every packet between the two crosses
+the veth, where iptables drops them (`tools/benchmarks/netns.py`). The official SDK watches from
+the root namespace, over a link no fault touches. Holding a cut for 3 s or 20 s is the fault
+itself; everything else waits on events or `assert_eventually`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import socket
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgpack  # type: ignore[import-untyped]
+import pytest
+from livekit import rtc
+
+from tests.conftest import API_KEY, API_SECRET, REPO_ROOT
+from tests.e2e.edge_process import EdgeProcess
+from tests.helpers import assert_eventually
+from tests.official_peer import LiveKitServer, OfficialPeer, mint_token
+from tools.benchmarks import server as lk_server
+from tools.benchmarks.netns import Namespace, NetnsUnavailable, namespace
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+IDENTITY = "edge-ft"
+SHORT_CUT_S = 3.0
+LONG_CUT_S = 20.0
+LOSS = 0.05
+LOSS_HOLD_S = 15.0
+SAFE_LINE = "output relay -> 0 (room connection lost for"
+
+
+@dataclass(frozen=True, slots=True)
+class FaultRig:
+    """A namespace, and a server reachable from inside it (`edge_url`) and from here (`server`)."""
+
+    ns: Namespace
+    server: LiveKitServer
+    edge_url: str
+
+
+@pytest.fixture
+def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultRig]:
+    """A fresh namespace and a private server advertising the veth address; both removed after."""
+    with contextlib.ExitStack() as stack:
+        try:
+            ns = stack.enter_context(namespace())
+        except NetnsUnavailable as exc:
+            pytest.skip(f"network fault tests need a network namespace: {exc}")
+        workdir = tmp_path_factory.mktemp("netns-livekit-server")
+        port, config_path = lk_server.write_config(
+            workdir, api_key=API_KEY, api_secret=API_SECRET, log_level="info", ip=ns.host_ip
+        )
+        log_path = workdir / "server.log"
+        binary = lk_server.default_binary(REPO_ROOT)
+        command = lk_server.server_command(binary, config_path, ip=ns.host_ip)
+        proc = lk_server.spawn(command, log_path)
+        stack.callback(lk_server.stop, proc)
+        http_url = f"http://127.0.0.1:{port}"
+        try:
+            lk_server.wait_ready(proc, http_url, log_path)
+        except lk_server.ServerError as exc:
+            pytest.fail(str(exc))
+        server = LiveKitServer(
+            url=f"ws://127.0.0.1:{port}",
+            http_url=http_url,
+            api_key=API_KEY,
+            api_secret=API_SECRET,
+            log_path=str(log_path),
+        )
+        yield FaultRig(ns, server, f"ws://{ns.host_ip}:{port}")
+
+
+CONFIG = """
+[livekit]
+url = "{url}"
+room = "{room}"
+identity = "{identity}"
+api_key = "{api_key}"
+api_secret = "{api_secret}"
+attributes = {{ location = "bench" }}
+
+[telemetry]
+batch_window_s = 0.2
+
+[[telemetry.sensors]]
+name = "soc"
+kind = "simulated"
+period_s = {period_s}
+unit = "°C"
+mean = 48.0
+
+[gpio]
+link_loss_grace_s = 2.0
+
+[[gpio.outputs]]
+name = "relay"
+kind = "digital"
+pin = 17
+allow = ["op-*"]
+"""
+
+
+@dataclass
+class Inbox:
+    """Telemetry batches an official-SDK peer received, in the order their streams began."""
+
+    batches: list[tuple[float, dict[str, Any]] | None] = field(default_factory=list)
+    """Per stream, in header order: (monotonic time it completed, decoded batch), or None
+    while it is still arriving. (Several streams complete together after an outage; their
+    handler tasks may finish in any order, but their headers come in the order they were sent.)"""
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def attach(self, peer: OfficialPeer) -> None:
+        def on_stream(reader: rtc.ByteStreamReader, _sender: str) -> None:
+            self.batches.append(None)
+            read = self._read(reader, len(self.batches) - 1)
+            self.tasks.append(asyncio.create_task(read, name="test.inbox"))
+
+        peer.room.register_byte_stream_handler("edge.telemetry", on_stream)
+
+    async def _read(self, reader: rtc.ByteStreamReader, slot: int) -> None:
+        batch = msgpack.unpackb(b"".join([chunk async for chunk in reader]))
+        self.batches[slot] = (time.monotonic(), batch)
+
+    @property
+    def complete(self) -> bool:
+        return None not in self.batches
+
+    @property
+    def readings(self) -> list[list[Any]]:
+        """[seq, time_us, sensor, value, unit] in the order sent, duplicates included."""
+        return [r for done in self.batches if done is not None for r in done[1]["readings"]]
+
+    def arrived_before(self, at: float) -> list[list[Any]]:
+        return [r for done in self.batches if done and done[0] < at for r in done[1]["readings"]]
+
+    async def aclose(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+def in_order(readings: list[list[Any]]) -> list[int]:
+    """What a consumer keeping the highest seq accepts; raise on the first gap."""
+    accepted: list[int] = []
+    for seq, *_ in readings:
+        if accepted and seq <= accepted[-1]:
+            continue  # a resent duplicate: recognisable, ignored
+        assert not accepted or seq == accepted[-1] + 1, (
+            f"gap: {accepted[-1]} then {seq}; received {[r[0] for r in readings]}"
+        )
+        accepted.append(seq)
+    return accepted
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+@dataclass
+class Held:
+    """When a fault was in force, as the test saw it."""
+
+    applied_us: int
+    """Wall clock once the fault was in force."""
+    lifting_at: float
+    """Monotonic, just before it was lifted: nothing could cross the link before this."""
+    lifted_us: int
+    """Wall clock once it was lifted."""
+
+
+@dataclass
+class Scene:
+    """The daemon in the namespace, an official-SDK operator watching from outside."""
+
+    rig: FaultRig
+    edge: EdgeProcess
+    op: OfficialPeer
+    inbox: Inbox
+    notify: socket.socket
+    """Bound where the daemon's NOTIFY_SOCKET points: what it tells systemd."""
+    status: list[str] = field(default_factory=list)
+
+    def statuses(self) -> list[str]:
+        """Every STATUS= the daemon sent so far, in order."""
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                lines = self.notify.recv(4096).decode().splitlines()
+                self.status += [x.removeprefix("STATUS=") for x in lines if x.startswith("STATUS=")]
+        return self.status
+
+    @property
+    def ns(self) -> Namespace:
+        return self.rig.ns
+
+    def device(self) -> rtc.RemoteParticipant:
+        participant = self.op.remote(IDENTITY)
+        assert participant is not None, f"{IDENTITY} is not in the room"
+        return participant
+
+    def joins(self) -> int:
+        return sum("joined room" in line for line in self.edge.lines)
+
+    def why(self) -> str:
+        return f"faults {self.ns.log}; edge log:\n{self.edge.log()}"
+
+    async def hold(self, fault: Callable[[], None], seconds: float) -> Held:
+        """Apply `fault`, keep it `seconds` (the fault itself), restore."""
+        await asyncio.to_thread(fault)
+        held = Held(applied_us=now_us(), lifting_at=0.0, lifted_us=0)
+        await asyncio.sleep(seconds)
+        held.lifting_at = time.monotonic()
+        await asyncio.to_thread(self.ns.restore)
+        held.lifted_us = now_us()
+        return held
+
+    async def readings_after(self, wall_us: int, *, timeout: float = 30) -> None:  # noqa: ASYNC109
+        await assert_eventually(
+            lambda: self.inbox.complete and any(r[1] > wall_us for r in self.inbox.readings),
+            timeout=timeout,
+            message=lambda: f"{len(self.inbox.readings)} reading(s); {self.why()}",
+        )
+
+
+SceneFactory = Callable[..., Awaitable[Scene]]
+
+
+@pytest.fixture
+async def scene(rig: FaultRig, room_name: str, tmp_path: Path) -> AsyncIterator[SceneFactory]:
+    """Start the daemon inside the namespace and an operator outside; stop both at the end."""
+    started: list[Scene] = []
+
+    async def start(*, period_s: float = 0.1) -> Scene:
+        inbox = Inbox()
+        token = mint_token(rig.server, identity="op-anna", room=room_name)
+        op = await OfficialPeer.connect(rig.server.url, token, identity="op-anna")
+        inbox.attach(op)
+        config = tmp_path / "edge.toml"
+        config.write_text(
+            CONFIG.format(
+                url=rig.edge_url,
+                room=room_name,
+                identity=IDENTITY,
+                api_key=rig.server.api_key,
+                api_secret=rig.server.api_secret,
+                period_s=period_s,
+            )
+        )
+        config.chmod(0o600)
+        notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        notify.bind(str(tmp_path / "notify.sock"))
+        notify.setblocking(False)
+        edge = await EdgeProcess.start(
+            "run",
+            "--config",
+            str(config),
+            "--simulate",
+            cwd=tmp_path,
+            env={"NOTIFY_SOCKET": str(tmp_path / "notify.sock")},
+            wrapper=rig.ns.wrap([]),
+        )
+        current = Scene(rig, edge, op, inbox, notify)
+        started.append(current)
+        await op.wait_participant(IDENTITY, timeout=30)
+        await assert_eventually(
+            lambda: len(inbox.readings) >= 10, timeout=30, message=lambda: current.why()
+        )
+        return current
+
+    yield start
+    for current in started:
+        try:
+            assert await current.edge.stop(signal.SIGTERM) == 0, current.why()
+            broken = ("Traceback", "--- Logging error ---")
+            assert not any(b in line for line in current.edge.lines for b in broken), current.why()
+        finally:
+            await current.edge.kill()
+            await current.inbox.aclose()
+            await current.op.disconnect()
+            current.notify.close()
+
+
+async def test_after_a_3_s_cut_telemetry_resumes_without_a_rejoin_and_nothing_is_lost(
+    scene: SceneFactory,
+) -> None:
+    s = await scene()
+    sid = s.device().sid
+    cut = await s.hold(s.ns.cut, SHORT_CUT_S)
+    await s.readings_after(cut.lifted_us)
+
+    # The cut was real: nothing taken once it was in force arrived before it was lifted.
+    early = s.inbox.arrived_before(cut.lifting_at)
+    assert not [r for r in early if r[1] > cut.applied_us + 20_000], s.why()
+    # Contiguous from the first reading to one taken after the restore: none lost, in order.
+    in_order(s.inbox.readings)
+    during = {r[0] for r in s.inbox.readings if cut.applied_us < r[1] < cut.lifted_us}
+    assert len(during) >= SHORT_CUT_S * 10 * 0.8  # 10 Hz, with slack for a slow machine
+    # Same session: no second join, the same participant, never seen leaving.
+    assert s.joins() == 1, s.why()
+    assert s.device().sid == sid
+    assert s.op.disconnected == []
+    assert not any("connection: connected -> " in line for line in s.edge.lines), s.why()
+
+
+async def test_after_a_20_s_cut_the_edge_comes_back_whole_and_its_outputs_were_safe_meanwhile(
+    scene: SceneFactory,
+) -> None:
+    s = await scene()
+    reply = await s.op.local.perform_rpc(
+        destination_identity=IDENTITY, method="gpio.set", payload='{"device": "relay", "value": 1}'
+    )
+    assert json.loads(reply) == {"device": "relay", "value": 1.0}
+    sid = s.device().sid
+
+    await asyncio.to_thread(s.ns.cut)
+    cut_at, cut_at_us = time.monotonic(), now_us()
+    # Outputs go safe once the loss is detected and the (2 s) grace has run out, within the cut.
+    await s.edge.wait_line(SAFE_LINE, timeout=LONG_CUT_S - 0.5)
+    await s.edge.wait_line("connection: connected -> reconnecting", timeout=1)
+    assert time.monotonic() - cut_at < LONG_CUT_S
+    await asyncio.sleep(max(0.0, cut_at + LONG_CUT_S - time.monotonic()))  # the rest of the cut
+    await asyncio.to_thread(s.ns.restore)
+    restored_at_us = now_us()
+
+    # The official SDK sees the edge rejoin with its attributes, saying there was an outage.
+    await assert_eventually(
+        lambda: s.device().sid != sid and s.device().attributes.get("edge.reconnects") == "1",
+        timeout=30,
+        message=lambda: f"device: {s.op.remote(IDENTITY)}; {s.why()}",
+    )
+    attributes = s.device().attributes
+    assert attributes["location"] == "bench"
+    assert attributes["edge.status"] == "online"
+    assert attributes["edge.connection"] == "connected"
+    assert LONG_CUT_S - 16 < float(attributes["edge.last_outage_s"]) < LONG_CUT_S + 10
+    # The twin may first repeat the value it last published, then the safe one follows.
+    await assert_eventually(lambda: s.device().attributes.get("gpio.relay") == "0")
+    # Its RPC methods answer again; the output is still at its safe value.
+    reply = await s.op.local.perform_rpc(
+        destination_identity=IDENTITY, method="gpio.read", payload='{"device": "relay"}'
+    )
+    assert json.loads(reply) == {"device": "relay", "value": 0.0}
+
+    # Every reading taken during the cut arrives, in order, without a gap.
+    await s.readings_after(restored_at_us)
+    in_order(s.inbox.readings)  # resent batches come again: duplicates, but no gap
+    during = {r[0] for r in s.inbox.readings if cut_at_us < r[1] < restored_at_us}
+    assert len(during) >= LONG_CUT_S * 10 * 0.8  # 10 Hz, with slack for a slow machine
+    assert s.joins() == 2, s.why()
+    # systemd heard it all: connected, lost (maybe a failed retry), connected again.
+    states = [line.split(" ", 1)[0].rstrip(",:") for line in s.statuses()]
+    assert states[0] == "connected", s.statuses()
+    assert states[1] == "reconnecting", s.statuses()
+    assert set(states[1:-1]) <= {"reconnecting", "offline"}, s.statuses()
+    assert s.statuses()[-1].startswith("connected to room"), s.statuses()
+    assert "(reconnect 1, last outage " in s.statuses()[-1]
+
+
+async def test_under_5_percent_random_loss_telemetry_arrives_complete_and_in_order(
+    scene: SceneFactory,
+) -> None:
+    s = await scene(period_s=0.05)
+    sid = s.device().sid
+    lossy = await s.hold(lambda: s.ns.loss(LOSS), LOSS_HOLD_S)
+    await s.readings_after(lossy.lifted_us)
+
+    in_order(s.inbox.readings)
+    during = {r[0] for r in s.inbox.readings if lossy.applied_us < r[1] < lossy.lifted_us}
+    assert len(during) >= LOSS_HOLD_S * 20 * 0.8  # 20 Hz, with slack for a slow machine
+    assert s.joins() == 1, s.why()
+    assert s.device().sid == sid
