@@ -12,6 +12,7 @@ timeout. Everything here runs on the event loop; the protocol decisions live in
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -43,6 +44,16 @@ _LOGGER = logging.getLogger(__name__)
 
 RpcHandler = Callable[[RpcInvocation], Awaitable[str]]
 """Answers one call; raise `RpcError` to send that error, anything else becomes 1500."""
+SETTLING_S = 3.0
+"""After the endpoint is made, a call to a method nobody registered yet waits this long for it
+(services register as they start; a peer may call the moment it sees us join)."""
+
+
+class _AnyMethod:
+    """While settling, every method may still appear: acknowledge, decide in `_invoke`."""
+
+    def __contains__(self, method: object) -> bool:
+        return True
 
 
 class RpcEndpoint:
@@ -54,6 +65,7 @@ class RpcEndpoint:
         *,
         ack_timeout_s: float = ACK_TIMEOUT_S,
         max_concurrent: int = MAX_CONCURRENT_HANDLERS,
+        settling_s: float = SETTLING_S,
     ) -> None:
         self._room = room
         self._handlers: dict[str, RpcHandler] = {}
@@ -61,6 +73,9 @@ class RpcEndpoint:
         self._caller = RpcCaller(ack_timeout_s=ack_timeout_s)
         self._waiting: dict[str, asyncio.Future[CallOutcome]] = {}
         self._descriptions: dict[str, Mapping[str, Any]] = {}
+        self._settled_at = _now() + settling_s
+        self._registered = asyncio.Event()
+        """Set (and cleared) on every registration, to wake calls waiting while settling."""
         room.register_packet_handler("rpc_request", self._on_request)
         room.register_packet_handler("rpc_ack", self._on_reply)
         room.register_packet_handler("rpc_response", self._on_reply)
@@ -83,6 +98,8 @@ class RpcEndpoint:
         if not method:
             raise ValueError("an RPC method needs a name")
         self._handlers[method] = handler
+        self._registered.set()
+        self._registered.clear()
         if description:
             schema = dict(params or {"type": "object", "properties": {}})
             self._descriptions[method] = {"description": description, "params": schema}
@@ -135,7 +152,9 @@ class RpcEndpoint:
     def _on_request(self, packet: OtherPacket) -> None:
         if self._room.state is not ConnectionState.CONNECTED:
             return
-        received = self._responder.receive(packet, _now(), methods=self._handlers)
+        settling = _now() < self._settled_at
+        methods = _AnyMethod() if settling else self._handlers
+        received = self._responder.receive(packet, _now(), methods=methods)
         if received is None:
             _LOGGER.debug("dropped an RPC request without an id from %r", packet.sender_identity)
             return
@@ -155,10 +174,25 @@ class RpcEndpoint:
             if invocation is not None:
                 self._responder.discard(invocation)
 
+    @property
+    def calls_in_progress(self) -> int:
+        """Calls acknowledged and not answered yet."""
+        return self._responder.in_flight
+
+    async def _registration(self, invocation: RpcInvocation) -> RpcHandler | None:
+        """The handler of the method once registered, if that happens while settling."""
+        # Leave the handler half of the caller's time, at the least.
+        until = min(self._settled_at, _now() + invocation.response_timeout_s / 2)
+        while (handler := self._handlers.get(invocation.method)) is None and _now() < until:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(until - _now()):
+                    await self._registered.wait()
+        return handler
+
     async def _invoke(self, invocation: RpcInvocation) -> proto_models.DataPacket:
         method, caller = invocation.method, invocation.caller_identity
-        handler = self._handlers.get(method)
-        if handler is None:  # unregistered while the request was on its way
+        handler = self._handlers.get(method) or await self._registration(invocation)
+        if handler is None:  # never registered, or unregistered while the request was on its way
             return self._responder.respond(
                 invocation, error=built_in(RpcErrorCode.UNSUPPORTED_METHOD)
             )

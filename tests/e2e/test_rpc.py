@@ -56,10 +56,15 @@ def edge(rooms: RoomFactory) -> EdgeFactory:
     """Join a Room with an RpcEndpoint (options passed through to the endpoint)."""
 
     async def join(
-        identity: str = "edge-1", *, ack_timeout_s: float = ACK_TIMEOUT_S, **kwargs: int
+        identity: str = "edge-1",
+        *,
+        ack_timeout_s: float = ACK_TIMEOUT_S,
+        settling_s: float = 0.0,
+        **kwargs: int,
     ) -> Edge:
         room = await rooms(identity)
-        return Edge(room, RpcEndpoint(room, ack_timeout_s=ack_timeout_s, **kwargs))
+        endpoint = RpcEndpoint(room, ack_timeout_s=ack_timeout_s, settling_s=settling_s, **kwargs)
+        return Edge(room, endpoint)
 
     return join
 
@@ -122,6 +127,23 @@ async def test_official_caller_gets_our_answer(
     [invocation] = seen
     assert invocation.method == "greet"
     assert invocation.response_timeout_s == 3.0  # the SDK sends max(10 s - 7 s, 1 s)
+
+
+async def test_a_call_that_arrives_before_its_method_is_registered_is_served(
+    edge: EdgeFactory, official_peer: OfficialPeerFactory
+) -> None:
+    # A peer may call the moment it sees us join, before our services have registered.
+    ours = await edge(settling_s=60)
+    viewer = await official_peer("viewer")
+    await meet(ours, viewer)
+    early = asyncio.create_task(official_call(viewer, "late", "x", response_timeout=10))
+    await assert_eventually(lambda: ours.rpc.calls_in_progress == 1)
+
+    async def late(invocation: RpcInvocation) -> str:
+        return f"late answer to {invocation.payload}"
+
+    ours.rpc.register_method("late", late)
+    assert await early == "late answer to x"
 
 
 async def test_unknown_method_reaches_the_official_caller_as_1400(
