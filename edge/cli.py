@@ -21,6 +21,7 @@ from edge.config import (
     env_api_credentials,
     load_config,
 )
+from edge.console import add_parser as add_console_parser
 from edge.errors import ConfigError, CredentialsError, EdgeError, JoinRefused, ServerLeft
 from edge.media.spec import describe_camera, describe_microphone
 from edge.provision.command import add_parser as add_provision_parser
@@ -209,6 +210,7 @@ def _build_parser() -> argparse.ArgumentParser:
     token.set_defaults(handler=_token)
 
     add_provision_parser(commands)
+    add_console_parser(commands)
     return parser
 
 

@@ -1,0 +1,298 @@
+// Device controls generated from `edge.describe` and `gpio.list`: switches for on/off outputs,
+// sliders for ranges, pulse buttons, input reads, the controller lease, and a form for any
+// other described method. The edge decides what is allowed; controls only hint at it.
+import { formatNumber, h } from './dom.js';
+
+const HANDLED = new Set(['gpio.list', 'gpio.set', 'gpio.pulse', 'gpio.read', 'gpio.lease', 'edge.describe']);
+const DEFAULT_PULSE_S = 1;
+const DEFAULT_LEASE_S = 60;
+
+/**
+ * @callback Run  call a method, log the outcome; resolves to the reply or rejects
+ * @param {string} method
+ * @param {object} params
+ * @returns {Promise<any>}
+ */
+
+export class Controls {
+  /** @param {Run} run */
+  constructor(run) {
+    this.run = run;
+    /** @type {Map<string, {value: HTMLElement, input: HTMLInputElement|null, safe: number}>} */
+    this.outputs = new Map();
+    this.leaseHolder = h('span', { class: 'lease-holder', text: 'free' });
+    this.body = h('div', { class: 'controls-body' }, h('p', { class: 'muted', text: 'Asking the device what it offers…' }));
+    this.element = h('div', { class: 'controls' }, h('h3', { text: 'Controls' }), this.body);
+  }
+
+  /** Build from an `edge.describe` answer and a `gpio.list` answer (null without gpio.list). */
+  build(describe, list) {
+    const methods = describe?.methods ?? {};
+    const has = (name) => Object.hasOwn(methods, name);
+    const parts = [];
+    if (has('gpio.lease')) parts.push(this._leaseRow());
+    if (list && (list.outputs?.length || list.inputs?.length)) {
+      parts.push(this._devices(list, has));
+      this.setLease(list.lease?.holder ?? '');
+    }
+    const others = Object.entries(methods).filter(([name]) => !HANDLED.has(name));
+    const forms = others.map(([name, spec]) => this._methodForm(name, spec));
+    forms.push(this._freeCall(Object.keys(methods)));
+    parts.push(h('details', { class: 'more' }, h('summary', { text: `More methods (${others.length})` }), ...forms));
+    this.body.replaceChildren(...parts);
+  }
+
+  /** The device could not describe itself: only the free-form call remains. */
+  unavailable(reason) {
+    this.body.replaceChildren(h('p', { class: 'muted', text: reason }), this._freeCall([]));
+  }
+
+  /** An output's value as the device reports it (a `gpio.<name>` attribute). */
+  setOutput(name, text) {
+    const row = this.outputs.get(name);
+    if (!row) return;
+    const value = Number(text);
+    row.value.textContent = formatNumber(value);
+    row.value.dataset.value = String(value);
+    row.current = value;
+    this._sync(row);
+  }
+
+  /** The controller lease holder ("" when free). */
+  setLease(holder) {
+    this.leaseHolder.textContent = holder || 'free';
+    this.leaseHolder.dataset.holder = holder;
+  }
+
+  _sync(row) {
+    if (!row.input || row.input.dataset.dragging) return;
+    if (row.input.type === 'checkbox') row.input.checked = row.current !== 0;
+    else row.input.value = String(row.current);
+  }
+
+  _leaseRow() {
+    const seconds = h('input', { type: 'number', min: 1, step: 1, value: DEFAULT_LEASE_S, class: 'seconds', title: 'lease duration (s)' });
+    const acquire = h('button', {
+      text: 'Acquire',
+      data: { control: 'lease-acquire' },
+      on: { click: () => this._try('gpio.lease', { action: 'acquire', duration_s: Number(seconds.value) || DEFAULT_LEASE_S }) },
+    });
+    const release = h('button', {
+      text: 'Release',
+      data: { control: 'lease-release' },
+      on: { click: () => this._try('gpio.lease', { action: 'release' }) },
+    });
+    return h('div', { class: 'lease' }, h('span', { text: 'Controller lease: ' }), this.leaseHolder, seconds, h('span', { class: 'unit', text: 's' }), acquire, release);
+  }
+
+  _devices(list, has) {
+    this.pulseSeconds = h('input', { type: 'number', min: 0.1, step: 0.1, value: DEFAULT_PULSE_S, class: 'seconds', attrs: { 'aria-label': 'pulse length (s)' } });
+    const rows = [];
+    for (const output of list.outputs ?? []) rows.push(this._outputRow(output, has));
+    for (const input of list.inputs ?? []) rows.push(this._inputRow(input, has));
+    const pulse = has('gpio.pulse') ? h('label', { class: 'pulse-length' }, h('span', { text: 'Pulse length ' }), this.pulseSeconds, h('span', { text: ' s' })) : null;
+    return h(
+      'div',
+      {},
+      pulse,
+      h(
+      'table',
+      { class: 'devices' },
+      h('thead', {}, h('tr', {}, h('th', { text: 'device' }), h('th', { text: 'value' }), h('th', { text: 'control' }))),
+      h('tbody', {}, ...rows),
+      ),
+    );
+  }
+
+  _outputRow(output, has) {
+    const [low, high] = output.range ?? [0, 1];
+    const binary = low === 0 && high === 1 && ['digital', 'buzzer'].includes(output.kind);
+    const value = h('output', { class: 'value', text: formatNumber(output.value), data: { value: output.value } });
+    const row = { value, input: null, current: Number(output.value) };
+    const cells = [];
+    if (has('gpio.set')) {
+      const input = binary ? this._switch(output, row) : this._slider(output, row, low, high);
+      row.input = input;
+      cells.push(input);
+    }
+    if (has('gpio.pulse')) cells.push(this._pulse(output));
+    if (has('gpio.set') && !binary) {
+      cells.push(
+        h('button', {
+          text: 'Safe',
+          title: `back to the safe value ${output.safe_value}`,
+          data: { control: 'safe', device: output.name },
+          on: { click: () => this._try('gpio.set', { device: output.name, value: output.safe_value }) },
+        }),
+      );
+    }
+    this.outputs.set(output.name, row);
+    this._sync(row);
+    const notes = [];
+    if (output.may_set === false) notes.push(h('span', { class: 'badge warn', text: 'not allowed for you' }));
+    if (output.max_hold_s > 0) notes.push(h('span', { class: 'badge', text: `reverts after ${output.max_hold_s} s` }));
+    return h(
+      'tr',
+      { data: { device: output.name, kind: output.kind } },
+      h('th', { title: output.description ?? '' }, h('span', { text: output.name }), h('small', { text: output.kind }), ...notes),
+      h('td', {}, value),
+      h('td', {}, h('div', { class: 'control' }, ...cells)),
+    );
+  }
+
+  _switch(output, row) {
+    const input = h('input', {
+      type: 'checkbox',
+      attrs: { role: 'switch', 'aria-label': `${output.name} on/off` },
+      data: { control: 'switch', device: output.name },
+    });
+    input.addEventListener('change', async () => {
+      const wanted = input.checked ? 1 : 0;
+      await this._try('gpio.set', { device: output.name, value: wanted });
+      this._sync(row); // the device's word (its attribute) decides what the switch shows
+    });
+    return input;
+  }
+
+  _slider(output, row, low, high) {
+    const input = h('input', {
+      type: 'range',
+      min: low,
+      max: high,
+      step: (high - low) / 100,
+      attrs: { 'aria-label': `${output.name} value` },
+      data: { control: 'slider', device: output.name },
+    });
+    input.addEventListener('pointerdown', () => (input.dataset.dragging = '1'));
+    input.addEventListener('change', async () => {
+      delete input.dataset.dragging;
+      await this._try('gpio.set', { device: output.name, value: Number(input.value) });
+      this._sync(row);
+    });
+    return input;
+  }
+
+  _pulse(output) {
+    return h('button', {
+      text: 'Pulse',
+      title: 'on for the pulse length, then back to safe',
+      data: { control: 'pulse', device: output.name },
+      on: { click: () => this._try('gpio.pulse', { device: output.name, duration_s: Number(this.pulseSeconds.value) || DEFAULT_PULSE_S }) },
+    });
+  }
+
+  _inputRow(input, has) {
+    const value = h('output', { class: 'value', text: '–' });
+    const read = has('gpio.read')
+      ? h('button', {
+          text: 'Read',
+          data: { control: 'read', device: input.name },
+          on: {
+            click: async () => {
+              const reply = await this._try('gpio.read', { device: input.name });
+              if (reply) {
+                value.textContent = formatNumber(reply.value);
+                value.dataset.value = String(reply.value);
+              }
+            },
+          },
+        })
+      : null;
+    return h(
+      'tr',
+      { data: { device: input.name, kind: input.kind } },
+      h('th', { title: input.description ?? '' }, h('span', { text: input.name }), h('small', { text: `${input.kind} (input)` })),
+      h('td', {}, value),
+      h('td', {}, h('div', { class: 'control' }, read)),
+    );
+  }
+
+  _methodForm(name, spec) {
+    const properties = spec?.params?.properties ?? {};
+    const required = new Set(spec?.params?.required ?? []);
+    const fields = Object.entries(properties).map(([key, rule]) => field(key, rule, required.has(key)));
+    const form = h(
+      'form',
+      { class: 'method', data: { method: name } },
+      h('strong', { text: name }),
+      h('small', { text: ` ${spec?.description ?? ''}` }),
+      ...fields.map((f) => f.element),
+      h('button', { type: 'submit', text: 'Call' }),
+    );
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      const params = {};
+      for (const f of fields) {
+        const value = f.read();
+        if (value !== undefined) params[f.key] = value;
+      }
+      this._try(name, params);
+    });
+    return form;
+  }
+
+  _freeCall(methods) {
+    const listId = `methods-${Math.random().toString(36).slice(2)}`;
+    const method = h('input', { type: 'text', placeholder: 'method', required: true, attrs: { list: listId }, class: 'method-name' });
+    const payload = h('input', { type: 'text', placeholder: '{}', value: '{}', class: 'payload' });
+    const form = h(
+      'form',
+      { class: 'method free', data: { method: '' } },
+      h('strong', { text: 'Call a method' }),
+      h('datalist', { id: listId }, ...methods.map((m) => h('option', { value: m }))),
+      method,
+      payload,
+      h('button', { type: 'submit', text: 'Call' }),
+    );
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      let params;
+      try {
+        params = JSON.parse(payload.value || '{}');
+      } catch (err) {
+        payload.setCustomValidity(`not JSON: ${err.message}`);
+        payload.reportValidity();
+        return;
+      }
+      payload.setCustomValidity('');
+      this._try(method.value.trim(), params);
+    });
+    return form;
+  }
+
+  /** Run a call; failures are already in the activity log, so they end here. */
+  async _try(method, params) {
+    try {
+      return await this.run(method, params);
+    } catch {
+      return null;
+    }
+  }
+}
+
+/** One input for a JSON-schema property: enum → select, number → number, boolean → checkbox. */
+function field(key, rule, required) {
+  const kinds = [rule?.type ?? []].flat();
+  let input;
+  let read;
+  if (Array.isArray(rule?.enum)) {
+    input = h('select', {}, ...(required ? [] : [h('option', { value: '', text: '' })]), ...rule.enum.map((v) => h('option', { value: String(v), text: String(v) })));
+    read = () => (input.value === '' ? undefined : rule.enum.find((v) => String(v) === input.value));
+  } else if (kinds.includes('number') || kinds.includes('integer')) {
+    input = h('input', { type: 'number', step: 'any', required });
+    read = () => (input.value === '' ? undefined : Number(input.value));
+  } else if (kinds.length === 1 && kinds[0] === 'boolean' && required) {
+    input = h('input', { type: 'checkbox' });
+    read = () => input.checked;
+  } else if (kinds.length === 1 && kinds[0] === 'boolean') {
+    // Optional: leaving it out must stay possible (an unticked box would send false).
+    input = h('select', {}, ...['', 'true', 'false'].map((v) => h('option', { value: v, text: v })));
+    read = () => (input.value === '' ? undefined : input.value === 'true');
+  } else {
+    input = h('input', { type: 'text', required });
+    read = () => (input.value === '' ? undefined : input.value);
+  }
+  input.name = key;
+  const element = h('label', { title: rule?.description ?? '' }, h('span', { text: `${key}${required ? '*' : ''}` }), input);
+  return { key, element, read };
+}

@@ -1,0 +1,179 @@
+// One edge participant's card: header, media, twin, telemetry plots, controls and activity.
+import { ActivityLog } from './activity.js';
+import { Controls } from './controls.js';
+import { h } from './dom.js';
+import { MediaPanel } from './media.js';
+import { Plot } from './plot.js';
+import { CallFailed, RpcCaller, UNSUPPORTED_METHOD } from './rpc.js';
+import { TwinTable } from './twin.js';
+
+/** A device that just joined may not have registered its methods yet: ask again this often. */
+const EARLY_RETRIES = 4;
+const EARLY_RETRY_MS = 1000;
+/** How far back the backfill on join reaches. */
+const HISTORY_WINDOW_S = 15 * 60;
+const HISTORY_PAGE = 2000;
+const HISTORY_MAX_PAGES = 5;
+
+export class DeviceCard {
+  /**
+   * @param {import('livekit-client').Room} room
+   * @param {import('livekit-client').RemoteParticipant} participant
+   * @param {import('./telemetry.js').TelemetryStore} store  this participant's readings
+   * @param {(topic: string) => void} onTopic  the device streams telemetry on `topic`
+   */
+  constructor(room, participant, store, onTopic) {
+    this.participant = participant;
+    this.store = store;
+    this.onTopic = onTopic;
+    this.caller = new RpcCaller(room, participant.identity);
+    this.media = new MediaPanel();
+    this.twin = new TwinTable();
+    this.activity = new ActivityLog();
+    this.controls = new Controls((method, params) => this.run(method, params));
+    /** @type {Map<string, Plot>} */
+    this.plots = new Map();
+    this.title = h('h2');
+    this.badges = h('div', { class: 'badges' });
+    this.plotArea = h('div', { class: 'plots' });
+    this.telemetryNote = h('p', { class: 'muted', text: 'Waiting for readings…' });
+    this.element = h(
+      'section',
+      { class: 'device', data: { identity: participant.identity } },
+      h('header', {}, this.title, this.badges),
+      h(
+        'div',
+        { class: 'grid' },
+        this.media.element,
+        h('div', { class: 'telemetry' }, h('h3', { text: 'Telemetry' }), this.telemetryNote, this.plotArea),
+        this.controls.element,
+        this.twin.element,
+        this.activity.element,
+      ),
+    );
+    store.onChange = (sensors) => this.redraw(sensors);
+    this.redraw(new Set(store.sensors.keys()));
+    this.attributesChanged(participant.attributes);
+  }
+
+  /** Ask the device what it offers and backfill its telemetry; failures are shown, not thrown. */
+  async start() {
+    await Promise.all([this.discover(), this.backfill()]);
+  }
+
+  /**
+   * Call a method on the device and log the outcome; rejects with CallFailed.
+   * With `early`, "unsupported method" is retried for a few seconds: a device that has just
+   * joined answers calls before its services have registered their methods.
+   */
+  async run(method, params = {}, { early = false } = {}) {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        const reply = await this.caller.call(method, params);
+        this.activity.ok(method, params, reply);
+        return reply;
+      } catch (err) {
+        const unsupported = err instanceof CallFailed && err.code === UNSUPPORTED_METHOD;
+        if (early && unsupported && attempt < EARLY_RETRIES) {
+          await new Promise((resolve) => setTimeout(resolve, EARLY_RETRY_MS));
+          continue;
+        }
+        this.activity.failed(method, params, err);
+        throw err;
+      }
+    }
+  }
+
+  async discover() {
+    let describe;
+    try {
+      describe = await this.run('edge.describe', {}, { early: true });
+    } catch (err) {
+      this.controls.unavailable(err.message);
+      return;
+    }
+    this.caller.learnCodes(describe?.errors);
+    let list = null;
+    if (describe?.methods && Object.hasOwn(describe.methods, 'gpio.list')) {
+      try {
+        list = await this.run('gpio.list');
+      } catch {
+        // shown in the activity log; the other controls still work
+      }
+    }
+    this.controls.build(describe, list);
+    this.attributesChanged(this.participant.attributes); // values that arrived meanwhile
+  }
+
+  /** Readings from before we joined, through `telemetry.history`, page by page. */
+  async backfill() {
+    let since = { since_us: Math.max(0, Math.round((Date.now() / 1000 - HISTORY_WINDOW_S) * 1e6)) };
+    for (let page = 0; page < HISTORY_MAX_PAGES; page += 1) {
+      let reply;
+      try {
+        reply = await this.run('telemetry.history', { ...since, limit: HISTORY_PAGE }, { early: page === 0 });
+      } catch (err) {
+        if (err instanceof CallFailed && err.code === UNSUPPORTED_METHOD) {
+          this.telemetryNote.textContent = 'This device has no telemetry.';
+        }
+        return;
+      }
+      if (reply?.topic) this.onTopic(reply.topic);
+      if (!reply?.more) return;
+      since = { since_seq: reply.last_seq };
+    }
+  }
+
+  /** The participant's attributes changed (all of them are passed; `changed` flashes). */
+  attributesChanged(attributes, changed = {}) {
+    this.twin.update(attributes, changed);
+    const p = this.participant;
+    this.title.replaceChildren(h('span', { text: p.name || p.identity }), h('small', { text: ` ${p.identity}` }));
+    const status = attributes['edge.status'] ?? 'unknown';
+    const badges = [h('span', { class: `badge status ${status}`, text: status })];
+    for (const [key, label] of [
+      ['edge.board', ''],
+      ['edge.version', 'v'],
+      ['edge.connection', ''],
+      ['edge.error', 'last error: '],
+    ]) {
+      if (attributes[key]) badges.push(h('span', { class: `badge ${key.replace('.', '-')}`, text: `${label}${attributes[key]}` }));
+    }
+    this.badges.replaceChildren(...badges);
+    this.controls.setLease(attributes['edge.lease'] ?? '');
+    for (const [key, value] of Object.entries(attributes)) {
+      if (key.startsWith('gpio.')) this.controls.setOutput(key.slice(5), value);
+    }
+  }
+
+  /** A file the device sent us (a log bundle, a snapshot): a download link, images shown. */
+  file(name, blob) {
+    const url = URL.createObjectURL(blob);
+    this.activity.file(name, blob.size, url);
+    if (blob.type.startsWith('image/')) this.media.snapshot(url, name);
+  }
+
+  /** A text line on the device's events topic. */
+  event(text) {
+    this.activity.event(text);
+  }
+
+  redraw(sensors) {
+    for (const name of sensors) {
+      const series = this.store.sensors.get(name);
+      if (!series) continue;
+      let plot = this.plots.get(name);
+      if (!plot) {
+        plot = new Plot(name);
+        this.plots.set(name, plot);
+        const names = [...this.plots.keys()].sort();
+        this.plotArea.replaceChildren(...names.map((n) => this.plots.get(n).element));
+      }
+      plot.update(series);
+    }
+    if (this.plots.size) {
+      const dropped = this.store.dropped ? ` · ${this.store.dropped} dropped by the device's spool` : '';
+      this.telemetryNote.textContent = `Up to reading #${this.store.highestSeq}${dropped}`;
+    }
+  }
+}

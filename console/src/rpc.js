@@ -1,0 +1,96 @@
+// RPC calls to one participant: JSON in, JSON out, failures as CallFailed with a code and a name.
+import { RpcError } from 'livekit-client';
+
+/** LiveKit's own RPC error codes (reserved 1001-1999). */
+const LIVEKIT_CODES = {
+  1400: 'unsupported method',
+  1401: 'recipient not found',
+  1402: 'request payload too large',
+  1500: 'application error',
+  1501: 'connection timeout',
+  1502: 'response timeout',
+  1503: 'recipient disconnected',
+  1504: 'response payload too large',
+  1505: 'send failed',
+};
+
+/** The edge's codes as documented; `edge.describe` may name more (see `learnCodes`). */
+const EDGE_CODES = {
+  2000: 'invalid payload',
+  2001: 'unknown device',
+  2002: 'value out of range',
+  2003: 'access denied',
+  2004: 'rate limited',
+  2005: 'hardware error',
+};
+
+export const ACCESS_DENIED = 2003;
+export const UNSUPPORTED_METHOD = 1400;
+const RESPONSE_TIMEOUT_MS = 10000;
+
+/** A call that came back with an RPC error (or could not be made). */
+export class CallFailed extends Error {
+  /**
+   * @param {string} method
+   * @param {number} code  0 when there was no RPC error code (e.g. a reply that is not JSON)
+   * @param {string} reason  the error message as the callee sent it
+   * @param {string} codeName
+   */
+  constructor(method, code, reason, codeName) {
+    super(`${method} failed: ${code ? `${code} ${codeName}: ` : ''}${reason}`);
+    this.method = method;
+    this.code = code;
+    this.reason = reason;
+    this.codeName = codeName;
+  }
+
+  /** The callee refused on purpose (allow-list or someone else's lease). */
+  get denied() {
+    return this.code === ACCESS_DENIED;
+  }
+}
+
+/** Calls JSON methods on one remote participant. */
+export class RpcCaller {
+  /**
+   * @param {import('livekit-client').Room} room
+   * @param {string} identity  the participant to call
+   */
+  constructor(room, identity) {
+    this.room = room;
+    this.identity = identity;
+    /** @type {Record<number, string>} */
+    this.codes = { ...LIVEKIT_CODES, ...EDGE_CODES };
+  }
+
+  /** Adopt the `errors` map of an `edge.describe` answer ({"ACCESS_DENIED": 2003, ...}). */
+  learnCodes(errors) {
+    for (const [name, code] of Object.entries(errors ?? {})) {
+      if (Number.isInteger(code)) this.codes[code] = name.toLowerCase().replace(/_/g, ' ');
+    }
+  }
+
+  /** Call `method` with `params` (an object); resolve to the parsed reply or throw CallFailed. */
+  async call(method, params = {}) {
+    let reply;
+    try {
+      reply = await this.room.localParticipant.performRpc({
+        destinationIdentity: this.identity,
+        method,
+        payload: JSON.stringify(params),
+        responseTimeout: RESPONSE_TIMEOUT_MS,
+      });
+    } catch (err) {
+      if (err instanceof RpcError) {
+        throw new CallFailed(method, err.code, err.message, this.codes[err.code] ?? 'error');
+      }
+      throw new CallFailed(method, 0, String(err?.message ?? err), 'error');
+    }
+    if (!reply) return null;
+    try {
+      return JSON.parse(reply);
+    } catch {
+      throw new CallFailed(method, 0, `reply is not JSON: ${reply.slice(0, 80)}`, 'bad reply');
+    }
+  }
+}
