@@ -162,6 +162,8 @@ def _describe_credentials(lk: LiveKitConfig) -> str:
     """One line about the credentials; CredentialsError if a static token is unusable now."""
     if lk.credentials == "api_key":
         return f"api key {lk.api_key!r} + secret (tokens minted for {lk.token_ttl_s} s)"
+    if lk.credentials == "token_url":
+        return f"a token fetched from {lk.token_url} for every join"
     info = inspect_token(lk.token, now=time.time())
     expires = iso_utc(info.expires_at)
     return f"static token for {info.identity!r} in room {info.room!r}, expires {expires}"

@@ -72,6 +72,11 @@ class LiveKitConfig:
     """API key the daemon signs its own tokens with."""
     api_secret: str = field(default="", repr=False)
     """API secret matching `api_key`."""
+    token_url: str = ""
+    """An HTTP(S) endpoint that hands out tokens (GET, `?identity=&room=`), fetched anew for
+    every join; empty when the token is static or minted."""
+    token_url_auth: str = field(default="", repr=False)
+    """Sent as the `Authorization` header to `token_url` (e.g. `Bearer <device secret>`)."""
     token_ttl_s: int = DEFAULT_TOKEN_TTL_S
     """Lifetime of minted tokens."""
     connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S
@@ -81,9 +86,11 @@ class LiveKitConfig:
         object.__setattr__(self, "attributes", MappingProxyType(dict(self.attributes)))
 
     @property
-    def credentials(self) -> Literal["token", "api_key"]:
-        """`token` for a static token, `api_key` when the daemon mints its own."""
-        return "token" if self.token else "api_key"
+    def credentials(self) -> Literal["token", "api_key", "token_url"]:
+        """`token` (static), `token_url` (fetched per join) or `api_key` (minted here)."""
+        if self.token:
+            return "token"
+        return "token_url" if self.token_url else "api_key"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -244,7 +251,13 @@ def parse_config(
     token = lk.string("token")
     api_key = lk.string("api_key")
     api_secret = lk.string("api_secret")
+    token_url = lk.string("token_url", max_bytes=4096)
+    token_url_auth = lk.string("token_url_auth", max_bytes=4096)
     credentials_are_strings = len(issues) == before
+    if token_url and not token_url.startswith(("http://", "https://")):
+        lk.issue("token_url", f"expected an http:// or https:// URL, got {token_url!r}")
+    if token_url_auth and not token_url:
+        lk.issue("token_url_auth", "only used with token_url")
     ttl = lk.number(
         "token_ttl_s", DEFAULT_TOKEN_TTL_S, low=TOKEN_TTL_MIN_S, high=TOKEN_TTL_MAX_S, integer=True
     )
@@ -265,7 +278,10 @@ def parse_config(
     for table in (lk, daemon, sim, top):
         table.check_unknown()
 
-    if credentials_are_strings:
+    if credentials_are_strings and token_url:
+        if token or api_key or api_secret:
+            issues.append("livekit: give one of token, api_key + api_secret or token_url")
+    elif credentials_are_strings:
         token, api_key, api_secret = _credentials(token, api_key, api_secret, env, issues)
     if issues:
         raise ConfigError(issues)
@@ -281,6 +297,8 @@ def parse_config(
             token=token,
             api_key=api_key,
             api_secret=api_secret,
+            token_url=token_url,
+            token_url_auth=token_url_auth,
             token_ttl_s=int(ttl),
             connect_timeout_s=float(timeout),
         ),
@@ -316,7 +334,7 @@ def _credentials(
     if token and (api_key or api_secret):
         issues.append("livekit: give either token or api_key + api_secret, not both")
     elif not (token or api_key or api_secret):
-        issues.append("livekit: give either token or api_key + api_secret")
+        issues.append("livekit: give token, api_key + api_secret, or token_url")
     elif api_key and not api_secret:
         issues.append("livekit.api_secret: required when api_key is set")
     elif api_secret and not api_key:

@@ -53,7 +53,7 @@ from edge.telemetry.outbox import Outbox
 from edge.telemetry.sampler import TelemetryService
 from edge.telemetry.spec import SensorKind
 from edge.telemetry.uplink import serve_telemetry
-from edge.token import inspect_token, iso_utc, token_for
+from edge.token import inspect_token, iso_utc, require_set_clock, token_for
 from edge.twin import DeviceFacts
 
 if TYPE_CHECKING:
@@ -234,7 +234,7 @@ async def _session(daemon: _Daemon, board: SimulatedBoard | None) -> _Outcome:
     )
     joined = False
     try:
-        token = _session_token(daemon)
+        token = await _session_token(daemon)
         async with Room.connect(options, token) as room:
             joined = True
             daemon.connection.joined(room=room.name, identity=lk.identity, now=time.monotonic())
@@ -317,7 +317,7 @@ def _connection_changed(daemon: _Daemon) -> None:
     daemon.twin.update(daemon.connection.attributes())
 
 
-def _session_token(daemon: _Daemon) -> str:
+async def _session_token(daemon: _Daemon) -> str:
     """A static token is replaced by the server's refreshed one while that is still valid.
 
     (The server refreshes tokens every few minutes and on claim changes; a static token from
@@ -325,6 +325,11 @@ def _session_token(daemon: _Daemon) -> str:
     """
     now = time.time()
     config = daemon.config.livekit
+    if config.token_url:
+        require_set_clock(now)  # a token fetched before NTP would look not yet valid
+        from edge.livekit.token_source import fetch_token
+
+        return await fetch_token(config, now=now)
     if config.token and daemon.refreshed_token:
         try:
             info = inspect_token(daemon.refreshed_token, now=now)

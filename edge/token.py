@@ -137,11 +137,7 @@ def token_for(config: LiveKitConfig, *, now: float) -> str:
     Raises `ClockNotSet` while the clock reads a time before this release was built (a board
     without RTC before NTP): minted tokens would not be valid yet, and static ones look expired.
     """
-    if now < EARLIEST_PLAUSIBLE_TIME:
-        raise ClockNotSet(
-            f"system clock reads {iso_utc(now)}, before this release was built; "
-            "waiting for time sync (NTP) before using or minting a token"
-        )
+    require_set_clock(now)
     if config.token:
         info = inspect_token(config.token, now=now)
         if (info.identity, info.room) != (config.identity, config.room):
@@ -164,6 +160,15 @@ def token_for(config: LiveKitConfig, *, now: float) -> str:
         metadata=config.metadata or None,
         attributes=config.attributes or None,
     )
+
+
+def require_set_clock(now: float) -> None:
+    """Raise `ClockNotSet` while the clock reads a time before this release was built."""
+    if now < EARLIEST_PLAUSIBLE_TIME:
+        raise ClockNotSet(
+            f"system clock reads {iso_utc(now)}, before this release was built; "
+            "waiting for time sync (NTP) before using or minting a token"
+        )
 
 
 def iso_utc(timestamp: float) -> str:

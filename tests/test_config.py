@@ -229,7 +229,7 @@ def test_top_level_problems_are_reported_by_table_name(data: dict[str, Any], exp
 @pytest.mark.parametrize(
     ("credentials", "expected"),
     [
-        ({}, "livekit: give either token or api_key + api_secret"),
+        ({}, "livekit: give token, api_key + api_secret, or token_url"),
         (
             {"token": "a.b.c", "api_key": "k"},
             "livekit: give either token or api_key + api_secret, not both",
@@ -265,7 +265,7 @@ def test_an_empty_file_lists_every_required_field() -> None:
         "livekit.url: required",
         "livekit.room: required",
         "livekit.identity: required",
-        "livekit: give either token or api_key + api_secret",
+        "livekit: give token, api_key + api_secret, or token_url",
     ]
 
 
@@ -441,3 +441,22 @@ def test_the_board_profile_sits_under_the_camera_and_microphone_sections() -> No
     assert own.camera is not None
     assert (own.camera.width, own.camera.height, own.camera.bitrate) == (320, 240, 250_000)
     assert own.camera.framerate == board.camera.framerate
+
+
+def test_a_token_url_is_a_third_kind_of_credentials() -> None:
+    livekit = {k: v for k, v in _base()["livekit"].items() if k not in ("api_key", "api_secret")}
+    data = _base() | {"livekit": livekit | {"token_url": "https://tokens.example/edge"}}
+    config = parse_config(data, env={})
+    assert config.livekit.credentials == "token_url"
+    assert "token_url_auth" not in repr(config.livekit)
+
+    both = _base() | {"livekit": _base()["livekit"] | {"token_url": "https://t.example/"}}
+    assert _issues(both) == ["livekit: give one of token, api_key + api_secret or token_url"]
+    bad = {"livekit": livekit | {"token_url": "ftp://t.example/", "token_url_auth": "x"}}
+    assert _issues(_base() | bad) == [
+        "livekit.token_url: expected an http:// or https:// URL, got 'ftp://t.example/'"
+    ]
+    assert _issues(_base() | {"livekit": livekit | {"token_url_auth": "Bearer x"}}) == [
+        "livekit.token_url_auth: only used with token_url",
+        "livekit: give token, api_key + api_secret, or token_url",
+    ]

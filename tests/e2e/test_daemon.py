@@ -14,6 +14,7 @@ from typing import Any
 
 import msgpack  # type: ignore[import-untyped]
 import pytest
+from aiohttp import web
 from livekit import rtc
 
 from tests.conftest import OfficialPeerFactory, ServerProcess
@@ -129,6 +130,49 @@ async def test_second_daemon_with_the_same_identity_evicts_the_first_which_exits
     assert not any("retrying" in line for line in first.lines), first.log()
     assert second.proc.returncode is None
     assert await second.stop() == 0
+
+
+async def test_a_daemon_with_a_token_url_fetches_a_token_for_each_join(
+    start_edge: StartEdge,
+    official_peer: OfficialPeerFactory,
+    livekit_server: LiveKitServer,
+    room_name: str,
+    tmp_path: Path,
+) -> None:
+    asked: list[tuple[str, str]] = []
+
+    async def hand_out(request: web.Request) -> web.StreamResponse:
+        if request.headers.get("Authorization") != "Bearer device-7":
+            return web.Response(status=403)
+        identity, room = request.query["identity"], request.query["room"]
+        asked.append((identity, room))
+        jwt = mint_token(livekit_server, identity=identity, room=room, name="Fetched")
+        return web.json_response({"participantToken": jwt})
+
+    app = web.Application()
+    app.router.add_get("/token", hand_out)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        config = tmp_path / "edge.toml"
+        config.write_text(
+            f'[livekit]\nurl = "{livekit_server.url}"\nroom = "{room_name}"\n'
+            'identity = "edge-fetch"\n'
+            f'token_url = "http://127.0.0.1:{port}/token"\n'
+            'token_url_auth = "Bearer device-7"\n'
+        )
+        config.chmod(0o600)
+        viewer = await official_peer("viewer")
+        edge = await start_edge("run", "--config", str(config))
+        await viewer.wait_participant("edge-fetch", timeout=30)
+        assert asked == [("edge-fetch", room_name)]
+        assert not any("device-7" in line for line in edge.lines), "the secret stays out of logs"
+        assert await edge.stop() == 0
+    finally:
+        await runner.cleanup()
 
 
 async def test_refused_token_exits_with_one_line_and_no_retry(

@@ -93,7 +93,7 @@ def test_credentials_from_the_workstation_environment_do_not_count(
     result = provision(image, "--config", str(bare), config=False)
 
     assert result.status == 1
-    assert "livekit: give either token or api_key + api_secret" in result.err
+    assert "livekit: give token, api_key + api_secret, or token_url" in result.err
     assert _digest(image) == before
 
 
