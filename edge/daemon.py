@@ -256,6 +256,8 @@ async def _session(daemon: _Daemon, board: SimulatedBoard | None) -> _Outcome:
         return _Outcome(exc, fatal=True, joined=joined)
     finally:
         daemon.gpio.link_lost()
+        if daemon.media is not None:
+            await daemon.media.release()  # after the leave: camera and microphone go last
     fatal = isinstance(error, ServerLeft) and not error.can_reconnect
     return _Outcome(error, fatal=fatal, joined=True)
 

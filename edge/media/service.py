@@ -120,6 +120,8 @@ class MediaService:
         self._open_video: Callable[..., VideoSource] = open_video or open_video_source
         self._open_audio: Callable[..., AudioSource] = open_audio or open_audio_source
         self.devices: dict[str, _Device] = {}
+        self._to_release: list[VideoSource | AudioSource] = []
+        """Devices of a session that is ending, closed by `release()` after the leave."""
         for config in (camera, microphone):
             if config is not None:
                 name = "camera" if isinstance(config, CameraConfig) else "microphone"
@@ -138,6 +140,12 @@ class MediaService:
         finally:
             for device in self.devices.values():
                 self._set_state(device, TrackState.OFFLINE)
+
+    async def release(self) -> None:
+        """Close the devices the last session left open (call after leaving the room)."""
+        pending, self._to_release = self._to_release, []
+        for source in pending:
+            await source.aclose()
 
     def status(self) -> dict[str, str]:
         """The twin's view: `media.<track>` = state (and why, when unavailable)."""
@@ -226,7 +234,10 @@ class MediaService:
             if publication is not None and not publication.ended.is_set() and not leaving:
                 with contextlib.suppress(ConnectionError_):
                     await room.unpublish_track(publication.sid)
-            await source.aclose()
+            if leaving:  # the room is being left: devices go after the leave (`release`)
+                self._to_release.append(source)
+            else:
+                await source.aclose()
 
     def _options(self, device: _Device) -> TrackOptions:
         config = device.config

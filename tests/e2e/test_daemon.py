@@ -246,12 +246,18 @@ async def test_sigterm_drives_outputs_safe_before_leaving_the_room(
     tmp_path: Path,
 ) -> None:
     op = await official_peer("op-anna")
+    camera = '[camera]\nsource = "synthetic"\nwidth = 160\nheight = 120\nframerate = 5\n'
     config = write_config(
-        tmp_path / "edge.toml", livekit_server, room_name, identity="edge-gpio", extra=GPIO_TOML
+        tmp_path / "edge.toml",
+        livekit_server,
+        room_name,
+        identity="edge-gpio",
+        extra=GPIO_TOML + camera,
     )
     edge = await start_edge("run", "--config", str(config), "--simulate")
     await op.wait_participant("edge-gpio", timeout=30)
     await edge.wait_line("GPIO ready: 2 output(s)")
+    await edge.wait_line("published video track 'camera'")
     reply = await op.local.perform_rpc(
         destination_identity="edge-gpio",
         method="gpio.set",
@@ -266,7 +272,8 @@ async def test_sigterm_drives_outputs_safe_before_leaving_the_room(
         i for i, line in enumerate(edge.lines) if "output relay -> 0 (daemon stopping)" in line
     )
     left = next(i for i, line in enumerate(edge.lines) if "left room cleanly" in line)
-    assert safe < left, edge.log()
+    released = next(i for i, line in enumerate(edge.lines) if "camera: running -> stopped" in line)
+    assert safe < left < released, edge.log()  # outputs safe, leave, then the camera goes
 
 
 async def test_safe_state_command_drives_every_output_safe(

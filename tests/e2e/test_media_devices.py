@@ -39,12 +39,15 @@ async def serving(
     server: LiveKitServer, room_name: str, media: MediaService
 ) -> AsyncIterator[Room]:
     token = mint_token(server, identity="edge-cam", room=room_name)
-    async with Room.connect(RoomOptions(url=server.url, attributes={}), token) as room:
-        media.register(RpcEndpoint(room), StreamEndpoint(room))
-        async with asyncio.TaskGroup() as tg:
-            task = tg.create_task(media.serve(room), name="test.media")
-            yield room
-            task.cancel()
+    try:
+        async with Room.connect(RoomOptions(url=server.url, attributes={}), token) as room:
+            media.register(RpcEndpoint(room), StreamEndpoint(room))
+            async with asyncio.TaskGroup() as tg:
+                task = tg.create_task(media.serve(room), name="test.media")
+                yield room
+                task.cancel()
+    finally:
+        await media.release()  # as the daemon does, after the leave
 
 
 async def test_a_camera_plugged_in_late_unplugged_and_back_follows_in_the_room(
