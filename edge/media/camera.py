@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from edge.errors import DeviceUnavailable, MediaError
-from edge.media.bridge import DropPolicy, ThreadToLoop, in_thread
+from edge.media.bridge import DropPolicy, ThreadToLoop
+from edge.media.capture import CaptureSource
 from edge.media.frames import KEYFRAME_MIN_INTERVAL_S, EncodedFrame, KeyframeLimiter, SourceState
 from edge.media.spec import CameraConfig, EncoderKind
 
@@ -114,8 +115,10 @@ def make_output(base: type[Any], deliver: Callable[[bytes, bool, int | None], No
     return BridgeOutput()
 
 
-class CameraSource:
+class CameraSource(CaptureSource[EncodedFrame]):
     """A picamera2 camera as a `VideoSource` of H.264 access units."""
+
+    kind = "camera"
 
     def __init__(
         self,
@@ -127,30 +130,22 @@ class CameraSource:
         stall_timeout_s: float = STALL_TIMEOUT_S,
         snapshot_timeout_s: float = SNAPSHOT_TIMEOUT_S,
     ) -> None:
+        super().__init__(stall_timeout_s=stall_timeout_s)
         self.config = config
         self.width = config.width
         self.height = config.height
         self.framerate = config.framerate
         self.bitrate = config.bitrate
-        self.state = SourceState.STOPPED
-        self.last_error = ""
         self._load_api = api
-        self._stall_timeout_s = stall_timeout_s
         self._snapshot_timeout_s = snapshot_timeout_s
         self._keyframes = KeyframeLimiter(
             self._force_key_frame, min_interval_s=keyframe_min_interval_s, clock=clock
         )
-        self._bridge: ThreadToLoop[EncodedFrame] | None = None
         self._camera: Any = None
         self._encoder: Any = None
         self._origin_us: int | None = None
         self._warned_no_force = False
         self._lock = threading.Lock()  # the camera handle, between the loop and worker threads
-
-    @property
-    def dropped(self) -> int:
-        """Frames the bridge dropped because the consumer was slower than the encoder."""
-        return 0 if self._bridge is None else self._bridge.dropped
 
     @property
     def keyframes_forced(self) -> int:
@@ -159,11 +154,9 @@ class CameraSource:
 
     async def start(self) -> None:
         """Open the camera and start recording; DeviceUnavailable or MediaError if it cannot."""
-        if self.state in (SourceState.STARTING, SourceState.RUNNING):
-            raise MediaError("the camera is already started")
-        self._set_state(SourceState.STARTING)
+        self._starting()
         self._origin_us = None
-        self._bridge = ThreadToLoop(
+        bridge: ThreadToLoop[EncodedFrame] = ThreadToLoop(
             asyncio.get_running_loop(),
             maxsize=max(MIN_QUEUE_FRAMES, round(QUEUE_S * self.framerate)),
             policy=DropPolicy.UNTIL_KEYFRAME,
@@ -171,40 +164,16 @@ class CameraSource:
             on_overflow=self.request_keyframe,
             name="camera",
         )
-        try:
-            await in_thread(self._open)
-        except MediaError as exc:
-            self._fail(exc)
-            await in_thread(self._release)
-            raise
-        except BaseException:  # cancelled, or a library bug: never leave the device open
-            self._bridge.close(MediaError("the camera did not start"))
-            await in_thread(self._release)
-            self._set_state(SourceState.STOPPED)
-            raise
-        self._set_state(SourceState.RUNNING)
-
-    async def aclose(self) -> None:
-        """Stop recording and release the camera; idempotent."""
-        if self._bridge is not None:
-            self._bridge.close(MediaError("the camera is closed"))
-        await in_thread(self._release)
-        if self.state is not SourceState.STOPPED:
-            self._set_state(SourceState.STOPPED)
+        await self._run_with(bridge)
 
     async def next_frame(self) -> EncodedFrame:
         """The next access unit; DeviceUnavailable if the camera stopped, MediaError if closed."""
-        bridge = self._bridge
-        if bridge is None:
-            raise MediaError("the camera is not started")
-        try:
-            return await bridge.get_or_stall(self._stall_timeout_s)
-        except TimeoutError:
-            error = DeviceUnavailable(
-                f"the camera sent no frame for {self._stall_timeout_s:g} s (unplugged or hung)"
-            )
-            self._fail(error)
-            raise error from None
+        return await self._next()
+
+    def _stalled(self) -> DeviceUnavailable:
+        return DeviceUnavailable(
+            f"the camera sent no frame for {self._stall_timeout_s:g} s (unplugged or hung)"
+        )
 
     def request_keyframe(self) -> None:
         """Ask the encoder for an IDR; at most one per interval, a later one is remembered."""
@@ -343,19 +312,6 @@ class CameraSource:
                 "camera: this picamera2 cannot force keyframes (needs 0.3.32 or later); viewers"
                 " wait for the periodic IDR (camera.keyframe_interval_s)"
             )
-
-    def _fail(self, error: MediaError) -> None:
-        self.last_error = str(error)
-        if self._bridge is not None:
-            self._bridge.close(error)
-        if self.state is not SourceState.FAILED:
-            _LOGGER.warning("camera failed: %s", error)
-            self._set_state(SourceState.FAILED)
-
-    def _set_state(self, state: SourceState) -> None:
-        if state is not self.state:
-            _LOGGER.info("camera: %s -> %s", self.state.value, state.value)
-            self.state = state
 
 
 def _force_v4l2_key_frame(device: Any) -> None:

@@ -21,8 +21,9 @@ from collections.abc import Callable
 from typing import Any
 
 from edge.errors import DeviceUnavailable, MediaError
-from edge.media.bridge import DropPolicy, ThreadToLoop, in_thread
-from edge.media.frames import PcmFrame, SourceState
+from edge.media.bridge import DropPolicy, ThreadToLoop
+from edge.media.capture import CaptureSource
+from edge.media.frames import PcmFrame
 from edge.media.spec import MicrophoneConfig
 
 _LOGGER = logging.getLogger(__name__)
@@ -46,8 +47,10 @@ def load_pyaudio() -> Any:
     return pyaudio
 
 
-class MicrophoneSource:
+class MicrophoneSource(CaptureSource[PcmFrame]):
     """A sound-card input as an `AudioSource` of 20 ms PCM frames."""
+
+    kind = "microphone"
 
     def __init__(
         self,
@@ -56,78 +59,44 @@ class MicrophoneSource:
         pyaudio: Callable[[], Any] = load_pyaudio,
         stall_timeout_s: float = STALL_TIMEOUT_S,
     ) -> None:
+        super().__init__(stall_timeout_s=stall_timeout_s)
         self.config = config
         self.sample_rate = config.sample_rate
         self.channels = config.channels
-        self.state = SourceState.STOPPED
-        self.last_error = ""
         self.overflows = 0
         """Buffers PortAudio flagged as input overflow (samples lost before we saw them)."""
         self.device_name = ""
         """The input device in use."""
         self._load = pyaudio
-        self._stall_timeout_s = stall_timeout_s
-        self._bridge: ThreadToLoop[PcmFrame] | None = None
         self._overflow_flag = 0
         self._continue = 0
         self._audio: Any = None
         self._stream: Any = None
         self._lock = threading.Lock()  # the PortAudio handles, between the loop and workers
 
-    @property
-    def dropped(self) -> int:
-        """Frames the bridge dropped because the consumer was slower than the device."""
-        return 0 if self._bridge is None else self._bridge.dropped
-
     async def start(self) -> None:
         """Open the input device and start capturing; DeviceUnavailable if there is none."""
-        if self.state in (SourceState.STARTING, SourceState.RUNNING):
-            raise MediaError("the microphone is already started")
-        self._set_state(SourceState.STARTING)
-        self._bridge = ThreadToLoop(
+        self._starting()
+        bridge: ThreadToLoop[PcmFrame] = ThreadToLoop(
             asyncio.get_running_loop(),
             maxsize=QUEUE_FRAMES,
             policy=DropPolicy.DROP_OLDEST,
             name="microphone",
         )
-        try:
-            await in_thread(self._open)
-        except MediaError as exc:
-            self._fail(exc)
-            await in_thread(self._release)
-            raise
-        except BaseException:  # cancelled, or a library bug: never leave the device open
-            self._bridge.close(MediaError("the microphone did not start"))
-            await in_thread(self._release)
-            self._set_state(SourceState.STOPPED)
-            raise
-        self._set_state(SourceState.RUNNING)
-
-    async def aclose(self) -> None:
-        """Stop capturing and release the device; idempotent."""
-        if self._bridge is not None:
-            self._bridge.close(MediaError("the microphone is closed"))
-        await in_thread(self._release)
-        if self.state is not SourceState.STOPPED:
-            self._set_state(SourceState.STOPPED)
+        await self._run_with(bridge)
 
     async def next_frame(self) -> PcmFrame:
         """The next 20 ms; DeviceUnavailable if the device stopped, MediaError once closed."""
-        bridge = self._bridge
-        if bridge is None:
-            raise MediaError("the microphone is not started")
-        try:
-            return await bridge.get_or_stall(self._stall_timeout_s)
-        except TimeoutError:
-            stream = self._stream
-            active = stream is not None and _quietly(stream.is_active)
-            how = "stream still open" if active else "stream ended"
-            error = DeviceUnavailable(
-                f"the microphone {self.device_name!r} sent no audio for"
-                f" {self._stall_timeout_s:g} s ({how}; unplugged?)"
-            )
-            self._fail(error)
-            raise error from None
+        return await self._next()
+
+    def _stalled(self) -> DeviceUnavailable:
+        stream = self._stream
+        active = stream is not None and _quietly(stream.is_active)
+        how = "stream still open" if active else "stream ended"
+        return DeviceUnavailable(
+            f"the microphone {self.device_name!r} sent no audio for"
+            f" {self._stall_timeout_s:g} s ({how}; unplugged?)"
+        )
 
     # -- worker threads --------------------------------------------------------------------
 
@@ -201,19 +170,6 @@ class MicrophoneSource:
                 )
             )
         return None, self._continue
-
-    def _fail(self, error: MediaError) -> None:
-        self.last_error = str(error)
-        if self._bridge is not None:
-            self._bridge.close(error)
-        if self.state is not SourceState.FAILED:
-            _LOGGER.warning("microphone failed: %s", error)
-            self._set_state(SourceState.FAILED)
-
-    def _set_state(self, state: SourceState) -> None:
-        if state is not self.state:
-            _LOGGER.info("microphone: %s -> %s", self.state.value, state.value)
-            self.state = state
 
 
 def _pick_device(audio: Any, wanted: str, channels: int) -> tuple[int, dict[str, Any]]:
