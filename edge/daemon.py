@@ -64,6 +64,8 @@ _LOGGER = logging.getLogger(__name__)
 EXIT_OK = 0
 FACTS_PERIOD_S = 30.0
 """How often uptime and the like are refreshed in the twin (it coalesces further)."""
+FIRST_FACTS_REFRESH_S = 7.0
+"""The second refresh, soon after the first ping answer (LiveKit pings every 5 s): RTT."""
 STATUS_ATTRIBUTE = "edge.status"
 """Participant attribute that says `online` while the daemon is in the room."""
 
@@ -282,7 +284,7 @@ async def _serve(room: Room, daemon: _Daemon, board: SimulatedBoard | None) -> N
             tg.create_task(_log_events(room), name="daemon.room-events"),
             tg.create_task(gpio, name="daemon.gpio"),
             tg.create_task(daemon.twin.run(room, initial=initial), name="daemon.twin"),
-            tg.create_task(_report_facts(daemon), name="daemon.twin-facts"),
+            tg.create_task(_report_facts(daemon, room), name="daemon.twin-facts"),
         ]
         if daemon.media is not None:
             tasks.append(tg.create_task(daemon.media.serve(room), name="daemon.media"))
@@ -358,7 +360,7 @@ def _mirror_temperatures(telemetry: TelemetryService, twin: TwinPublisher) -> No
     telemetry.on_reading = on_reading
 
 
-async def _report_facts(daemon: _Daemon) -> None:
+async def _report_facts(daemon: _Daemon, room: Room) -> None:
     """Keep the twin's view of the daemon itself current."""
     while True:
         lease = daemon.gpio.lease
@@ -368,10 +370,12 @@ async def _report_facts(daemon: _Daemon) -> None:
             version=__version__,
             uptime_s=time.monotonic() - daemon.started_at,
             lease_holder=lease.holder if lease else "",
+            rtt_ms=room.rtt_ms,
+            network_quality=room.network_quality,
             last_error=daemon.last_error,
         )
         daemon.twin.update(facts.as_attributes())
-        await asyncio.sleep(FACTS_PERIOD_S)
+        await asyncio.sleep(FACTS_PERIOD_S if room.rtt_ms is not None else FIRST_FACTS_REFRESH_S)
 
 
 async def _log_events(room: Room) -> None:

@@ -157,6 +157,9 @@ class Room:
         )
         self._room_state.apply_join(join.other_participants)
         self._publications = TrackPublisher(peer=self._publisher, session=session, send=self._send)
+        self._rtt_ms: float | None = None
+        self.network_quality = ""
+        """How the server rates our connection (`excellent`, `good`, `poor`, `lost`; "" unknown)."""
 
     @classmethod
     @asynccontextmanager
@@ -300,6 +303,11 @@ class Room:
         publisher.send(data, reliable=reliable)
 
     @property
+    def rtt_ms(self) -> float | None:
+        """Signalling round-trip time from the last ping (None before the first answer)."""
+        return self._rtt_ms
+
+    @property
     def local_tracks(self) -> Mapping[str, LocalTrack]:
         """Our published tracks by sid."""
         return dict(self._publications.tracks)
@@ -409,6 +417,13 @@ class Room:
             case sig.RoomUpdated(room=info):
                 for change in self._state().apply_room(info):
                     self._emit(change)
+            case sig.PongReceived(rtt_ms=rtt_ms):
+                self._rtt_ms = float(rtt_ms)
+            case sig.QualityChanged(qualities=qualities):
+                mine = self._room_state.local.sid
+                for sid, quality in qualities:
+                    if sid == mine:
+                        self.network_quality = quality
             case sig.TokenRefreshed(token=token):
                 self.token = token
                 _LOGGER.debug("the server refreshed our access token")

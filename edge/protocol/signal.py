@@ -151,6 +151,14 @@ class MuteRequested:
 
 
 @dataclass(frozen=True, slots=True)
+class QualityChanged:
+    """The server's view of participants' connection quality (`excellent` ... `lost`)."""
+
+    qualities: tuple[tuple[str, str], ...]
+    """(participant sid, quality) pairs."""
+
+
+@dataclass(frozen=True, slots=True)
 class LeaveReceived:
     """The server ended (or refused) our session."""
 
@@ -204,6 +212,7 @@ SignalEvent = (
     | TrackSubscribed
     | TrackUnpublished
     | MuteRequested
+    | QualityChanged
     | LeaveReceived
     | TokenRefreshed
     | RequestAnswered
@@ -387,6 +396,16 @@ class SignalSession:
         if kind == "pong_resp":
             self.rtt_ms = max(0, int(now * 1000) - msg.pong_resp.last_ping_timestamp)
             return [PongReceived(rtt_ms=self.rtt_ms)]
+        if kind == "connection_quality":
+            names = proto_models.ConnectionQuality.Name
+            return [
+                QualityChanged(
+                    qualities=tuple(
+                        (u.participant_sid, names(u.quality).lower())
+                        for u in msg.connection_quality.updates
+                    )
+                )
+            ]
         if kind == "track_subscribed":
             return [TrackSubscribed(track_sid=msg.track_subscribed.track_sid)]
         if kind == "track_unpublished":

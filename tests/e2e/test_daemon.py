@@ -91,6 +91,12 @@ async def test_simulated_board_joins_publishes_and_leaves_cleanly_on_sigterm(
     )
     temperature = float(viewer.remote("edge-sim").attributes["sim.soc_temperature_c"])  # type: ignore[union-attr]
     assert 30.0 < temperature < 70.0
+    rtt = await assert_eventually(
+        lambda: viewer.remote("edge-sim").attributes.get("edge.rtt_ms"),  # type: ignore[union-attr]
+        timeout=30,
+        message=lambda: f"no edge.rtt_ms; edge log:\n{edge.log()}",
+    )
+    assert 0 <= float(rtt) < 1000  # loopback
 
     await viewer.publish_data(b"hello edge", topic="greeting")
     await edge.wait_line("data from 'viewer' on topic 'greeting': 10 byte(s), reliable")

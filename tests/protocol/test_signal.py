@@ -225,6 +225,23 @@ def test_track_messages_become_events_and_mute_is_sent_by_sid() -> None:
     assert (req.mute.sid, req.mute.muted) == ("TR_1", False)
 
 
+def test_connection_quality_updates_become_one_event() -> None:
+    session = joined_session()
+    updates = proto_rtc.ConnectionQualityUpdate(
+        updates=[
+            proto_rtc.ConnectionQualityInfo(
+                participant_sid="PA_1", quality=proto_models.ConnectionQuality.GOOD, score=4.1
+            ),
+            proto_rtc.ConnectionQualityInfo(
+                participant_sid="PA_2", quality=proto_models.ConnectionQuality.LOST
+            ),
+        ]
+    )
+    assert session.receive(frame(connection_quality=updates), 1) == [
+        sig.QualityChanged(qualities=(("PA_1", "good"), ("PA_2", "lost")))
+    ]
+
+
 def test_update_metadata_numbers_requests_and_deletes_with_empty_values() -> None:
     session = joined_session()
     rid1, data1 = session.update_metadata(attributes={"a": "1", "gone": ""})
