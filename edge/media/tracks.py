@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import fractions
 import logging
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
@@ -23,6 +23,14 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 MICROSECONDS = fractions.Fraction(1, 1_000_000)
+
+
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+
+class _Feed(Protocol[T_co]):
+    async def next_frame(self) -> T_co: ...
 
 
 class EncodedFeed(Protocol):
@@ -39,22 +47,48 @@ class PcmFeed(Protocol):
     async def next_frame(self) -> PcmFrame: ...
 
 
-class EncodedVideoTrack(MediaStreamTrack):
+class _SourceTrack(MediaStreamTrack, Generic[T]):
+    """A track pulling from one source; ends (and says why) when the source fails."""
+
+    def __init__(self, source: _Feed[T]) -> None:
+        super().__init__()
+        self._feed = source
+        self._muted = False
+        self.error: MediaError | None = None
+        """Why the track ended, if its source failed."""
+        self.ended = asyncio.Event()
+        """Set when the track ends (source failure or stop)."""
+
+    def stop(self) -> None:
+        """End the track (aiortc's sender stops reading it)."""
+        super().stop()
+        self.ended.set()
+
+    async def _next(self) -> T:
+        """The source's next item; MediaStreamError (aiortc's "track ended") once it fails."""
+        if self.readyState != "live":
+            raise MediaStreamError
+        try:
+            return await self._feed.next_frame()
+        except MediaError as exc:
+            if self.error is None:
+                _LOGGER.warning("%s track ended: %s", self.kind, exc)
+                self.error = exc
+            self.stop()
+            raise MediaStreamError from None
+
+
+class EncodedVideoTrack(_SourceTrack["EncodedFrame"]):
     """Video track whose frames are the source's encoded H.264 access units."""
 
     kind = "video"
 
     def __init__(self, source: EncodedFeed) -> None:
-        super().__init__()
+        super().__init__(source)
         self._source = source
-        self._muted = False
         self._awaiting_keyframe = True
         """A decoder can only start at an IDR: drop until one comes (first frame, unmute)."""
         self._origin_us: int | None = None
-        self.error: MediaError | None = None
-        """Why the track ended, if its source failed."""
-        self.ended = asyncio.Event()
-        """Set when the track ends (source failure or stop)."""
         self.frames_sent = 0
 
     def request_keyframe(self) -> None:
@@ -73,13 +107,7 @@ class EncodedVideoTrack(MediaStreamTrack):
     async def recv(self) -> Any:
         """The next access unit as an `av.Packet` in microseconds since the first one."""
         while True:
-            if self.readyState != "live":
-                raise MediaStreamError
-            try:
-                frame = await self._source.next_frame()
-            except MediaError as exc:
-                self._fail(exc)
-                raise MediaStreamError from None
+            frame = await self._next()
             if self._muted:
                 continue
             if self._awaiting_keyframe:
@@ -95,32 +123,15 @@ class EncodedVideoTrack(MediaStreamTrack):
             self.frames_sent += 1
             return packet
 
-    def stop(self) -> None:
-        """End the track (aiortc's sender stops reading it)."""
-        super().stop()
-        self.ended.set()
 
-    def _fail(self, error: MediaError) -> None:
-        if self.error is None:
-            _LOGGER.warning("video track ended: %s", error)
-            self.error = error
-        self.stop()
-
-
-class PcmAudioTrack(MediaStreamTrack):
+class PcmAudioTrack(_SourceTrack["PcmFrame"]):
     """Audio track of the source's 20 ms PCM frames; aiortc encodes them to Opus."""
 
     kind = "audio"
 
     def __init__(self, source: PcmFeed) -> None:
-        super().__init__()
-        self._source = source
-        self._muted = False
+        super().__init__(source)
         self._samples = 0
-        self.error: MediaError | None = None
-        """Why the track ended, if its source failed."""
-        self.ended = asyncio.Event()
-        """Set when the track ends (source failure or stop)."""
 
     def request_keyframe(self) -> None:
         """Audio has no keyframes."""
@@ -132,13 +143,7 @@ class PcmAudioTrack(MediaStreamTrack):
     async def recv(self) -> Any:
         """The next 20 ms as an `av.AudioFrame` (s16); timestamps count samples."""
         while True:
-            if self.readyState != "live":
-                raise MediaStreamError
-            try:
-                pcm = await self._source.next_frame()
-            except MediaError as exc:
-                self._fail(exc)
-                raise MediaStreamError from None
+            pcm = await self._next()
             pts = self._samples
             self._samples += pcm.samples  # time runs on while muted
             if self._muted:
@@ -151,14 +156,3 @@ class PcmAudioTrack(MediaStreamTrack):
             frame.pts = pts
             frame.time_base = fractions.Fraction(1, pcm.sample_rate)
             return frame
-
-    def stop(self) -> None:
-        """End the track (aiortc's sender stops reading it)."""
-        super().stop()
-        self.ended.set()
-
-    def _fail(self, error: MediaError) -> None:
-        if self.error is None:
-            _LOGGER.warning("audio track ended: %s", error)
-            self.error = error
-        self.stop()
