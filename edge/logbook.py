@@ -22,6 +22,7 @@ from pathlib import Path
 from edge import __version__
 from edge.errors import RpcError
 from edge.gpio.actuator import allowed
+from edge.gpio.methods import ErrorCode
 from edge.livekit.rpc import RpcEndpoint
 from edge.livekit.streams import StreamEndpoint
 from edge.protocol.rpc import RpcInvocation
@@ -31,8 +32,8 @@ _LOGGER = logging.getLogger(__name__)
 MAX_LINES = 2_000
 """Lines kept in memory (the oldest go first)."""
 FILES_TOPIC = "edge.files"
-ACCESS_DENIED = 2003
-INVALID_PAYLOAD = 2000
+ACCESS_DENIED = ErrorCode.ACCESS_DENIED
+INVALID_PAYLOAD = ErrorCode.INVALID_PAYLOAD
 
 
 class LogRing(logging.Handler):

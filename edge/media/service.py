@@ -19,29 +19,33 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from edge.backoff import Backoff
 from edge.errors import ConnectionError_, MediaError, RpcError
 from edge.gpio.actuator import allowed
+from edge.gpio.methods import ErrorCode
 from edge.livekit.publisher import LocalTrack, MediaSource, TrackOptions
 from edge.livekit.room import Room
 from edge.livekit.rpc import RpcEndpoint, RpcInvocation
 from edge.livekit.streams import StreamEndpoint
 from edge.media.frames import AudioSource, VideoSource
 from edge.media.spec import CameraConfig, MicrophoneConfig
+from edge.media.tracks import EncodedVideoTrack, PcmAudioTrack
 
 _LOGGER = logging.getLogger(__name__)
 
 SNAPSHOT_TOPIC = "edge.snapshot"
 """Byte-stream topic of `camera.snapshot` answers."""
 MAX_PAYLOAD_BYTES = 1024
-INVALID_PAYLOAD = 2000
-ACCESS_DENIED = 2003
+INVALID_PAYLOAD = ErrorCode.INVALID_PAYLOAD
+ACCESS_DENIED = ErrorCode.ACCESS_DENIED
 MEDIA_UNAVAILABLE = 2200
 """The track is off or its device is unavailable."""
 UNKNOWN_TRACK = 2201
-EMPTY = {"type": "object", "properties": {}}
+EMPTY: Mapping[str, Any] = {"type": "object", "properties": {}}
+_JSON_TYPES = {"string": str, "boolean": bool}
+"""What the payload schemas' JSON types mean in Python (all media.* needs)."""
 RETRY_CAP_S = 10.0
 """Longest wait between attempts to open a missing device."""
 
@@ -71,8 +75,8 @@ class _Device:
     muted: bool = False
     state: TrackState = TrackState.OFFLINE
     error: str = ""
-    source: Any = None
-    track: Any = None
+    source: VideoSource | AudioSource | None = None
+    track: EncodedVideoTrack | PcmAudioTrack | None = None
     """The aiortc track while published (frames sent, for `media.list`)."""
     publication: LocalTrack | None = None
     published: bool = False
@@ -94,9 +98,9 @@ class _Device:
             c = self.config
             out.update(width=c.width, height=c.height, framerate=c.framerate, bitrate=c.bitrate)
         if self.source is not None:
-            out["dropped"] = int(getattr(self.source, "dropped", 0))
-        if self.track is not None and hasattr(self.track, "frames_sent"):
-            out["frames_sent"] = int(self.track.frames_sent)
+            out["dropped"] = self.source.dropped
+        if isinstance(self.track, EncodedVideoTrack):
+            out["frames_sent"] = self.track.frames_sent
         return out
 
 
@@ -191,8 +195,6 @@ class MediaService:
 
     async def _run_once(self, room: Room, device: _Device) -> None:
         """Open, publish and follow intent changes until disabled (return) or failure (raise)."""
-        from edge.media.tracks import EncodedVideoTrack, PcmAudioTrack
-
         config = device.config
         source: VideoSource | AudioSource
         make_track: Callable[[], EncodedVideoTrack | PcmAudioTrack]
@@ -256,8 +258,8 @@ class MediaService:
         if state is not device.state:
             _LOGGER.info("%s: %s -> %s", device.name, device.state.value, state.value)
             device.state = state
-            if state is not TrackState.UNAVAILABLE:
-                device.error = "" if state is not TrackState.OFFLINE else device.error
+            if state not in (TrackState.UNAVAILABLE, TrackState.OFFLINE):
+                device.error = ""  # offline keeps the last reason, for after the rejoin
         self._publish_status(self.status())
 
     # -- RPC ---------------------------------------------------------------------------------
@@ -269,7 +271,7 @@ class MediaService:
 
         async def media_set(invocation: RpcInvocation) -> str:
             self._check_caller(invocation, "media.set")
-            params = _params(invocation.payload, {"track": str, "muted": bool, "enabled": bool})
+            params = _params(invocation.payload, media_set_params)
             device = self._device(params.get("track"))
             if "muted" not in params and "enabled" not in params:
                 raise RpcError(INVALID_PAYLOAD, 'give "muted" and/or "enabled" (true or false)')
@@ -287,13 +289,13 @@ class MediaService:
 
         async def snapshot(invocation: RpcInvocation) -> str:
             self._check_caller(invocation, "camera.snapshot")
-            _params(invocation.payload, {})
+            _params(invocation.payload, EMPTY)
             device = self._device("camera")
-            source = device.source
-            if source is None:
+            if device.source is None:
                 raise RpcError(MEDIA_UNAVAILABLE, f"the camera is {device.state.value}")
+            camera = cast(VideoSource, device.source)  # the camera device opens video sources
             try:
-                jpeg: bytes = await source.snapshot_jpeg()
+                jpeg: bytes = await camera.snapshot_jpeg()
             except MediaError as exc:
                 raise RpcError(MEDIA_UNAVAILABLE, f"snapshot failed: {exc}") from None
             name = time.strftime("snapshot-%Y%m%dT%H%M%SZ.jpg", time.gmtime())
@@ -307,7 +309,15 @@ class MediaService:
             _LOGGER.info("sent a %d-byte snapshot to %r", len(jpeg), invocation.caller_identity)
             return json.dumps({"stream_id": info.stream_id, "name": name, "bytes": len(jpeg)})
 
-        tracks = sorted(self.devices)
+        media_set_params: Mapping[str, Any] = {
+            "type": "object",
+            "properties": {
+                "track": {"type": "string", "enum": sorted(self.devices)},
+                "muted": {"type": "boolean"},
+                "enabled": {"type": "boolean"},
+            },
+            "required": ["track"],
+        }
         rpc.register_method(
             "media.list", media_list, description="Each media track's state", params=EMPTY
         )
@@ -315,15 +325,7 @@ class MediaService:
             "media.set",
             media_set,
             description="Mute/unmute a track, or enable/disable it (disabled: unpublished)",
-            params={
-                "type": "object",
-                "properties": {
-                    "track": {"type": "string", "enum": tracks},
-                    "muted": {"type": "boolean"},
-                    "enabled": {"type": "boolean"},
-                },
-                "required": ["track"],
-            },
+            params=media_set_params,
         )
         if "camera" in self.devices:
             rpc.register_method(
@@ -346,7 +348,12 @@ class MediaService:
             raise RpcError(ACCESS_DENIED, f"{invocation.caller_identity!r} may not call {method}")
 
 
-def _params(payload: str, schema: Mapping[str, type]) -> dict[str, Any]:
+def _params(payload: str, schema: Mapping[str, Any]) -> dict[str, Any]:
+    """The payload checked against the fields and JSON types of the published `schema`.
+
+    An unknown track is left to `_device` (its own code, 2201), so `enum` is not checked here.
+    """
+    fields: Mapping[str, Mapping[str, str]] = schema["properties"]
     if len(payload.encode()) > MAX_PAYLOAD_BYTES:
         raise RpcError(INVALID_PAYLOAD, f"payload larger than {MAX_PAYLOAD_BYTES} bytes")
     try:
@@ -356,10 +363,10 @@ def _params(payload: str, schema: Mapping[str, type]) -> dict[str, Any]:
     if not isinstance(params, dict):
         raise RpcError(INVALID_PAYLOAD, "payload must be a JSON object")
     for key, value in params.items():
-        expected = schema.get(key)
-        if expected is None:
-            known = ", ".join(schema) or "none"
+        if key not in fields:
+            known = ", ".join(fields) or "none"
             raise RpcError(INVALID_PAYLOAD, f"unknown field {key!r} (fields: {known})")
+        expected = _JSON_TYPES[fields[key]["type"]]
         if not isinstance(value, expected):
             raise RpcError(INVALID_PAYLOAD, f"{key}: expected {expected.__name__}, got {value!r}")
     return params
