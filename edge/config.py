@@ -40,11 +40,13 @@ MAX_METADATA_BYTES = 65536
 MAX_ATTRIBUTES_BYTES = 65536
 DEFAULT_TOKEN_TTL_S = 21600
 DEFAULT_CONNECT_TIMEOUT_S = 10.0
+DEFAULT_RESUME_TIMEOUT_S = 15.0
 DEFAULT_LOG_LEVEL = "info"
 DEFAULT_SENSOR_PERIOD_S = 5.0
 TOKEN_TTL_MIN_S = 60
 TOKEN_TTL_MAX_S = 86400 * 30
 MAX_CONNECT_TIMEOUT_S = 120.0
+MAX_RESUME_S = 300.0
 SENSOR_PERIOD_MIN_S = 0.5
 SENSOR_PERIOD_MAX_S = 3600.0
 REDACTED = "<redacted>"
@@ -81,6 +83,8 @@ class LiveKitConfig:
     """Lifetime of minted tokens."""
     connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S
     """Longest wait for the server to answer a join."""
+    resume_timeout_s: float = DEFAULT_RESUME_TIMEOUT_S
+    """How long a lost session is tried to be resumed before joining anew (0: never)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "attributes", MappingProxyType(dict(self.attributes)))
@@ -268,6 +272,7 @@ def parse_config(
         high=MAX_CONNECT_TIMEOUT_S,
         open_low=True,
     )
+    resume = lk.number("resume_timeout_s", DEFAULT_RESUME_TIMEOUT_S, low=0, high=MAX_RESUME_S)
     log_level = daemon.choice("log_level", DEFAULT_LOG_LEVEL, LOG_LEVELS)
     period = sim.number(
         "sensor_period_s",
@@ -301,6 +306,7 @@ def parse_config(
             token_url_auth=token_url_auth,
             token_ttl_s=int(ttl),
             connect_timeout_s=float(timeout),
+            resume_timeout_s=float(resume),
         ),
         daemon=DaemonConfig(log_level=log_level, state_dir=state_dir, logs_allow=logs_allow),
         simulation=SimulationConfig(sensor_period_s=float(period)),

@@ -29,6 +29,8 @@ from edge.gpio.service import GpioService
 from edge.livekit.room import (
     DataReceived,
     Disconnected,
+    Reconnected,
+    Reconnecting,
     Room,
     RoomEvent,
     RoomOptions,
@@ -232,6 +234,7 @@ async def _session(daemon: _Daemon, board: SimulatedBoard | None) -> _Outcome:
         url=lk.url,
         attributes={**lk.attributes, STATUS_ATTRIBUTE: "online"},
         connect_timeout_s=lk.connect_timeout_s,
+        resume_timeout_s=lk.resume_timeout_s,
         device_model=board.model if board else "",
     )
     joined = False
@@ -281,7 +284,7 @@ async def _serve(room: Room, daemon: _Daemon, board: SimulatedBoard | None) -> N
         gpio = serve_gpio(room, daemon.gpio, rpc=rpc, publish=daemon.twin.update)
         initial = dict(room.local_participant.attributes)
         tasks = [
-            tg.create_task(_log_events(room), name="daemon.room-events"),
+            tg.create_task(_log_events(room, daemon), name="daemon.room-events"),
             tg.create_task(gpio, name="daemon.gpio"),
             tg.create_task(daemon.twin.run(room, initial=initial), name="daemon.twin"),
             tg.create_task(_report_facts(daemon, room), name="daemon.twin-facts"),
@@ -378,10 +381,17 @@ async def _report_facts(daemon: _Daemon, room: Room) -> None:
         await asyncio.sleep(FACTS_PERIOD_S if room.rtt_ms is not None else FIRST_FACTS_REFRESH_S)
 
 
-async def _log_events(room: Room) -> None:
-    """Say what happens in the room, one line per event."""
+async def _log_events(room: Room, daemon: _Daemon) -> None:
+    """Say what happens in the room, one line per event; follow a resumed session."""
+    identity = daemon.config.livekit.identity
     async for event in room.events():
         _describe(event)
+        if isinstance(event, Reconnecting):
+            daemon.connection.lost(event.reason, now=time.monotonic())
+            _connection_changed(daemon)
+        elif isinstance(event, Reconnected):
+            daemon.connection.joined(room=room.name, identity=identity, now=time.monotonic())
+            _connection_changed(daemon)
 
 
 def _describe(event: RoomEvent) -> None:
@@ -406,6 +416,10 @@ def _describe(event: RoomEvent) -> None:
                 len(d.payload),
                 "reliable" if d.reliable else "lossy",
             )
+        case Reconnecting(reason=reason):
+            _LOGGER.info("room connection lost, resuming the session: %s", reason)
+        case Reconnected(outage_s=outage):
+            _LOGGER.info("room session resumed after %.1f s", outage)
         case Disconnected(reason=reason):
             _LOGGER.info("room connection ended: %s", reason)
         case _:

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from edge.errors import ConnectionError_, RpcError
 from edge.gpio import methods
 from edge.gpio.service import GpioService
-from edge.livekit.room import Room
+from edge.livekit.room import Reconnected, Reconnecting, Room
 from edge.livekit.rpc import RpcEndpoint
 from edge.protocol.participants import ParticipantLeft
 from edge.protocol.rpc import RpcInvocation
@@ -49,6 +49,10 @@ async def serve_gpio(
             async for event in room.events():
                 if isinstance(event, ParticipantLeft):
                     gpio.participant_left(event.participant.identity)
+                elif isinstance(event, Reconnecting):  # the session may come back: grace
+                    gpio.link_lost()
+                elif isinstance(event, Reconnected):
+                    gpio.link_restored()
             status.cancel()
     finally:
         # Outputs keep changing while we are out of the room (the grace timer drives them

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,10 +21,11 @@ from aiortc import (
     RTCRtpSender,
     RTCSessionDescription,
 )
-from aiortc.sdp import candidate_from_sdp
+from aiortc.sdp import SessionDescription, candidate_from_sdp
 from livekit.protocol import rtc as proto_rtc
 
 from edge.errors import PeerConnectionError
+from edge.livekit import ice
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -38,6 +39,8 @@ KeyframeHandler = Callable[[], None]
 """Called when the remote side asks for a keyframe (RTCP PLI or FIR)."""
 StateHandler = Callable[[str], None]
 """Called with the new connection state (`connecting`, `connected`, `failed`, `closed`)."""
+Spawn = Callable[[Coroutine[Any, Any, None], str], object]
+"""Runs a coroutine as a named task of the peer connection's owner."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -111,9 +114,11 @@ class PeerConnection:
         configuration: RTCConfiguration,
         on_message: MessageHandler,
         on_state: StateHandler,
+        spawn: Spawn,
     ) -> None:
         self.name = name
         tune_sctp()
+        ice.install()
         self._pc = RTCPeerConnection(configuration=configuration)
         self._on_message = on_message
         self._on_state = on_state
@@ -123,6 +128,13 @@ class PeerConnection:
         self._has_remote = False
         self._channels_open = asyncio.Event()
         self._aborted = False
+        self._spawn = spawn
+        self._restart_pending = False
+        """We offered an ICE restart; the answer brings the remote credentials."""
+        self._restarted: asyncio.Future[None] | None = None
+        """Resolved when the latest ICE restart has nominated a pair (or failed)."""
+        self._generation = 0
+        """Counts ICE restarts; the checks of a superseded one report nothing."""
         self._pc.on("datachannel", self._adopt_channel)
         self._pc.on("connectionstatechange", self._state_changed)
 
@@ -160,11 +172,32 @@ class PeerConnection:
         return sdp
 
     async def set_answer(self, sdp: str) -> None:
-        """Apply the server's answer to our offer."""
+        """Apply the server's answer to our offer (completing an ICE restart we offered)."""
+        if self._restart_pending:
+            self._restart_pending = False
+            username, password = _ice_credentials(sdp)
+            for connection in self._ice_connections():
+                connection.remote_username = username
+                connection.remote_password = password
+            self._start_checks()
         await self._set_remote(RTCSessionDescription(sdp=sdp, type="answer"))
 
     async def answer_offer(self, sdp: str) -> str:
-        """Apply a server offer and return our complete answer."""
+        """Apply a server offer and return our complete answer.
+
+        An offer with new ICE credentials restarts ICE (the server does so when a session is
+        resumed): our answer carries new credentials and the checks run again.
+        """
+        username, password = _ice_credentials(sdp)
+        restarted = [
+            c
+            for c in self._ice_connections()
+            if c.remote_username is not None and c.remote_username != username
+        ]
+        if restarted:
+            _LOGGER.info("%s: the server restarts ICE", self.name)
+            self._restart(restarted, username=username, password=password)
+            self._start_checks()
         await self._set_remote(RTCSessionDescription(sdp=sdp, type="offer"))
         await self._pc.setLocalDescription(await self._pc.createAnswer())
         answer: str = self._pc.localDescription.sdp
@@ -178,6 +211,32 @@ class PeerConnection:
         self._pending_end = self._pending_end or final
         if self._has_remote:
             await self._flush_candidates()
+
+    def restart_ice(self) -> None:
+        """Restart ICE from our side: the next offer carries new credentials, its answer
+        the server's, and then the checks run again (see `wait_ice_restarted`)."""
+        connections = self._ice_connections()
+        if not connections:
+            raise PeerConnectionError(f"{self.name}: no ICE transport to restart")
+        self._restart(connections, username=None, password=None)
+        self._restart_pending = True
+
+    async def wait_ice_restarted(self, *, timeout_s: float) -> None:
+        """Wait until the latest ICE restart has a working pair; raise if it fails or times out.
+
+        Returns at once when no restart is in progress.
+        """
+        if self._restarted is None:
+            return
+        if self._restarted.done() and self._restarted.exception() is None:
+            return
+        try:
+            async with asyncio.timeout(timeout_s):
+                await asyncio.shield(self._restarted)
+        except TimeoutError:
+            raise PeerConnectionError(
+                f"{self.name}: ICE restart did not complete within {timeout_s:g} s"
+            ) from None
 
     def channel_open(self, reliable: bool) -> bool:
         """Whether our channel of that kind is open for sending."""
@@ -253,6 +312,68 @@ class PeerConnection:
         """Close the connection and its channels; idempotent."""
         await self._pc.close()
 
+    def _ice_connections(self) -> list[ice.RestartableConnection]:
+        transports = {t.receiver.transport.transport for t in self._pc.getTransceivers()}
+        if self._pc.sctp is not None:
+            transports.add(self._pc.sctp.transport.transport)
+        return [
+            t._connection
+            for t in transports
+            if isinstance(t._connection, ice.RestartableConnection) and t.state != "closed"
+        ]
+
+    def _restart(
+        self,
+        connections: list[ice.RestartableConnection],
+        *,
+        username: str | None,
+        password: str | None,
+    ) -> None:
+        for connection in connections:
+            try:
+                connection.restart(remote_username=username, remote_password=password)
+            except ConnectionError as exc:
+                raise PeerConnectionError(f"{self.name}: {exc}") from None
+        transports = {t.receiver.transport.transport for t in self._pc.getTransceivers()}
+        if self._pc.sctp is not None:
+            transports.add(self._pc.sctp.transport.transport)
+        for transport in transports:
+            transport.iceGatherer._remote_candidates_end = False  # candidates trickle anew
+        self._pending_end = False
+        self._generation += 1
+        if self._restarted is None or self._restarted.done():
+            self._restarted = asyncio.get_running_loop().create_future()
+
+    def expect_ice_restart(self) -> None:
+        """The server is about to restart ICE: `wait_ice_restarted` waits for it."""
+        if self._restarted is None or self._restarted.done():
+            self._restarted = asyncio.get_running_loop().create_future()
+
+    def _start_checks(self) -> None:
+        generation = self._generation
+
+        async def checks() -> None:
+            try:
+                for connection in self._ice_connections():
+                    await connection.connect()
+            except ConnectionError as exc:
+                self._restart_done(generation, PeerConnectionError(f"{self.name}: {exc}"))
+            else:
+                self._restart_done(generation, None)
+
+        self._spawn(checks(), f"{self.name}.ice-restart")
+
+    def _restart_done(self, generation: int, error: PeerConnectionError | None) -> None:
+        future = self._restarted
+        if generation != self._generation or future is None or future.done():
+            return  # superseded by a later restart
+        if error is None:
+            _LOGGER.info("%s: ICE restarted", self.name)
+            future.set_result(None)
+        else:
+            future.set_exception(error)
+            future.exception()  # retrieved here; `wait_ice_restarted` raises it again
+
     async def _set_remote(self, description: RTCSessionDescription) -> None:
         await self._pc.setRemoteDescription(description)
         self._has_remote = True
@@ -294,6 +415,20 @@ class PeerConnection:
     def _state_changed(self) -> None:
         _LOGGER.debug("%s peer connection %s", self.name, self._pc.connectionState)
         self._on_state(self._pc.connectionState)
+
+
+def _ice_credentials(sdp: str) -> tuple[str, str]:
+    """The ICE username fragment and password of a description (its first m-line)."""
+    try:
+        description = SessionDescription.parse(sdp)
+        params = description.media[0].ice
+        username = params.usernameFragment if params is not None else None
+        password = params.password if params is not None else None
+        if not username or not password:
+            raise ValueError("no ICE username fragment or password")
+    except (ValueError, IndexError, AttributeError, AssertionError) as exc:
+        raise PeerConnectionError(f"malformed session description: {exc}") from None
+    return str(username), str(password)
 
 
 def parse_candidate(candidate_init: str) -> Any | None:

@@ -83,6 +83,10 @@ class LocalTrack:
     mime_type: str
     """The codec the server registered, e.g. `video/H264`."""
     muted: bool = False
+    cid: str = ""
+    """Our id for it in signalling (the aiortc track id)."""
+    info: proto_models.TrackInfo = field(default_factory=proto_models.TrackInfo, repr=False)
+    """How the server registered it (resuming a session tells the server what we publish)."""
     ended: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
     """Set once the track is unpublished (by us or by the server)."""
 
@@ -103,9 +107,13 @@ class TrackPublisher:
         self.tracks: dict[str, LocalTrack] = {}
         """Published tracks by sid."""
 
-    async def negotiate(self, *, timeout_s: float = PUBLISH_TIMEOUT_S) -> None:
-        """Send a publisher offer and apply the server's answer."""
+    async def negotiate(
+        self, *, timeout_s: float = PUBLISH_TIMEOUT_S, ice_restart: bool = False
+    ) -> None:
+        """Send a publisher offer and apply the server's answer (restarting ICE if asked)."""
         async with self._negotiating:
+            if ice_restart:
+                self._peer.restart_ice()
             sdp = await self._peer.create_offer()
             frame = self._session.offer(sdp)
             answered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -156,6 +164,8 @@ class TrackPublisher:
             handle=handle,
             mime_type=mime_type or ("video/H264" if video else "audio/opus"),
             muted=options.muted,
+            cid=cid,
+            info=info,
         )
         self.tracks[info.sid] = local
         await self.negotiate()
@@ -223,6 +233,10 @@ class TrackPublisher:
                     local.ended.set()
             case _:
                 pass
+
+    def published(self) -> list[tuple[str, proto_models.TrackInfo]]:
+        """(cid, TrackInfo) of every published track, for the sync state of a resume."""
+        return [(local.cid, local.info) for local in self.tracks.values()]
 
     def close(self) -> None:
         """The session ended: every track is gone with it."""

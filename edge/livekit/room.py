@@ -6,13 +6,20 @@
 
 The room owns its tasks (signal reader, keep-alive timer) in one TaskGroup. Leaving the
 `async with` block sends a clean LeaveRequest and closes everything.
+
+When the signalling connection is lost (closed, silent past the ping timeout, or the server
+asks us to), the room tries to resume the session for `RoomOptions.resume_timeout_s`: a new
+socket that names our participant, then an ICE restart of both peer connections. The session
+survives with the same participant, tracks, data channels and handlers, between the events
+`Reconnecting` and `Reconnected`. When the server no longer has the session, or the time is
+up, the room ends with `Disconnected` and its owner joins again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
+import itertools
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
@@ -31,40 +38,42 @@ from edge.errors import (
     PeerConnectionError,
     ServerLeft,
     SignalError,
-    SignalTimeout,
 )
 from edge.livekit.feed import EventFeed
-from edge.livekit.peers import PeerConnection, ice_configuration
+from edge.livekit.peers import PeerConnection, Spawn, ice_configuration
 from edge.livekit.publisher import LocalTrack, PublishableTrack, TrackOptions, TrackPublisher
-from edge.livekit.signal_socket import SignalSocket
+from edge.livekit.room_events import (
+    ConnectionState,
+    DataReceived,
+    Disconnected,
+    Reconnected,
+    Reconnecting,
+    RoomEvent,
+)
+from edge.livekit.signal_socket import SignalSocket, first_response, join_response
 from edge.protocol import packets
 from edge.protocol import signal as sig
-from edge.protocol.participants import Participant, ParticipantJoined, RoomState, RoomStateEvent
+from edge.protocol.participants import Participant, ParticipantJoined, RoomState
+
+__all__ = [
+    "ConnectionState",
+    "DataReceived",
+    "Disconnected",
+    "PacketHandler",
+    "Reconnected",
+    "Reconnecting",
+    "Room",
+    "RoomEvent",
+    "RoomOptions",
+]
 
 _LOGGER = logging.getLogger(__name__)
 
-LEAVE_REASON_HINTS = {
-    "DUPLICATE_IDENTITY": "another participant joined with our identity; give each device its own",
-    "PARTICIPANT_REMOVED": "removed from the room by an administrator",
-    "ROOM_DELETED": "the room was deleted",
-    "ROOM_CLOSED": "the room was closed",
-    "SERVER_SHUTDOWN": "the server is shutting down",
-    "JOIN_FAILURE": "the server could not complete the join (peer connection never became active)",
-}
 REQUEST_TIMEOUT_S = 5.0
+RESUME_DELAYS_S = (0.0, 0.3, 1.2, 2.7, 4.8)
+"""Waits before each resume attempt, the last repeating (as LiveKit's JS SDK)."""
 MAX_EARLY_PACKETS = 64
 """Packets held for handlers that register after the join (RPC, streams)."""
-
-
-class ConnectionState(enum.Enum):
-    """The room connection, as logs and status show it."""
-
-    CONNECTING = "connecting"
-    """Signalling and peer connections are being set up."""
-    CONNECTED = "connected"
-    """Joined; data channels open."""
-    DISCONNECTED = "disconnected"
-    """Lost or ended; `Room.disconnect_error` says why."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -77,28 +86,14 @@ class RoomOptions:
     """Participant attributes set at join."""
     connect_timeout_s: float = 10.0
     """Upper bound for WebSocket + JoinResponse + data channels open."""
+    resume_timeout_s: float = 15.0
+    """How long a lost session is tried to be resumed before the room ends (0: never)."""
     device_model: str = ""
     """Reported to the server as client info."""
     event_queue_size: int = 1024
     """Bound of the event queue; when full the oldest event is dropped and counted."""
 
 
-@dataclass(frozen=True, slots=True)
-class DataReceived:
-    """A user data packet from a remote participant."""
-
-    data: packets.UserData
-
-
-@dataclass(frozen=True, slots=True)
-class Disconnected:
-    """The connection ended; `final` means the server told us not to come back."""
-
-    reason: str
-    final: bool
-
-
-RoomEvent = RoomStateEvent | DataReceived | Disconnected
 PacketHandler = Callable[[packets.OtherPacket], None]
 """Called (on the event loop, must not block) with each packet of a registered kind."""
 
@@ -115,6 +110,7 @@ class Room:
         session: sig.SignalSession,
         join: proto_rtc.JoinResponse,
         token: str,
+        query: Mapping[str, str],
     ) -> None:
         self.options = options
         self.state = ConnectionState.CONNECTING
@@ -139,21 +135,36 @@ class Room:
         self._duplicates = packets.DuplicateFilter()
         self._pending_requests: dict[int, asyncio.Future[sig.RequestAnswered]] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._signal_tasks: list[asyncio.Task[None]] = []
+        """Reader and keep-alive of the current signal socket."""
+        self._query = query
+        self._resume_enabled = (
+            options.resume_timeout_s > 0
+            and join.client_configuration.resume_connection
+            != proto_models.ClientConfigSetting.DISABLED
+        )
+        self._resume_failed_again = False
+        """The socket of a resume in progress was lost too (that attempt is retried)."""
+        self._subscriber_offer: tuple[str, int] | None = None
+        self._subscriber_answer = ""
         relay_only = (
             join.client_configuration.force_relay == proto_models.ClientConfigSetting.ENABLED
         )
         config = ice_configuration(join.ice_servers, relay_only=relay_only)
+        spawn: Spawn = lambda coro, name: self.start_task(coro, name=f"room.{name}")  # noqa: E731
         self._subscriber = PeerConnection(
             name="subscriber",
             configuration=config,
             on_message=self._on_data,
             on_state=self._on_pc_state,
+            spawn=spawn,
         )
         self._publisher = PeerConnection(
             name="publisher",
             configuration=config,
             on_message=self._on_data,
             on_state=self._on_pc_state,
+            spawn=spawn,
         )
         self._room_state.apply_join(join.other_participants)
         self._publications = TrackPublisher(peer=self._publisher, session=session, send=self._send)
@@ -172,7 +183,7 @@ class Room:
         room: Room | None = None
         try:
             session = sig.SignalSession(now=time.monotonic())
-            join = await _first_message(socket, session)
+            join = await join_response(socket, session)
             _LOGGER.info(
                 "joined room %r as %r (sid %s, server %s, %d other participant(s))",
                 join.room.name,
@@ -184,7 +195,13 @@ class Room:
             try:
                 async with asyncio.TaskGroup() as tg:
                     room = cls(
-                        options, tg=tg, socket=socket, session=session, join=join, token=token
+                        options,
+                        tg=tg,
+                        socket=socket,
+                        session=session,
+                        join=join,
+                        token=token,
+                        query=query,
                     )
                     try:
                         await room._start()
@@ -343,10 +360,7 @@ class Room:
 
     async def _start(self) -> None:
         self._publisher.create_data_channels()
-        self._tasks = [
-            self._tg.create_task(self._read_signal(), name="room.signal-reader"),
-            self._tg.create_task(self._keep_alive(), name="room.keep-alive"),
-        ]
+        self._start_signal_tasks()
         deadline = time.monotonic() + self.options.connect_timeout_s
         try:
             await self._publications.negotiate(timeout_s=self.options.connect_timeout_s)
@@ -365,6 +379,12 @@ class Room:
 
     # -- running ---------------------------------------------------------------------------
 
+    def _start_signal_tasks(self) -> None:
+        self._signal_tasks = [
+            self.start_task(self._read_signal(), name="room.signal-reader"),
+            self.start_task(self._keep_alive(), name="room.keep-alive"),
+        ]
+
     async def _read_signal(self) -> None:
         try:
             while (frame := await self._socket.recv()) is not None:
@@ -377,9 +397,9 @@ class Room:
                     await self._handle_signal(event)
                 if self._session.state is sig.SignalState.CLOSED:
                     return
-            self._lost(SignalError("signal connection closed by the server"))
+            self._signal_lost(SignalError("signal connection closed by the server"))
         except EdgeError as exc:
-            self._lost(exc)
+            self._signal_lost(exc)
 
     async def _keep_alive(self) -> None:
         session = self._session
@@ -389,12 +409,17 @@ class Room:
                     await self._send(frame)
                 await asyncio.sleep(max(0.0, session.next_deadline() - time.monotonic()) + 0.01)
         except EdgeError as exc:
-            self._lost(exc)
+            self._signal_lost(exc)
 
     async def _handle_signal(self, event: sig.SignalEvent) -> None:
         match event:
             case sig.OfferReceived(sdp=sdp, offer_id=offer_id):
-                answer = await self._subscriber.answer_offer(sdp)
+                try:
+                    answer = await self._subscriber.answer_offer(sdp)
+                except PeerConnectionError as exc:
+                    self._lost(exc)
+                    return
+                self._subscriber_offer, self._subscriber_answer = (sdp, offer_id), answer
                 await self._send(self._session.answer(answer, offer_id))
             case (
                 sig.AnswerReceived()
@@ -432,9 +457,13 @@ class Room:
                 if future is not None and not future.done():
                     future.set_result(event)
             case sig.LeaveReceived(reason=reason):
-                hint = LEAVE_REASON_HINTS.get(reason, "")
+                hint = sig.LEAVE_REASON_HINTS.get(reason, "")
                 message = f"server ended the session: {reason}" + (f" ({hint})" if hint else "")
-                self._lost(ServerLeft(message, reason=reason, can_reconnect=not event.final))
+                error = ServerLeft(message, reason=reason, can_reconnect=not event.final)
+                if event.action is sig.LeaveAction.RESUME:
+                    self._signal_lost(error)
+                else:
+                    self._lost(error)
             case _:
                 _LOGGER.debug("signal event %s", type(event).__name__)
 
@@ -458,8 +487,97 @@ class Room:
             )
 
     def _on_pc_state(self, state: str) -> None:
-        if state == "failed" and self.state is ConnectionState.CONNECTED:
+        if state == "failed" and self.state in (
+            ConnectionState.CONNECTED,
+            ConnectionState.RECONNECTING,
+        ):
             self._lost(PeerConnectionError("peer connection failed (ICE/DTLS)"))
+
+    # -- resuming --------------------------------------------------------------------------
+
+    def _signal_lost(self, error: EdgeError) -> None:
+        """Resume the session if we can, else end the room."""
+        if self.state is ConnectionState.RECONNECTING:
+            self._resume_failed_again = True
+            return
+        pcs_alive = all(
+            pc.connection_state not in ("failed", "closed")
+            for pc in (self._publisher, self._subscriber)
+        )
+        if not (self.state is ConnectionState.CONNECTED and self._resume_enabled and pcs_alive):
+            self._lost(error)
+            return
+        _LOGGER.warning("signal connection lost (%s); resuming the session", error)
+        self._set_state(ConnectionState.RECONNECTING)
+        self._emit(Reconnecting(reason=str(error)))
+        self.start_task(self._resume(error), name="room.resume")
+
+    async def _resume(self, error: EdgeError) -> None:
+        started = time.monotonic()
+        deadline = started + self.options.resume_timeout_s
+        last = error
+        for attempt in itertools.count():
+            for task in self._signal_tasks:
+                task.cancel()
+            await self._socket.aclose()
+            delay = RESUME_DELAYS_S[min(attempt, len(RESUME_DELAYS_S) - 1)]
+            if time.monotonic() + delay >= deadline:
+                break
+            await asyncio.sleep(delay)  # backoff between attempts
+            try:
+                await self._resume_once(deadline)
+            except (JoinRefused, ServerLeft) as exc:  # the server no longer has our session
+                self._lost(exc)
+                return
+            except ConnectionError_ as exc:
+                last = exc
+                _LOGGER.info("resume attempt %d failed: %s", attempt + 1, exc)
+                continue
+            outage = time.monotonic() - started
+            _LOGGER.info("session resumed after %.1f s", outage)
+            self._set_state(ConnectionState.CONNECTED)
+            self._emit(Reconnected(outage_s=outage))
+            return
+        timeout = self.options.resume_timeout_s
+        self._lost(SignalError(f"could not resume the session within {timeout:g} s: {last}"))
+
+    async def _resume_once(self, deadline: float) -> None:
+        """One attempt: new socket, sync state, both ICE restarts; raise if any fails."""
+
+        def remaining() -> float:
+            return max(0.1, deadline - time.monotonic())
+
+        self._resume_failed_again = False
+        query = sig.resume_query(
+            self._query,
+            participant_sid=self.local_participant.sid,
+            reason=sig.ResumeReason.SIGNAL_DISCONNECTED,
+        )
+        timeout = min(remaining(), self.options.connect_timeout_s)
+        socket = await SignalSocket.connect(
+            self.options.url, token=self.token, query=query, timeout_s=timeout
+        )
+        self._session.resume(time.monotonic())
+        try:
+            await first_response(socket, self._session, resuming=True)
+        except BaseException:
+            await socket.aclose()
+            raise
+        self._socket = socket
+        self._subscriber.expect_ice_restart()  # the server restarts the subscriber's ICE
+        self._start_signal_tasks()
+        await self._send(
+            self._session.sync_state(
+                published=self._publications.published(),
+                subscriber_offer=self._subscriber_offer,
+                subscriber_answer=self._subscriber_answer,
+            )
+        )
+        await self._publications.negotiate(timeout_s=remaining(), ice_restart=True)
+        await self._publisher.wait_ice_restarted(timeout_s=remaining())
+        await self._subscriber.wait_ice_restarted(timeout_s=remaining())
+        if self._resume_failed_again:
+            raise SignalError("the signal connection was lost again while resuming")
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -494,6 +612,11 @@ class Room:
 
     async def _send(self, frame: bytes) -> None:
         await self._socket.send(frame)
+
+    async def simulate_scenario(self, **scenario: Any) -> None:
+        """Ask the server to simulate a fault, as LiveKit's SDKs can (for tests and drills):
+        one `SimulateScenario` field, e.g. `switch_candidate_protocol=0` restarts ICE."""
+        await self._send(self._session.simulate(**scenario))
 
     def _connected_publisher(self) -> PeerConnection:
         if self.state is not ConnectionState.CONNECTED:
@@ -546,23 +669,3 @@ class Room:
         await self._socket.aclose()
         for pc in (self._publisher, self._subscriber):
             await pc.aclose()
-
-
-async def _first_message(
-    socket: SignalSocket, session: sig.SignalSession
-) -> proto_rtc.JoinResponse:
-    try:
-        async with asyncio.timeout(sig.JOIN_RESPONSE_TIMEOUT_S):
-            frame = await socket.recv()
-    except TimeoutError:
-        raise SignalTimeout(f"no join response within {sig.JOIN_RESPONSE_TIMEOUT_S:g} s") from None
-    if frame is None:
-        raise SignalError("server closed the signal connection before answering the join")
-    for event in session.receive(frame, time.monotonic()):
-        if isinstance(event, sig.Joined):
-            return event.response
-        if isinstance(event, sig.LeaveReceived):
-            hint = LEAVE_REASON_HINTS.get(event.reason, "")
-            suffix = f" ({hint})" if hint else ""
-            raise JoinRefused(f"server refused the join: {event.reason}{suffix}")
-    raise SignalError("server did not answer the join")

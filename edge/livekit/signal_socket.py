@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping
 
 import aiohttp
+from livekit.protocol import rtc as proto_rtc
 
-from edge.errors import JoinRefused, ServerUnreachable, SignalError
+from edge.errors import JoinRefused, ServerLeft, ServerUnreachable, SignalError, SignalTimeout
+from edge.protocol import signal as sig
 from edge.protocol.signal import rtc_url, validate_url
 
 _LOGGER = logging.getLogger(__name__)
@@ -118,3 +121,39 @@ async def _refusal_detail(
     except (aiohttp.ClientError, OSError, TimeoutError):
         return ""
     return " ".join(text.split())[:300]
+
+
+async def join_response(socket: SignalSocket, session: sig.SignalSession) -> proto_rtc.JoinResponse:
+    event = await first_response(socket, session, resuming=False)
+    assert isinstance(event, sig.Joined)
+    return event.response
+
+
+async def first_response(
+    socket: SignalSocket, session: sig.SignalSession, *, resuming: bool
+) -> sig.Joined | sig.Resumed:
+    """The server's answer to a join (or resume); raise if it refuses or says nothing."""
+    what = "resume" if resuming else "join"
+    try:
+        async with asyncio.timeout(sig.JOIN_RESPONSE_TIMEOUT_S):
+            frame = await socket.recv()
+    except TimeoutError:
+        raise SignalTimeout(
+            f"no {what} response within {sig.JOIN_RESPONSE_TIMEOUT_S:g} s"
+        ) from None
+    if frame is None:
+        raise SignalError(f"server closed the signal connection before answering the {what}")
+    for event in session.receive(frame, time.monotonic()):
+        if isinstance(event, sig.Joined | sig.Resumed):
+            return event
+        if isinstance(event, sig.LeaveReceived):
+            hint = sig.LEAVE_REASON_HINTS.get(event.reason, "")
+            suffix = f" ({hint})" if hint else ""
+            if resuming:
+                raise ServerLeft(
+                    f"server cannot resume the session: {event.reason}{suffix}",
+                    reason=event.reason,
+                    can_reconnect=not event.final,
+                )
+            raise JoinRefused(f"server refused the join: {event.reason}{suffix}")
+    raise SignalError(f"server did not answer the {what}")

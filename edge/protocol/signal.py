@@ -2,7 +2,11 @@
 
 `receive(data, now)` turns one binary frame from the server into events; `poll(now)` returns
 frames that are due (pings) and raises `SignalTimeout` when the server went quiet. Builders
-(`offer`, `answer`, `leave`, `update_metadata`) return frames to send.
+(`offer`, `answer`, `leave`, `update_metadata`, `sync_state`) return frames to send.
+
+A lost signalling connection may be resumed: a new socket opened with `resume_query`, and
+`resume(now)` on this session, whose next first message is then `Resumed` (or a `leave` when
+the server no longer has the session).
 """
 
 from __future__ import annotations
@@ -12,8 +16,9 @@ import enum
 import json
 import logging
 import platform
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from google.protobuf.message import DecodeError
@@ -38,7 +43,7 @@ class SignalState(enum.Enum):
     """Where the signalling session is."""
 
     CONNECTING = "connecting"
-    """Socket open, waiting for the JoinResponse."""
+    """Socket open, waiting for the JoinResponse (or ReconnectResponse when resuming)."""
     JOINED = "joined"
     """JoinResponse received; pings running."""
     CLOSED = "closed"
@@ -52,6 +57,14 @@ class Target(enum.IntEnum):
     SUBSCRIBER = proto_rtc.SignalTarget.SUBSCRIBER
 
 
+class ResumeReason(enum.IntEnum):
+    """Why a session is being resumed (`ReconnectReason`, sent to the server)."""
+
+    SIGNAL_DISCONNECTED = proto_models.ReconnectReason.RR_SIGNAL_DISCONNECTED
+    PUBLISHER_FAILED = proto_models.ReconnectReason.RR_PUBLISHER_FAILED
+    SUBSCRIBER_FAILED = proto_models.ReconnectReason.RR_SUBSCRIBER_FAILED
+
+
 class LeaveAction(enum.IntEnum):
     """What the server wants us to do after a `leave`."""
 
@@ -59,6 +72,16 @@ class LeaveAction(enum.IntEnum):
     RESUME = proto_rtc.LeaveRequest.RESUME
     RECONNECT = proto_rtc.LeaveRequest.RECONNECT
 
+
+LEAVE_REASON_HINTS = {
+    "DUPLICATE_IDENTITY": "another participant joined with our identity; give each device its own",
+    "PARTICIPANT_REMOVED": "removed from the room by an administrator",
+    "ROOM_DELETED": "the room was deleted",
+    "ROOM_CLOSED": "the room was closed",
+    "SERVER_SHUTDOWN": "the server is shutting down",
+    "JOIN_FAILURE": "the server could not complete the join (peer connection never became active)",
+}
+"""What a `leave` reason means for the person reading the log."""
 
 # Reasons after which rejoining would only fight someone (or be refused again).
 FINAL_LEAVE_REASONS = frozenset({"DUPLICATE_IDENTITY", "PARTICIPANT_REMOVED", "ROOM_DELETED"})
@@ -172,6 +195,13 @@ class LeaveReceived:
 
 
 @dataclass(frozen=True, slots=True)
+class Resumed:
+    """The server took us back into our session (same participant, tracks and channels)."""
+
+    response: proto_rtc.ReconnectResponse
+
+
+@dataclass(frozen=True, slots=True)
 class TokenRefreshed:
     """A fresh token from the server, to use for the next (re)connect."""
 
@@ -202,6 +232,7 @@ class PongReceived:
 
 SignalEvent = (
     Joined
+    | Resumed
     | OfferReceived
     | AnswerReceived
     | CandidateReceived
@@ -258,6 +289,18 @@ def join_query(
     return query
 
 
+def resume_query(
+    query: Mapping[str, str], *, participant_sid: str, reason: ResumeReason
+) -> dict[str, str]:
+    """The query of a join that resumes session `participant_sid` instead of starting one."""
+    return {
+        **query,
+        "reconnect": "1",
+        "sid": participant_sid,
+        "reconnect_reason": str(int(reason)),
+    }
+
+
 def validate_url(url: str, query: Mapping[str, str]) -> str:
     """The HTTP URL that explains a refused join in plain text (what the SDKs fetch)."""
     ws = rtc_url(url)
@@ -278,6 +321,14 @@ class SignalSession:
         self._next_ping = now
         self._offer_id = 0
         self._request_id = 0
+        self._resuming = False
+
+    def resume(self, now: float) -> None:
+        """Start over on a new socket that resumes this session (timers and ids carry on)."""
+        self.state = SignalState.CONNECTING
+        self._opened_at = now
+        self._last_received = now
+        self._resuming = True
 
     def receive(self, data: bytes, now: float) -> list[SignalEvent]:
         """Parse one server frame; raise `SignalError` for bytes that are not a SignalResponse."""
@@ -290,8 +341,10 @@ class SignalSession:
             raise SignalError(f"malformed signal message ({len(data)} bytes): {exc}") from exc
         self._last_received = now
         kind = msg.WhichOneof("message")
-        if self.state is SignalState.CONNECTING and kind not in ("join", "leave"):
-            raise SignalError(f"expected join or leave as first signal message, got {kind}")
+        if self.state is SignalState.CONNECTING:
+            first = "reconnect" if self._resuming else "join"
+            if kind not in (first, "leave"):
+                raise SignalError(f"expected {first} or leave as first signal message, got {kind}")
         return self._dispatch(msg, kind, now)
 
     def poll(self, now: float) -> list[bytes]:
@@ -356,6 +409,38 @@ class SignalSession:
         )
         return self._request_id, proto_rtc.SignalRequest(update_metadata=update).SerializeToString()
 
+    def sync_state(
+        self,
+        *,
+        published: Sequence[tuple[str, proto_models.TrackInfo]],
+        subscriber_offer: tuple[str, int] | None,
+        subscriber_answer: str,
+    ) -> bytes:
+        """What we hold, sent right after `Resumed`: our published tracks as (cid, TrackInfo),
+        the last subscriber offer (sdp, id) and our answer to it. We subscribe to nothing."""
+        state = proto_rtc.SyncState(
+            publish_tracks=[
+                proto_rtc.TrackPublishedResponse(cid=cid, track=track) for cid, track in published
+            ],
+            subscription=proto_rtc.UpdateSubscription(subscribe=True),
+        )
+        if subscriber_offer is not None:
+            sdp, offer_id = subscriber_offer
+            state.offer.CopyFrom(proto_rtc.SessionDescription(type="offer", sdp=sdp, id=offer_id))
+            state.answer.CopyFrom(
+                proto_rtc.SessionDescription(type="answer", sdp=subscriber_answer, id=offer_id)
+            )
+        return proto_rtc.SignalRequest(sync_state=state).SerializeToString()
+
+    def simulate(self, **scenario: Any) -> bytes:
+        """Ask the server to simulate a fault: one `SimulateScenario` field, for example
+        `switch_candidate_protocol=0` (the server restarts ICE). LiveKit's SDKs offer the same."""
+        try:
+            request = proto_rtc.SimulateScenario(**scenario)
+        except (ValueError, TypeError) as exc:
+            raise SignalError(f"unknown scenario: {exc}") from None
+        return proto_rtc.SignalRequest(simulate=request).SerializeToString()
+
     def leave(self) -> bytes:
         """An intentional, final leave; the session is closed afterwards."""
         self.state = SignalState.CLOSED
@@ -370,6 +455,10 @@ class SignalSession:
     ) -> list[SignalEvent]:
         if kind == "join":
             return [self._joined(msg.join, now)]
+        if kind == "reconnect" and self.state is SignalState.CONNECTING:
+            self.state = SignalState.JOINED
+            self._next_ping = now
+            return [Resumed(response=msg.reconnect)]
         if kind == "leave":
             self.state = SignalState.CLOSED
             reason = proto_models.DisconnectReason.Name(msg.leave.reason)

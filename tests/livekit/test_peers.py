@@ -16,6 +16,7 @@ async def test_abort_wait_fails_a_pending_wait_for_the_data_channels() -> None:
         configuration=ice_configuration([]),
         on_message=lambda data, reliable: None,
         on_state=lambda state: None,
+        spawn=lambda coro, name: asyncio.get_running_loop().create_task(coro, name=name),
     )
     pc.create_data_channels()
     try:

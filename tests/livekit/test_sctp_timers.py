@@ -6,6 +6,7 @@ in the SDP), so the association is real; its retransmission timeout is read back
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -23,6 +24,7 @@ def peer(name: str, inbox: list[bytes]) -> PeerConnection:
         configuration=ice_configuration([]),
         on_message=lambda data, reliable: inbox.append(data),
         on_state=lambda state: None,
+        spawn=lambda coro, name: asyncio.get_running_loop().create_task(coro, name=name),
     )
 
 

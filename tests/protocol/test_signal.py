@@ -277,3 +277,85 @@ def test_any_bytes_give_events_or_signal_error(data: bytes) -> None:
     except SignalError:
         return
     assert isinstance(events, list)
+
+
+# -- resuming ----------------------------------------------------------------------------------
+
+
+def test_resume_query_names_the_session_and_keeps_the_join_parameters() -> None:
+    query = sig.resume_query(
+        sig.join_query(device_model="pi"),
+        participant_sid="PA_abc",
+        reason=sig.ResumeReason.SIGNAL_DISCONNECTED,
+    )
+    assert query["reconnect"] == "1"
+    assert query["sid"] == "PA_abc"
+    assert query["reconnect_reason"] == str(proto_models.ReconnectReason.RR_SIGNAL_DISCONNECTED)
+    assert query["protocol"] == "17"
+    assert query["device_model"] == "pi"
+
+
+def test_resumed_session_expects_reconnect_and_keeps_timers_and_ids() -> None:
+    session = joined_session(now=100.0)
+    session.offer("v=0")
+    session.resume(now=200.0)
+    before = session.state
+    assert session.poll(201.0) == []  # no pings before the server answers
+    reconnect = proto_rtc.ReconnectResponse(last_message_seq=7)
+    [event] = session.receive(frame(reconnect=reconnect), 201.0)
+    assert event == sig.Resumed(response=reconnect)
+    assert (before, session.state) == (sig.SignalState.CONNECTING, sig.SignalState.JOINED)
+    assert session.ping_interval_s == 5.0
+    [ping] = session.poll(201.0)  # pings resume at once on the new socket
+    assert sent(ping).WhichOneof("message") == "ping_req"
+    assert sent(session.offer("v=0")).offer.id == 2  # offer ids carry on
+
+
+def test_resumed_session_refuses_a_join_and_reports_a_leave() -> None:
+    session = joined_session()
+    session.resume(now=200.0)
+    with pytest.raises(SignalError, match="expected reconnect or leave"):
+        session.receive(join_frame(), 200.5)
+    leave = proto_rtc.LeaveRequest(
+        reason=proto_models.DisconnectReason.STATE_MISMATCH,
+        action=proto_rtc.LeaveRequest.RECONNECT,
+    )
+    [event] = session.receive(frame(leave=leave), 201.0)
+    assert isinstance(event, sig.LeaveReceived)
+    assert event.reason == "STATE_MISMATCH"
+    assert not event.final
+
+
+def test_silent_server_during_resume_times_out() -> None:
+    session = joined_session()
+    session.resume(now=200.0)
+    with pytest.raises(SignalTimeout, match="no join response"):
+        session.poll(200.0 + sig.JOIN_RESPONSE_TIMEOUT_S + 0.1)
+
+
+def test_sync_state_lists_published_tracks_and_the_last_subscriber_exchange() -> None:
+    session = joined_session()
+    track = proto_models.TrackInfo(sid="TR_1", name="camera", type=proto_models.TrackType.VIDEO)
+    request = sent(
+        session.sync_state(
+            published=[("cam-cid", track)],
+            subscriber_offer=("offer-sdp", 3),
+            subscriber_answer="answer-sdp",
+        )
+    )
+    state = request.sync_state
+    assert [(t.cid, t.track.sid) for t in state.publish_tracks] == [("cam-cid", "TR_1")]
+    assert (state.offer.type, state.offer.sdp, state.offer.id) == ("offer", "offer-sdp", 3)
+    assert (state.answer.type, state.answer.sdp, state.answer.id) == ("answer", "answer-sdp", 3)
+    assert state.subscription.subscribe
+    assert list(state.subscription.track_sids) == []
+    empty = sent(session.sync_state(published=[], subscriber_offer=None, subscriber_answer=""))
+    assert not empty.sync_state.HasField("offer")
+
+
+def test_simulate_builds_one_scenario_and_rejects_unknown_ones() -> None:
+    session = joined_session()
+    request = sent(session.simulate(switch_candidate_protocol=0))
+    assert request.simulate.WhichOneof("scenario") == "switch_candidate_protocol"
+    with pytest.raises(SignalError, match="unknown scenario"):
+        session.simulate(no_such_thing=True)

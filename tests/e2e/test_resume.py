@@ -1,0 +1,199 @@
+"""Resuming a session: the signalling connection dies, the session survives.
+
+The edge reaches the server's signalling port through a TCP relay of this test (`SignalRelay`);
+media and data go straight to the server over ICE/UDP, as they would behind a proxy or a NAT
+that dropped an idle TCP connection. Dropping the relay's connections is a real fault: the
+WebSocket's TCP connection is gone, the peer connections are not. The other side is LiveKit's
+official SDK.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from urllib.parse import urlsplit
+
+import pytest
+
+from edge.errors import ConnectionError_
+from edge.livekit.room import (
+    ConnectionState,
+    DataReceived,
+    Disconnected,
+    Reconnected,
+    Reconnecting,
+    Room,
+    RoomEvent,
+    RoomOptions,
+)
+from tests.conftest import OfficialPeerFactory
+from tests.helpers import assert_eventually
+from tests.official_peer import LiveKitServer, mint_token
+
+pytestmark = pytest.mark.e2e
+
+
+class SignalRelay:
+    """A loopback TCP relay to the server that can drop its connections and refuse new ones."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self._target = (target_host, target_port)
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self.refusing = False
+        self.accepted = 0
+        self.refused = 0
+
+    async def start(self) -> str:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        return f"ws://127.0.0.1:{port}"
+
+    def drop(self) -> None:
+        """Reset every relayed connection (both directions)."""
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
+
+    async def aclose(self) -> None:
+        self.drop()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.refusing:
+            self.refused += 1
+            writer.transport.abort()
+            return
+        self.accepted += 1
+        up_reader, up_writer = await asyncio.open_connection(*self._target)
+        self._writers |= {writer, up_writer}
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(ConnectionError, OSError):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            for end in (writer, up_writer):
+                end.transport.abort()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+
+class Edge:
+    def __init__(self, room: Room) -> None:
+        self.room = room
+        self.events: list[RoomEvent] = []
+
+    async def collect(self) -> None:
+        async for event in self.room.events():
+            self.events.append(event)
+
+    def of_type(self, kind: type) -> list:  # type: ignore[type-arg]
+        return [e for e in self.events if isinstance(e, kind)]
+
+
+@pytest.fixture
+async def relay(livekit_server: LiveKitServer) -> AsyncIterator[SignalRelay]:
+    target = urlsplit(livekit_server.url)
+    assert target.hostname is not None
+    assert target.port is not None
+    relay = SignalRelay(target.hostname, target.port)
+    try:
+        yield relay
+    finally:
+        await relay.aclose()
+
+
+@pytest.fixture
+async def edge(
+    livekit_server: LiveKitServer, room_name: str, relay: SignalRelay
+) -> AsyncIterator[Edge]:
+    url = await relay.start()
+    token = mint_token(livekit_server, identity="edge-1", room=room_name)
+    options = RoomOptions(url=url, attributes={"role": "sensor"}, resume_timeout_s=10.0)
+    async with AsyncExitStack() as stack, asyncio.TaskGroup() as tg:
+        room = await stack.enter_async_context(Room.connect(options, token))
+        handle = Edge(room)
+        tg.create_task(handle.collect(), name="test.collect")
+        yield handle
+        await stack.aclose()
+
+
+async def test_lost_signal_connection_is_resumed_in_the_same_session(
+    edge: Edge, relay: SignalRelay, official_peer: OfficialPeerFactory
+) -> None:
+    viewer = await official_peer("viewer")
+    await viewer.wait_participant("edge-1")
+    sid = edge.room.local_participant.sid
+
+    relay.drop()
+    await assert_eventually(lambda: edge.of_type(Reconnected), message=lambda: f"{edge.events}")
+    assert [type(e) for e in edge.events if isinstance(e, Reconnecting | Reconnected)] == [
+        Reconnecting,
+        Reconnected,
+    ]
+    assert edge.room.state is ConnectionState.CONNECTED
+    assert edge.room.local_participant.sid == sid
+    assert relay.accepted == 2  # the join and one resume
+
+    # Data both ways, signalling (attributes) both ways, in the same session.
+    await edge.room.publish_data(b"after-resume", topic="t")
+    await assert_eventually(lambda: [r.payload for r in viewer.received] == [b"after-resume"])
+    await viewer.publish_data(b"to-edge", topic="cmd")
+    await assert_eventually(
+        lambda: [e.data.payload for e in edge.of_type(DataReceived)] == [b"to-edge"]
+    )
+    await edge.room.set_attributes({"state": "resumed"})
+    await assert_eventually(
+        lambda: (
+            dict(viewer.remote("edge-1").attributes)  # type: ignore[union-attr]
+            == {"role": "sensor", "state": "resumed"}
+        )
+    )
+    # The official SDK never saw the edge leave: no departure, the same participant.
+    assert viewer.disconnected == []
+    assert viewer.remote("edge-1").sid == sid  # type: ignore[union-attr]
+    assert not edge.of_type(Disconnected)
+
+
+async def test_resume_retries_until_the_server_is_reachable_again(
+    edge: Edge, relay: SignalRelay, official_peer: OfficialPeerFactory
+) -> None:
+    viewer = await official_peer("viewer")
+    await viewer.wait_participant("edge-1")
+    relay.refusing = True
+    relay.drop()
+    await assert_eventually(lambda: edge.room.state is ConnectionState.RECONNECTING)
+    with pytest.raises(ConnectionError_, match="reconnecting"):  # nothing sent meanwhile
+        await edge.room.publish_data(b"lost?", topic="t")
+    await assert_eventually(lambda: relay.refused >= 3, message=lambda: f"{relay.refused}")
+    assert edge.room.state is ConnectionState.RECONNECTING
+    relay.refusing = False
+    await assert_eventually(lambda: edge.of_type(Reconnected), message=lambda: f"{edge.events}")
+    await edge.room.publish_data(b"back", topic="t")
+    await assert_eventually(lambda: [r.payload for r in viewer.received] == [b"back"])
+    assert viewer.disconnected == []
+
+
+async def test_server_side_ice_restart_keeps_the_data_flowing(
+    edge: Edge, official_peer: OfficialPeerFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    viewer = await official_peer("viewer")
+    await viewer.wait_participant("edge-1")
+    caplog.set_level(logging.INFO, logger="edge.livekit.peers")
+    await edge.room.simulate_scenario(switch_candidate_protocol=0)  # the server restarts ICE
+    await assert_eventually(
+        lambda: "subscriber: ICE restarted" in caplog.text, message=lambda: caplog.text
+    )
+    await viewer.publish_data(b"after-restart", topic="cmd")
+    await assert_eventually(
+        lambda: [e.data.payload for e in edge.of_type(DataReceived)] == [b"after-restart"]
+    )
+    await edge.room.publish_data(b"edge-after-restart", topic="t")
+    await assert_eventually(lambda: [r.payload for r in viewer.received] == [b"edge-after-restart"])
+    assert edge.room.state is ConnectionState.CONNECTED

@@ -1,0 +1,105 @@
+"""ICE restart under a live association: what resuming a LiveKit session rests on.
+
+Two of our PeerConnections talk over the loopback (real aioice checks, DTLS and SCTP). The
+offerer restarts ICE as we do for the publisher on resume; the answerer detects the new
+credentials in the offer as we do when the server restarts the subscriber's ICE.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any
+
+import pytest
+
+from edge.errors import PeerConnectionError
+from edge.livekit.peers import PeerConnection, ice_configuration
+from tests.helpers import assert_eventually
+
+Pair = tuple[PeerConnection, PeerConnection, list[bytes]]
+
+
+@pytest.fixture
+async def pair() -> AsyncIterator[Pair]:
+    """A connected offerer/answerer pair, both channels open; what the answerer received."""
+    received: list[bytes] = []
+    async with asyncio.TaskGroup() as tg:
+
+        def spawn(coro: Coroutine[Any, Any, None], name: str) -> object:
+            return tg.create_task(coro, name=name)
+
+        def peer(name: str, inbox: list[bytes]) -> PeerConnection:
+            return PeerConnection(
+                name=name,
+                configuration=ice_configuration([]),
+                on_message=lambda data, reliable: inbox.append(data),
+                on_state=lambda state: None,
+                spawn=spawn,
+            )
+
+        offerer, answerer = peer("publisher", []), peer("subscriber", received)
+        try:
+            offerer.create_data_channels()
+            await offerer.set_answer(await answerer.answer_offer(await offerer.create_offer()))
+            await offerer.wait_channels_open(timeout_s=10)
+            await answerer.wait_channels_open(timeout_s=10)
+            yield offerer, answerer, received
+        finally:
+            await offerer.aclose()
+            await answerer.aclose()
+
+
+def ufrag(sdp: str) -> str:
+    return next(line for line in sdp.splitlines() if line.startswith("a=ice-ufrag:"))
+
+
+async def test_restart_changes_credentials_and_keeps_the_association(pair: Pair) -> None:
+    offerer, answerer, received = pair
+    association = offerer._pc.sctp  # the aiortc object behind our adapter: it must survive
+    first_offer = offerer._pc.localDescription.sdp
+    first_answer = answerer._pc.localDescription.sdp
+
+    offerer.send(b"before", reliable=True)
+    offerer.restart_ice()
+    offer = await offerer.create_offer()
+    offerer.send(b"while restarting", reliable=True)  # on the previous pair
+    answer = await answerer.answer_offer(offer)
+    await offerer.set_answer(answer)
+    await offerer.wait_ice_restarted(timeout_s=10)
+    await answerer.wait_ice_restarted(timeout_s=10)
+    offerer.send(b"after", reliable=True)
+
+    assert ufrag(offer) != ufrag(first_offer)
+    assert ufrag(answer) != ufrag(first_answer)
+    await assert_eventually(lambda: received == [b"before", b"while restarting", b"after"])
+    assert offerer._pc.sctp is association
+    assert offerer.connection_state == answerer.connection_state == "connected"
+
+
+async def test_a_plain_renegotiation_does_not_restart(pair: Pair) -> None:
+    offerer, answerer, received = pair
+    before = ufrag(answerer._pc.localDescription.sdp)
+    await offerer.set_answer(await answerer.answer_offer(await offerer.create_offer()))
+    assert ufrag(answerer._pc.localDescription.sdp) == before
+    await answerer.wait_ice_restarted(timeout_s=0.1)  # none in progress: returns at once
+    offerer.send(b"still", reliable=True)
+    await assert_eventually(lambda: received == [b"still"])
+
+
+async def test_a_restart_never_answered_times_out_with_a_clear_error(pair: Pair) -> None:
+    offerer, _, _ = pair
+    offerer.restart_ice()
+    await offerer.create_offer()  # the answer never comes
+    with pytest.raises(PeerConnectionError, match=r"ICE restart did not complete within 0\.2 s"):
+        await offerer.wait_ice_restarted(timeout_s=0.2)
+
+
+async def test_an_offer_without_ice_credentials_is_refused(pair: Pair) -> None:
+    offerer, answerer, received = pair
+    offer = await offerer.create_offer()
+    stripped = "\r\n".join(line for line in offer.splitlines() if "ice-ufrag" not in line)
+    with pytest.raises(PeerConnectionError, match="malformed session description"):
+        await answerer.answer_offer(stripped + "\r\n")
+    offerer.send(b"unharmed", reliable=True)
+    await assert_eventually(lambda: received == [b"unharmed"])
