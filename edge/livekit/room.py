@@ -19,10 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
+from collections.abc import AsyncIterator, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -32,16 +31,16 @@ from livekit.protocol import rtc as proto_rtc
 
 from edge.errors import (
     ConnectionError_,
-    DataError,
     EdgeError,
-    JoinRefused,
     PeerConnectionError,
     ServerLeft,
     SignalError,
 )
 from edge.livekit.feed import EventFeed
+from edge.livekit.packet_router import PacketHandler, PacketRouter
 from edge.livekit.peers import PeerConnection, Spawn, ice_configuration
 from edge.livekit.publisher import LocalTrack, PublishableTrack, TrackOptions, TrackPublisher
+from edge.livekit.resume import SessionResume
 from edge.livekit.room_events import (
     ConnectionState,
     DataReceived,
@@ -50,7 +49,8 @@ from edge.livekit.room_events import (
     Reconnecting,
     RoomEvent,
 )
-from edge.livekit.signal_socket import SignalSocket, first_response, join_response
+from edge.livekit.signal_link import SignalLink
+from edge.livekit.signal_socket import SignalSocket, join_response
 from edge.protocol import packets
 from edge.protocol import signal as sig
 from edge.protocol.participants import Participant, ParticipantJoined, RoomState
@@ -70,10 +70,6 @@ __all__ = [
 _LOGGER = logging.getLogger(__name__)
 
 REQUEST_TIMEOUT_S = 5.0
-RESUME_DELAYS_S = (0.0, 0.3, 1.2, 2.7, 4.8)
-"""Waits before each resume attempt, the last repeating (as LiveKit's JS SDK)."""
-MAX_EARLY_PACKETS = 64
-"""Packets held for handlers that register after the join (RPC, streams)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -92,10 +88,6 @@ class RoomOptions:
     """Reported to the server as client info."""
     event_queue_size: int = 1024
     """Bound of the event queue; when full the oldest event is dropped and counted."""
-
-
-PacketHandler = Callable[[packets.OtherPacket], None]
-"""Called (on the event loop, must not block) with each packet of a registered kind."""
 
 
 class Room:
@@ -118,8 +110,14 @@ class Room:
         self.token = token
         """The latest token: ours, or a refreshed one from the server."""
         self._tg = tg
-        self._socket = socket
         self._session = session
+        self._link = SignalLink(
+            socket,
+            session,
+            spawn=lambda coro, name: self.start_task(coro, name=name),
+            on_event=self._handle_signal,
+            on_lost=self._signal_lost,
+        )
         self._room_state = RoomState(join.participant, join.room)
         self._subscriber_primary = join.subscriber_primary
         self._feed: EventFeed[RoomEvent] = EventFeed(
@@ -127,24 +125,17 @@ class Room:
             is_last=lambda e: isinstance(e, Disconnected),
             name="room events",
         )
-        self._packet_handlers: dict[str, PacketHandler] = {}
-        self._early_packets: list[packets.OtherPacket] = []
-        """Packets of kinds nobody handles yet; bounded, newest dropped when full."""
+        self._router = PacketRouter(self._emit)
         self._disconnected = asyncio.Event()
         self._sequencer = packets.ReliableSequencer()
-        self._duplicates = packets.DuplicateFilter()
         self._pending_requests: dict[int, asyncio.Future[sig.RequestAnswered]] = {}
         self._tasks: list[asyncio.Task[None]] = []
-        self._signal_tasks: list[asyncio.Task[None]] = []
-        """Reader and keep-alive of the current signal socket."""
         self._query = query
         self._resume_enabled = (
             options.resume_timeout_s > 0
             and join.client_configuration.resume_connection
             != proto_models.ClientConfigSetting.DISABLED
         )
-        self._resume_failed_again = False
-        """The socket of a resume in progress was lost too (that attempt is retried)."""
         self._subscriber_offer: tuple[str, int] | None = None
         self._subscriber_answer = ""
         relay_only = (
@@ -155,19 +146,30 @@ class Room:
         self._subscriber = PeerConnection(
             name="subscriber",
             configuration=config,
-            on_message=self._on_data,
+            on_message=self._router.receive,
             on_state=self._on_pc_state,
             spawn=spawn,
         )
         self._publisher = PeerConnection(
             name="publisher",
             configuration=config,
-            on_message=self._on_data,
+            on_message=self._router.receive,
             on_state=self._on_pc_state,
             spawn=spawn,
         )
         self._room_state.apply_join(join.other_participants)
         self._publications = TrackPublisher(peer=self._publisher, session=session, send=self._send)
+        self._resume = SessionResume(
+            link=self._link,
+            publications=self._publications,
+            publisher=self._publisher,
+            subscriber=self._subscriber,
+            url=options.url,
+            connect_timeout_s=options.connect_timeout_s,
+            query=self._resume_query,
+            token=lambda: self.token,
+            sync_state=self._sync_state,
+        )
         self._rtt_ms: float | None = None
         self.network_quality = ""
         """How the server rates our connection (`excellent`, `good`, `poor`, `lost`; "" unknown)."""
@@ -265,18 +267,11 @@ class Room:
     @property
     def held_packets(self) -> int:
         """Packets received for kinds that no handler has registered for yet."""
-        return len(self._early_packets)
+        return self._router.held
 
     def register_packet_handler(self, kind: str, handler: PacketHandler) -> None:
         """Route incoming DataPackets whose value is `kind` (e.g. `rpc_request`) to `handler`."""
-        if kind in self._packet_handlers:
-            raise ValueError(f"a handler for {kind!r} packets is already registered")
-        self._packet_handlers[kind] = handler
-        early = [p for p in self._early_packets if p.kind == kind]
-        self._early_packets = [p for p in self._early_packets if p.kind != kind]
-        loop = asyncio.get_running_loop()
-        for packet in early:  # after the caller has finished registering (e.g. its methods)
-            loop.call_soon(handler, packet)
+        self._router.register(kind, handler)
 
     async def send_packet(self, packet: proto_models.DataPacket, *, reliable: bool = True) -> None:
         """Send a DataPacket built elsewhere (RPC, streams); reliable ones get the next sequence."""
@@ -360,7 +355,7 @@ class Room:
 
     async def _start(self) -> None:
         self._publisher.create_data_channels()
-        self._start_signal_tasks()
+        self._link.start()
         deadline = time.monotonic() + self.options.connect_timeout_s
         try:
             await self._publications.negotiate(timeout_s=self.options.connect_timeout_s)
@@ -378,38 +373,6 @@ class Room:
             self._set_state(ConnectionState.CONNECTED)
 
     # -- running ---------------------------------------------------------------------------
-
-    def _start_signal_tasks(self) -> None:
-        self._signal_tasks = [
-            self.start_task(self._read_signal(), name="room.signal-reader"),
-            self.start_task(self._keep_alive(), name="room.keep-alive"),
-        ]
-
-    async def _read_signal(self) -> None:
-        try:
-            while (frame := await self._socket.recv()) is not None:
-                try:
-                    events = self._session.receive(frame, time.monotonic())
-                except SignalError as exc:
-                    _LOGGER.warning("%s", exc)
-                    continue
-                for event in events:
-                    await self._handle_signal(event)
-                if self._session.state is sig.SignalState.CLOSED:
-                    return
-            self._signal_lost(SignalError("signal connection closed by the server"))
-        except EdgeError as exc:
-            self._signal_lost(exc)
-
-    async def _keep_alive(self) -> None:
-        session = self._session
-        try:
-            while session.state is not sig.SignalState.CLOSED:
-                for frame in session.poll(time.monotonic()):
-                    await self._send(frame)
-                await asyncio.sleep(max(0.0, session.next_deadline() - time.monotonic()) + 0.01)
-        except EdgeError as exc:
-            self._signal_lost(exc)
 
     async def _handle_signal(self, event: sig.SignalEvent) -> None:
         match event:
@@ -467,25 +430,6 @@ class Room:
             case _:
                 _LOGGER.debug("signal event %s", type(event).__name__)
 
-    def _on_data(self, data: bytes, reliable: bool) -> None:
-        try:
-            packet = packets.decode(data, reliable=reliable)
-        except DataError as exc:
-            _LOGGER.warning("dropped a data packet: %s", exc)
-            return
-        if isinstance(packet, packets.UserData):
-            if self._duplicates.is_new(packet.sender_sid, packet.sequence):
-                self._emit(DataReceived(packet))
-        elif (handler := self._packet_handlers.get(packet.kind)) is not None:
-            handler(packet)
-        elif len(self._early_packets) < MAX_EARLY_PACKETS:
-            # Peers may call us the moment they see us join, before our services registered.
-            self._early_packets.append(packet)
-        else:
-            _LOGGER.debug(
-                "dropping %s packet from %r: no handler", packet.kind, packet.sender_identity
-            )
-
     def _on_pc_state(self, state: str) -> None:
         if state == "failed" and self.state in (
             ConnectionState.CONNECTED,
@@ -498,7 +442,7 @@ class Room:
     def _signal_lost(self, error: EdgeError) -> None:
         """Resume the session if we can, else end the room."""
         if self.state is ConnectionState.RECONNECTING:
-            self._resume_failed_again = True
+            self._resume.signal_lost_again()
             return
         pcs_alive = all(
             pc.connection_state not in ("failed", "closed")
@@ -510,74 +454,31 @@ class Room:
         _LOGGER.warning("signal connection lost (%s); resuming the session", error)
         self._set_state(ConnectionState.RECONNECTING)
         self._emit(Reconnecting(reason=str(error)))
-        self.start_task(self._resume(error), name="room.resume")
+        self.start_task(self._resume_session(error), name="room.resume")
 
-    async def _resume(self, error: EdgeError) -> None:
-        started = time.monotonic()
-        deadline = started + self.options.resume_timeout_s
-        last = error
-        for attempt in itertools.count():
-            for task in self._signal_tasks:
-                task.cancel()
-            await self._socket.aclose()
-            delay = RESUME_DELAYS_S[min(attempt, len(RESUME_DELAYS_S) - 1)]
-            if time.monotonic() + delay >= deadline:
-                break
-            await asyncio.sleep(delay)  # backoff between attempts
-            try:
-                await self._resume_once(deadline)
-            except (JoinRefused, ServerLeft) as exc:  # the server no longer has our session
-                self._lost(exc)
-                return
-            except ConnectionError_ as exc:
-                last = exc
-                _LOGGER.info("resume attempt %d failed: %s", attempt + 1, exc)
-                continue
-            outage = time.monotonic() - started
-            _LOGGER.info("session resumed after %.1f s", outage)
-            self._set_state(ConnectionState.CONNECTED)
-            self._emit(Reconnected(outage_s=outage))
+    async def _resume_session(self, error: EdgeError) -> None:
+        try:
+            outage = await self._resume.run(error, timeout_s=self.options.resume_timeout_s)
+        except ConnectionError_ as exc:
+            self._lost(exc)
             return
-        timeout = self.options.resume_timeout_s
-        self._lost(SignalError(f"could not resume the session within {timeout:g} s: {last}"))
+        _LOGGER.info("session resumed after %.1f s", outage)
+        self._set_state(ConnectionState.CONNECTED)
+        self._emit(Reconnected(outage_s=outage))
 
-    async def _resume_once(self, deadline: float) -> None:
-        """One attempt: new socket, sync state, both ICE restarts; raise if any fails."""
-
-        def remaining() -> float:
-            return max(0.1, deadline - time.monotonic())
-
-        self._resume_failed_again = False
-        query = sig.resume_query(
+    def _resume_query(self) -> dict[str, str]:
+        return sig.resume_query(
             self._query,
             participant_sid=self.local_participant.sid,
             reason=sig.ResumeReason.SIGNAL_DISCONNECTED,
         )
-        timeout = min(remaining(), self.options.connect_timeout_s)
-        socket = await SignalSocket.connect(
-            self.options.url, token=self.token, query=query, timeout_s=timeout
+
+    def _sync_state(self) -> bytes:
+        return self._session.sync_state(
+            published=self._publications.published(),
+            subscriber_offer=self._subscriber_offer,
+            subscriber_answer=self._subscriber_answer,
         )
-        self._session.resume(time.monotonic())
-        try:
-            await first_response(socket, self._session, resuming=True)
-        except BaseException:
-            await socket.aclose()
-            raise
-        self._socket = socket
-        self._subscriber.expect_ice_restart()  # the server restarts the subscriber's ICE
-        self._start_signal_tasks()
-        await self._send(
-            self._session.sync_state(
-                published=self._publications.published(),
-                subscriber_offer=self._subscriber_offer,
-                subscriber_answer=self._subscriber_answer,
-            )
-        )
-        await self._publications.negotiate(timeout_s=remaining(), ice_restart=True)
-        await self._publisher.wait_ice_restarted(timeout_s=remaining())
-        await self._subscriber.wait_ice_restarted(timeout_s=remaining())
-        if self._resume_failed_again:
-            raise SignalError("the signal connection was lost again while resuming")
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -611,7 +512,7 @@ class Room:
             )
 
     async def _send(self, frame: bytes) -> None:
-        await self._socket.send(frame)
+        await self._link.send(frame)
 
     async def simulate_scenario(self, **scenario: Any) -> None:
         """Ask the server to simulate a fault, as LiveKit's SDKs can (for tests and drills):
@@ -648,13 +549,9 @@ class Room:
         self._emit(Disconnected(reason=str(error), final=final))
 
     async def _shutdown(self) -> None:
-        if (
-            not self._disconnected.is_set()
-            and self._socket is not None
-            and self._session is not None
-        ):
+        if not self._disconnected.is_set():
             try:
-                await self._socket.send(self._session.leave())
+                await self._link.send(self._session.leave())
                 _LOGGER.info("left room cleanly")
             except SignalError:
                 _LOGGER.debug("could not send leave")
@@ -666,6 +563,6 @@ class Room:
         self._publications.close()
         for task in list(self._tasks):
             task.cancel()
-        await self._socket.aclose()
+        await self._link.aclose()
         for pc in (self._publisher, self._subscriber):
             await pc.aclose()

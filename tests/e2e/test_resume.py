@@ -1,20 +1,17 @@
 """Resuming a session: the signalling connection dies, the session survives.
 
-The edge reaches the server's signalling port through a TCP relay of this test (`SignalRelay`);
-media and data go straight to the server over ICE/UDP, as they would behind a proxy or a NAT
-that dropped an idle TCP connection. Dropping the relay's connections is a real fault: the
-WebSocket's TCP connection is gone, the peer connections are not. The other side is LiveKit's
-official SDK.
+The edge reaches the server's signalling port through a TCP relay (`tests/e2e/relay.py`);
+media and data go straight to the server over ICE/UDP. Dropping the relay's connections is a
+real fault: the WebSocket's TCP connection is gone, the peer connections are not. The other
+side is LiveKit's official SDK.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -30,58 +27,11 @@ from edge.livekit.room import (
     RoomOptions,
 )
 from tests.conftest import OfficialPeerFactory
+from tests.e2e.relay import SignalRelay
 from tests.helpers import assert_eventually
 from tests.official_peer import LiveKitServer, mint_token
 
 pytestmark = pytest.mark.e2e
-
-
-class SignalRelay:
-    """A loopback TCP relay to the server that can drop its connections and refuse new ones."""
-
-    def __init__(self, target_host: str, target_port: int) -> None:
-        self._target = (target_host, target_port)
-        self._server: asyncio.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
-        self.refusing = False
-        self.accepted = 0
-        self.refused = 0
-
-    async def start(self) -> str:
-        self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
-        port = self._server.sockets[0].getsockname()[1]
-        return f"ws://127.0.0.1:{port}"
-
-    def drop(self) -> None:
-        """Reset every relayed connection (both directions)."""
-        for writer in list(self._writers):
-            writer.transport.abort()
-        self._writers.clear()
-
-    async def aclose(self) -> None:
-        self.drop()
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-
-    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self.refusing:
-            self.refused += 1
-            writer.transport.abort()
-            return
-        self.accepted += 1
-        up_reader, up_writer = await asyncio.open_connection(*self._target)
-        self._writers |= {writer, up_writer}
-
-        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-            with contextlib.suppress(ConnectionError, OSError):
-                while data := await src.read(65536):
-                    dst.write(data)
-                    await dst.drain()
-            for end in (writer, up_writer):
-                end.transport.abort()
-
-        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
 
 
 class Edge:
@@ -99,10 +49,7 @@ class Edge:
 
 @pytest.fixture
 async def relay(livekit_server: LiveKitServer) -> AsyncIterator[SignalRelay]:
-    target = urlsplit(livekit_server.url)
-    assert target.hostname is not None
-    assert target.port is not None
-    relay = SignalRelay(target.hostname, target.port)
+    relay = SignalRelay.to(livekit_server.url)
     try:
         yield relay
     finally:
