@@ -130,6 +130,7 @@ class Room:
         self._sequencer = packets.ReliableSequencer()
         self._pending_requests: dict[int, asyncio.Future[sig.RequestAnswered]] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._resuming: asyncio.Task[None] | None = None
         self._query = query
         self._resume_enabled = (
             options.resume_timeout_s > 0
@@ -454,7 +455,7 @@ class Room:
         _LOGGER.warning("signal connection lost (%s); resuming the session", error)
         self._set_state(ConnectionState.RECONNECTING)
         self._emit(Reconnecting(reason=str(error)))
-        self.start_task(self._resume_session(error), name="room.resume")
+        self._resuming = self.start_task(self._resume_session(error), name="room.resume")
 
     async def _resume_session(self, error: EdgeError) -> None:
         try:
@@ -543,6 +544,8 @@ class Room:
         self.disconnect_error = error
         self._set_state(ConnectionState.DISCONNECTED)
         self._disconnected.set()
+        if self._resuming is not None and self._resuming is not asyncio.current_task():
+            self._resuming.cancel()  # ended meanwhile (a final leave, a failed peer connection)
         self._publications.close()
         for pc in (self._publisher, self._subscriber):
             pc.abort_wait()

@@ -144,3 +144,34 @@ async def test_server_side_ice_restart_keeps_the_data_flowing(
     await edge.room.publish_data(b"edge-after-restart", topic="t")
     await assert_eventually(lambda: [r.payload for r in viewer.received] == [b"edge-after-restart"])
     assert edge.room.state is ConnectionState.CONNECTED
+
+
+async def test_a_signal_connection_lost_again_while_resuming_is_resumed_again(
+    edge: Edge, relay: SignalRelay, official_peer: OfficialPeerFactory
+) -> None:
+    viewer = await official_peer("viewer")
+    await viewer.wait_participant("edge-1")
+    sid = edge.room.local_participant.sid
+    # The server closes the socket of the next resume right after taking us back.
+    await edge.room.simulate_scenario(disconnect_signal_on_resume=True)
+    await edge.room.set_attributes({"step": "1"})  # answered after the scenario: it is armed
+    relay.drop()
+    await assert_eventually(lambda: edge.of_type(Reconnected), message=lambda: f"{edge.events}")
+    assert relay.accepted == 3  # the join, the resume the server cut short, the one that held
+    assert edge.room.local_participant.sid == sid
+    await edge.room.publish_data(b"after", topic="t")
+    await assert_eventually(lambda: [r.payload for r in viewer.received] == [b"after"])
+    assert viewer.disconnected == []
+
+
+async def test_a_session_the_server_dropped_ends_the_room_for_a_new_join(
+    edge: Edge, official_peer: OfficialPeerFactory
+) -> None:
+    viewer = await official_peer("viewer")
+    await viewer.wait_participant("edge-1")
+    await edge.room.simulate_scenario(node_failure=True)  # the server forgets the session
+    await assert_eventually(lambda: edge.of_type(Disconnected), message=lambda: f"{edge.events}")
+    [ended] = edge.of_type(Disconnected)
+    assert not ended.final  # the owner joins anew
+    assert edge.of_type(Reconnected) == []
+    assert edge.room.state is ConnectionState.DISCONNECTED
