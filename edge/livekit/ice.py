@@ -20,7 +20,7 @@ import asyncio
 from typing import Any
 
 from aioice import Connection
-from aioice.ice import ICE_FAILED
+from aioice.ice import ICE_FAILED, StunProtocol, get_host_addresses
 from aioice.utils import random_string
 
 
@@ -42,15 +42,26 @@ class RestartableConnection(Connection):
         """The connection was closed (consent expired, or closed by its owner)."""
         return bool(self._closing or self._closed)
 
+    @property
+    def addresses_gone(self) -> bool:
+        """A local host candidate's address is no longer on this machine (a new DHCP lease,
+        another network): checks over the old sockets cannot succeed, a new session can."""
+        hosts = {c.host for c in self._local_candidates if c.type == "host"}
+        present = set(get_host_addresses(use_ipv4=self._use_ipv4, use_ipv6=self._use_ipv6))
+        return not hosts <= present
+
     def restart(self, *, remote_username: str | None, remote_password: str | None) -> None:
         """Begin a new ICE session with new local credentials; run `connect()` next.
 
         The remote credentials come from the offer (we answer) or later from the answer (we
         offer: pass None and set them before `connect()`). Remote candidates are forgotten;
-        local ones are kept, so the new checks run over the same sockets.
+        local ones are kept, so the new checks run over the same sockets. The `connect()` of
+        an earlier restart must have been cancelled; the first one, aiortc's, must have ended.
         """
         if self.closed:
             raise ConnectionError("cannot restart ICE: the connection is closed")
+        if not self._nominated and not self._previous:
+            raise ConnectionError("cannot restart ICE before it has connected")
         if self._nominated:
             self._previous = dict(self._nominated)
         if self._query_consent_task is not None:
@@ -85,6 +96,16 @@ class RestartableConnection(Connection):
         if pair is None:
             raise ConnectionError("Cannot send data, not connected")
         await pair.protocol.send_data(data, pair.remote_addr)
+
+    async def close(self) -> None:
+        await super().close()
+        self._previous = {}
+
+    def protocol_lost(self, protocol: StunProtocol) -> None:
+        if any(pair.protocol is protocol for pair in self._previous.values()):
+            self._queue.put_nowait(None)  # the pair data flows on is gone: wake recv()
+            return
+        super().protocol_lost(protocol)
 
     async def recvfrom(self) -> tuple[bytes, int]:
         if not self._nominated and not self._previous:

@@ -21,6 +21,7 @@ from aiortc import (
     RTCRtpSender,
     RTCSessionDescription,
 )
+from aiortc.exceptions import InternalError, InvalidAccessError, InvalidStateError, OperationError
 from aiortc.sdp import SessionDescription, candidate_from_sdp
 from livekit.protocol import rtc as proto_rtc
 
@@ -32,6 +33,14 @@ _LOGGER = logging.getLogger(__name__)
 RELIABLE_LABEL = "_reliable"
 LOSSY_LABEL = "_lossy"
 _ICE_SCHEMES = ("stun:", "turn:", "turns:")
+_DESCRIPTION_ERRORS = (
+    ValueError,
+    InternalError,
+    InvalidAccessError,
+    InvalidStateError,
+    OperationError,
+)
+"""What aiortc raises for a session description it cannot create or apply."""
 
 MessageHandler = Callable[[bytes, bool], None]
 """Called with (data, reliable) for every binary data-channel message."""
@@ -39,7 +48,7 @@ KeyframeHandler = Callable[[], None]
 """Called when the remote side asks for a keyframe (RTCP PLI or FIR)."""
 StateHandler = Callable[[str], None]
 """Called with the new connection state (`connecting`, `connected`, `failed`, `closed`)."""
-Spawn = Callable[[Coroutine[Any, Any, None], str], object]
+Spawn = Callable[[Coroutine[Any, Any, None], str], "asyncio.Task[None]"]
 """Runs a coroutine as a named task of the peer connection's owner."""
 
 
@@ -62,6 +71,9 @@ class SctpTimers:
     """Ceiling (aiortc: 60 s; libwebrtc caps its timer backoff at 3 s), so a long stall
     does not leave the association waiting long after the link is back."""
 
+
+ICE_RESTART_TIMEOUT_S = 30.0
+"""An ICE restart without a working pair by then has failed (the server's own limit is 15 s)."""
 
 SCTP_TIMERS = SctpTimers()
 """What every PeerConnection uses (see `tune_sctp`)."""
@@ -135,6 +147,9 @@ class PeerConnection:
         """Resolved when the latest ICE restart has nominated a pair (or failed)."""
         self._generation = 0
         """Counts ICE restarts; the checks of a superseded one report nothing."""
+        self._restarting: list[ice.RestartableConnection] = []
+        self._checks: asyncio.Task[None] | None = None
+        """The connectivity checks of the latest ICE restart."""
         self._pc.on("datachannel", self._adopt_channel)
         self._pc.on("connectionstatechange", self._state_changed)
 
@@ -167,7 +182,10 @@ class PeerConnection:
 
     async def create_offer(self) -> str:
         """A complete offer (aiortc gathers every local candidate into the SDP)."""
-        await self._pc.setLocalDescription(await self._pc.createOffer())
+        try:
+            await self._pc.setLocalDescription(await self._pc.createOffer())
+        except _DESCRIPTION_ERRORS as exc:
+            raise PeerConnectionError(f"{self.name}: cannot create an offer: {exc}") from None
         sdp: str = self._pc.localDescription.sdp
         return sdp
 
@@ -176,7 +194,7 @@ class PeerConnection:
         if self._restart_pending:
             self._restart_pending = False
             username, password = _ice_credentials(sdp)
-            for connection in self._ice_connections():
+            for connection in self._restarting:
                 connection.remote_username = username
                 connection.remote_password = password
             self._start_checks()
@@ -199,7 +217,10 @@ class PeerConnection:
             self._restart(restarted, username=username, password=password)
             self._start_checks()
         await self._set_remote(RTCSessionDescription(sdp=sdp, type="offer"))
-        await self._pc.setLocalDescription(await self._pc.createAnswer())
+        try:
+            await self._pc.setLocalDescription(await self._pc.createAnswer())
+        except _DESCRIPTION_ERRORS as exc:
+            raise PeerConnectionError(f"{self.name}: cannot answer the offer: {exc}") from None
         answer: str = self._pc.localDescription.sdp
         return answer
 
@@ -220,6 +241,12 @@ class PeerConnection:
             raise PeerConnectionError(f"{self.name}: no ICE transport to restart")
         self._restart(connections, username=None, password=None)
         self._restart_pending = True
+
+    @property
+    def network_changed(self) -> bool:
+        """An address our ICE candidates were gathered on is gone: ICE cannot be restarted
+        over them, only a new peer connection (a new session) can reach the server again."""
+        return any(c.addresses_gone for c in self._ice_connections())
 
     async def wait_ice_restarted(self, *, timeout_s: float) -> None:
         """Wait until the latest ICE restart has a working pair; raise if it fails or times out.
@@ -312,13 +339,16 @@ class PeerConnection:
         """Close the connection and its channels; idempotent."""
         await self._pc.close()
 
-    def _ice_connections(self) -> list[ice.RestartableConnection]:
+    def _ice_transports(self) -> set[Any]:
         transports = {t.receiver.transport.transport for t in self._pc.getTransceivers()}
         if self._pc.sctp is not None:
             transports.add(self._pc.sctp.transport.transport)
+        return transports
+
+    def _ice_connections(self) -> list[ice.RestartableConnection]:
         return [
             t._connection
-            for t in transports
+            for t in self._ice_transports()
             if isinstance(t._connection, ice.RestartableConnection) and t.state != "closed"
         ]
 
@@ -329,16 +359,18 @@ class PeerConnection:
         username: str | None,
         password: str | None,
     ) -> None:
+        if self._checks is not None:
+            self._checks.cancel()  # a restart still checking is superseded
+            self._checks = None
         for connection in connections:
             try:
                 connection.restart(remote_username=username, remote_password=password)
             except ConnectionError as exc:
                 raise PeerConnectionError(f"{self.name}: {exc}") from None
-        transports = {t.receiver.transport.transport for t in self._pc.getTransceivers()}
-        if self._pc.sctp is not None:
-            transports.add(self._pc.sctp.transport.transport)
-        for transport in transports:
-            transport.iceGatherer._remote_candidates_end = False  # candidates trickle anew
+        for transport in self._ice_transports():
+            if transport._connection in connections:
+                transport.iceGatherer._remote_candidates_end = False  # they trickle anew
+        self._restarting = connections
         self._pending_end = False
         self._generation += 1
         if self._restarted is None or self._restarted.done():
@@ -350,18 +382,20 @@ class PeerConnection:
             self._restarted = asyncio.get_running_loop().create_future()
 
     def _start_checks(self) -> None:
-        generation = self._generation
+        generation, connections = self._generation, list(self._restarting)
 
         async def checks() -> None:
             try:
-                for connection in self._ice_connections():
-                    await connection.connect()
-            except ConnectionError as exc:
-                self._restart_done(generation, PeerConnectionError(f"{self.name}: {exc}"))
+                async with asyncio.timeout(ICE_RESTART_TIMEOUT_S):
+                    for connection in connections:
+                        await connection.connect()
+            except (ConnectionError, TimeoutError) as exc:
+                reason = str(exc) or f"no pair within {ICE_RESTART_TIMEOUT_S:g} s"
+                self._restart_done(generation, PeerConnectionError(f"{self.name}: {reason}"))
             else:
                 self._restart_done(generation, None)
 
-        self._spawn(checks(), f"{self.name}.ice-restart")
+        self._checks = self._spawn(checks(), f"{self.name}.ice-restart")
 
     def _restart_done(self, generation: int, error: PeerConnectionError | None) -> None:
         future = self._restarted
@@ -371,11 +405,17 @@ class PeerConnection:
             _LOGGER.info("%s: ICE restarted", self.name)
             future.set_result(None)
         else:
+            _LOGGER.warning("ICE restart failed: %s", error)
             future.set_exception(error)
             future.exception()  # retrieved here; `wait_ice_restarted` raises it again
+            self._on_state("failed")  # no pair carries data any more: the session is over
 
     async def _set_remote(self, description: RTCSessionDescription) -> None:
-        await self._pc.setRemoteDescription(description)
+        try:
+            await self._pc.setRemoteDescription(description)
+        except _DESCRIPTION_ERRORS as exc:
+            kind = description.type
+            raise PeerConnectionError(f"{self.name}: cannot apply the {kind}: {exc}") from None
         self._has_remote = True
         await self._flush_candidates()
 

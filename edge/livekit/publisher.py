@@ -234,6 +234,11 @@ class TrackPublisher:
             case _:
                 pass
 
+    def abort_negotiation(self, reason: str) -> None:
+        """Fail the offer waiting for its answer now (the socket it went out on is gone)."""
+        if self._answer is not None and not self._answer[1].done():
+            self._answer[1].set_exception(ConnectionError_(reason))
+
     def published(self) -> list[tuple[str, proto_models.TrackInfo]]:
         """(cid, TrackInfo) of every published track, for the sync state of a resume."""
         return [(local.cid, local.info) for local in self.tracks.values()]

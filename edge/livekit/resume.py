@@ -16,7 +16,14 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 
-from edge.errors import ConnectionError_, EdgeError, JoinRefused, ServerLeft, SignalError
+from edge.errors import (
+    ConnectionError_,
+    EdgeError,
+    JoinRefused,
+    PeerConnectionError,
+    ServerLeft,
+    SignalError,
+)
 from edge.livekit.peers import PeerConnection
 from edge.livekit.publisher import TrackPublisher
 from edge.livekit.signal_link import SignalLink
@@ -42,6 +49,7 @@ class SessionResume:
         query: Callable[[], Mapping[str, str]],
         token: Callable[[], str],
         sync_state: Callable[[], bytes],
+        subscriber_negotiated: Callable[[], bool],
     ) -> None:
         self._link = link
         self._publications = publications
@@ -52,16 +60,21 @@ class SessionResume:
         self._query = query
         self._token = token
         self._sync_state = sync_state
+        self._subscriber_negotiated = subscriber_negotiated
         self._lost_again = False
+        self._attempt_timeout: asyncio.Timeout | None = None
 
     def signal_lost_again(self) -> None:
-        """The socket of the attempt in progress was lost too: that attempt fails."""
+        """The socket of the attempt in progress was lost too: that attempt fails now."""
         self._lost_again = True
+        if self._attempt_timeout is not None:
+            self._attempt_timeout.reschedule(asyncio.get_running_loop().time())
 
     async def run(self, error: EdgeError, *, timeout_s: float) -> float:
         """Resume; return the outage in seconds, or raise why the session is over.
 
         `ServerLeft` (or `JoinRefused`): the server no longer has the session;
+        `PeerConnectionError`: our network changed, only a new session can work;
         `SignalError`: no attempt succeeded within `timeout_s`.
         """
         started = time.monotonic()
@@ -73,23 +86,43 @@ class SessionResume:
             if time.monotonic() + delay >= deadline:
                 break
             await asyncio.sleep(delay)  # backoff between attempts
+            if self._publisher.network_changed or self._subscriber.network_changed:
+                raise PeerConnectionError("our network addresses changed: a new session is needed")
             try:
                 await self._attempt(deadline)
-            except (JoinRefused, ServerLeft):
-                raise
+            except (JoinRefused, ServerLeft) as exc:
+                if not (isinstance(exc, JoinRefused) and exc.retryable):
+                    raise
+                last = exc
             except ConnectionError_ as exc:
                 last = exc
-                _LOGGER.info("resume attempt %d failed: %s", attempt + 1, exc)
-                continue
-            return time.monotonic() - started
+            else:
+                return time.monotonic() - started
+            _LOGGER.info("resume attempt %d failed: %s", attempt + 1, last)
         raise SignalError(f"could not resume the session within {timeout_s:g} s: {last}")
 
     async def _attempt(self, deadline: float) -> None:
+        self._lost_again = False
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout_at(loop.time() + deadline - time.monotonic()) as timeout:
+                self._attempt_timeout = timeout
+                await self._attempt_steps(deadline)
+        except TimeoutError:
+            if self._lost_again:
+                raise SignalError("the signal connection was lost again while resuming") from None
+            raise SignalError("the resume did not complete in time") from None
+        finally:
+            self._attempt_timeout = None
+        if self._lost_again:
+            raise SignalError("the signal connection was lost again while resuming")
+
+    async def _attempt_steps(self, deadline: float) -> None:
         def remaining() -> float:
             return max(0.1, deadline - time.monotonic())
 
-        self._lost_again = False
-        self._subscriber.expect_ice_restart()  # the server restarts the subscriber's ICE
+        if self._subscriber_negotiated():  # else the server has no subscriber ICE to restart
+            self._subscriber.expect_ice_restart()
         await self._link.reopen(
             self._url,
             token=self._token(),
@@ -100,5 +133,3 @@ class SessionResume:
         await self._publications.negotiate(timeout_s=remaining(), ice_restart=True)
         await self._publisher.wait_ice_restarted(timeout_s=remaining())
         await self._subscriber.wait_ice_restarted(timeout_s=remaining())
-        if self._lost_again:
-            raise SignalError("the signal connection was lost again while resuming")

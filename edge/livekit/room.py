@@ -170,6 +170,7 @@ class Room:
             query=self._resume_query,
             token=lambda: self.token,
             sync_state=self._sync_state,
+            subscriber_negotiated=lambda: self._subscriber_offer is not None,
         )
         self._rtt_ms: float | None = None
         self.network_quality = ""
@@ -453,6 +454,7 @@ class Room:
             self._lost(error)
             return
         _LOGGER.warning("signal connection lost (%s); resuming the session", error)
+        self._publications.abort_negotiation("the signal connection was lost")
         self._set_state(ConnectionState.RECONNECTING)
         self._emit(Reconnecting(reason=str(error)))
         self._resuming = self.start_task(self._resume_session(error), name="room.resume")
@@ -462,6 +464,10 @@ class Room:
             outage = await self._resume.run(error, timeout_s=self.options.resume_timeout_s)
         except ConnectionError_ as exc:
             self._lost(exc)
+            return
+        except Exception as exc:  # whatever went wrong, the room ends cleanly
+            _LOGGER.exception("resuming the session failed unexpectedly")
+            self._lost(ConnectionError_(f"resuming the session failed: {exc!r}"))
             return
         _LOGGER.info("session resumed after %.1f s", outage)
         self._set_state(ConnectionState.CONNECTED)

@@ -37,6 +37,7 @@ CLIENT_PROTOCOL = 0
 JOIN_RESPONSE_TIMEOUT_S = 5.0
 DEFAULT_PING_INTERVAL_S = 5.0
 DEFAULT_PING_TIMEOUT_S = 15.0
+QUALITY = proto_models.ConnectionQuality
 
 
 class SignalState(enum.Enum):
@@ -461,8 +462,12 @@ class SignalSession:
             return [Resumed(response=msg.reconnect)]
         if kind == "leave":
             self.state = SignalState.CLOSED
-            reason = proto_models.DisconnectReason.Name(msg.leave.reason)
-            return [LeaveReceived(reason=reason, action=LeaveAction(msg.leave.action))]
+            reason = _name(proto_models.DisconnectReason, msg.leave.reason)
+            try:
+                action = LeaveAction(msg.leave.action)
+            except ValueError:  # a newer server's action: go and join anew, never fight
+                action = LeaveAction.RECONNECT
+            return [LeaveReceived(reason=reason, action=action)]
         if kind == "offer":
             return [OfferReceived(sdp=msg.offer.sdp, offer_id=msg.offer.id)]
         if kind == "answer":
@@ -486,11 +491,13 @@ class SignalSession:
             self.rtt_ms = max(0, int(now * 1000) - msg.pong_resp.last_ping_timestamp)
             return [PongReceived(rtt_ms=self.rtt_ms)]
         if kind == "connection_quality":
-            names = proto_models.ConnectionQuality.Name
             return [
                 QualityChanged(
                     qualities=tuple(
-                        (u.participant_sid, names(u.quality).lower())
+                        (
+                            u.participant_sid,
+                            _name(proto_models.ConnectionQuality, u.quality).lower(),
+                        )
                         for u in msg.connection_quality.updates
                     )
                 )
@@ -503,7 +510,7 @@ class SignalSession:
             return [MuteRequested(track_sid=msg.mute.sid, muted=msg.mute.muted)]
         if kind == "request_response":
             rr = msg.request_response
-            reason = proto_rtc.RequestResponse.Reason.Name(rr.reason)
+            reason = _name(proto_rtc.RequestResponse.Reason, rr.reason)
             if rr.WhichOneof("request") == "add_track":
                 return [TrackRefused(cid=rr.add_track.cid, reason=reason, message=rr.message)]
             return [RequestAnswered(request_id=rr.request_id, reason=reason, message=rr.message)]
@@ -518,3 +525,12 @@ class SignalSession:
             self.ping_timeout_s = float(join.ping_timeout)
         self._next_ping = now + self.ping_interval_s
         return Joined(response=join)
+
+
+def _name(enum: Any, value: int) -> str:
+    """The name of a protobuf enum value; `UNKNOWN_<n>` for one a newer server added."""
+    try:
+        name: str = enum.Name(value)
+    except ValueError:
+        return f"UNKNOWN_{value}"
+    return name

@@ -479,3 +479,29 @@ async def test_a_dropped_signal_connection_is_resumed_and_nothing_notices(
         notify.close()
         await relay.aclose()
     assert not any("Traceback" in line for line in edge.lines), edge.log()
+
+
+async def test_after_the_address_changes_the_edge_joins_anew_without_trying_to_resume(
+    scene: SceneFactory,
+) -> None:
+    """A new DHCP lease or access point: sockets on the old address can never work again."""
+    s = await scene()
+    sid = s.device().sid
+    old_ip = s.ns.peer_ip
+    new_ip = await asyncio.to_thread(s.ns.readdress)
+    changed_us = now_us()
+
+    # The signalling socket is stranded; once that is noticed, resuming over the old address
+    # is not even tried: the edge joins anew from the new one.
+    await s.edge.wait_line("our network addresses changed", timeout=30)
+    await assert_eventually(
+        lambda: s.device().sid != sid,
+        timeout=30,
+        message=lambda: f"device: {s.op.remote(IDENTITY)}; {s.why()}",
+    )
+    assert not any("resume attempt" in line for line in s.edge.lines), s.why()
+    assert new_ip != old_ip
+    # Telemetry spooled meanwhile arrives, in order, without a gap.
+    await s.readings_after(changed_us + 5_000_000)
+    in_order(s.inbox.readings)
+    assert s.joins() == 2, s.why()

@@ -14,40 +14,50 @@ from typing import Any
 import pytest
 
 from edge.errors import PeerConnectionError
-from edge.livekit.peers import PeerConnection, ice_configuration
+from edge.livekit import peers
+from edge.livekit.peers import PeerConnection, Spawn, ice_configuration
 from tests.helpers import assert_eventually
 
 Pair = tuple[PeerConnection, PeerConnection, list[bytes]]
+STATES: dict[str, list[str]] = {}
+"""Connection states each peer reported, by name (reset by every fixture)."""
 
 
 @pytest.fixture
-async def pair() -> AsyncIterator[Pair]:
-    """A connected offerer/answerer pair, both channels open; what the answerer received."""
-    received: list[bytes] = []
+async def spawn() -> AsyncIterator[Spawn]:
     async with asyncio.TaskGroup() as tg:
 
-        def spawn(coro: Coroutine[Any, Any, None], name: str) -> object:
+        def spawn(coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
             return tg.create_task(coro, name=name)
 
-        def peer(name: str, inbox: list[bytes]) -> PeerConnection:
-            return PeerConnection(
-                name=name,
-                configuration=ice_configuration([]),
-                on_message=lambda data, reliable: inbox.append(data),
-                on_state=lambda state: None,
-                spawn=spawn,
-            )
+        yield spawn
 
-        offerer, answerer = peer("publisher", []), peer("subscriber", received)
-        try:
-            offerer.create_data_channels()
-            await offerer.set_answer(await answerer.answer_offer(await offerer.create_offer()))
-            await offerer.wait_channels_open(timeout_s=10)
-            await answerer.wait_channels_open(timeout_s=10)
-            yield offerer, answerer, received
-        finally:
-            await offerer.aclose()
-            await answerer.aclose()
+
+def peer(name: str, inbox: list[bytes], spawn: Spawn) -> PeerConnection:
+    STATES[name] = []
+    return PeerConnection(
+        name=name,
+        configuration=ice_configuration([]),
+        on_message=lambda data, reliable: inbox.append(data),
+        on_state=STATES[name].append,
+        spawn=spawn,
+    )
+
+
+@pytest.fixture
+async def pair(spawn: Spawn) -> AsyncIterator[Pair]:
+    """A connected offerer/answerer pair, both channels open; what the answerer received."""
+    received: list[bytes] = []
+    offerer, answerer = peer("publisher", [], spawn), peer("subscriber", received, spawn)
+    try:
+        offerer.create_data_channels()
+        await offerer.set_answer(await answerer.answer_offer(await offerer.create_offer()))
+        await offerer.wait_channels_open(timeout_s=10)
+        await answerer.wait_channels_open(timeout_s=10)
+        yield offerer, answerer, received
+    finally:
+        await offerer.aclose()
+        await answerer.aclose()
 
 
 def ufrag(sdp: str) -> str:
@@ -103,3 +113,35 @@ async def test_an_offer_without_ice_credentials_is_refused(pair: Pair) -> None:
         await answerer.answer_offer(stripped + "\r\n")
     offerer.send(b"unharmed", reliable=True)
     await assert_eventually(lambda: received == [b"unharmed"])
+
+
+async def test_a_restart_that_finds_no_pair_fails_the_peer_connection(
+    pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(peers, "ICE_RESTART_TIMEOUT_S", 2.0)  # instead of 30 s
+    offerer, answerer, _ = pair
+    offerer.restart_ice()
+    await offerer.create_offer()  # the answerer never sees it: an answer it did not write
+    forged = "\r\n".join(
+        "a=ice-ufrag:nope"
+        if line.startswith("a=ice-ufrag:")
+        else "a=ice-pwd:nopenopenopenopenopenope"
+        if line.startswith("a=ice-pwd:")
+        else line
+        for line in answerer._pc.localDescription.sdp.splitlines()
+    )
+    await offerer.set_answer(forged + "\r\n")
+    with pytest.raises(PeerConnectionError, match="publisher: "):
+        await offerer.wait_ice_restarted(timeout_s=5)
+    assert STATES["publisher"][-1] == "failed"  # the room ends the session on this
+
+
+async def test_ice_is_not_restarted_before_it_ever_connected(spawn: Spawn) -> None:
+    pc = peer("publisher", [], spawn)
+    try:
+        pc.create_data_channels()
+        await pc.create_offer()
+        with pytest.raises(PeerConnectionError, match="before it has connected"):
+            pc.restart_ice()
+    finally:
+        await pc.aclose()

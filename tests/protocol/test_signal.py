@@ -359,3 +359,12 @@ def test_simulate_builds_one_scenario_and_rejects_unknown_ones() -> None:
     assert request.simulate.WhichOneof("scenario") == "switch_candidate_protocol"
     with pytest.raises(SignalError, match="unknown scenario"):
         session.simulate(no_such_thing=True)
+
+
+def test_a_leave_with_values_a_newer_server_added_still_ends_the_session_cleanly() -> None:
+    session = joined_session()
+    leave = proto_rtc.LeaveRequest()
+    leave.ParseFromString(b"\x10\x63\x18\x09")  # reason 99, action 9: unknown to us
+    [event] = session.receive(frame(leave=leave), 101.0)
+    assert event == sig.LeaveReceived(reason="UNKNOWN_99", action=sig.LeaveAction.RECONNECT)
+    assert not event.final

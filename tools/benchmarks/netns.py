@@ -93,6 +93,24 @@ class Namespace:
         """Let everything pass again."""
         self._set(Fault.NONE, None)
 
+    def readdress(self) -> str:
+        """Give the namespace's end a new address and remove the old one (a new DHCP lease,
+        another access point): sockets bound to the old address are stranded, new ones work.
+        Returns the new address; `host_ip` stays reachable from it."""
+        new_ip = _free_pair()[1]
+        inside = ["ip", "netns", "exec", self.name]
+        try:
+            _run([*inside, "ip", "addr", "add", f"{new_ip}/32", "dev", self.peer_if])
+            _run([*inside, "ip", "addr", "del", f"{self.peer_ip}/30", "dev", self.peer_if])
+            route = [*inside, "ip", "route", "add", f"{self.host_ip}/32", "dev", self.peer_if]
+            _run([*route, "src", new_ip])
+            _run(["ip", "route", "add", f"{new_ip}/32", "dev", self.host_if])
+        except subprocess.CalledProcessError as exc:
+            raise NetnsUnavailable(f"could not change the address: {_explain(exc)}") from None
+        self.log.append(f"readdress {self.peer_ip} -> {new_ip}")
+        self.peer_ip = new_ip
+        return new_ip
+
     def _set(self, fault: Fault, rule: list[str] | None, probability: float = 0.0) -> None:
         # One iptables-restore transaction: the flush and the new rule apply atomically.
         lines = ["*filter", f"-F {CHAIN}"]
