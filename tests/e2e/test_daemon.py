@@ -28,12 +28,19 @@ StartEdge = Callable[..., Awaitable[EdgeProcess]]
 
 
 def write_config(
-    path: Path, server: LiveKitServer, room: str, *, identity: str, extra: str = ""
+    path: Path,
+    server: LiveKitServer,
+    room: str,
+    *,
+    identity: str,
+    extra: str = "",
+    url: str | None = None,
 ) -> Path:
+    """A config joining `room` on `server` (through `url` when given, e.g. a relay)."""
     path.write_text(
         f"""
 [livekit]
-url = "{server.url}"
+url = "{url or server.url}"
 room = "{room}"
 identity = "{identity}"
 name = "Bench board"

@@ -25,6 +25,7 @@ from livekit import rtc
 
 from tests.conftest import OfficialPeerFactory
 from tests.e2e.edge_process import EdgeProcess
+from tests.e2e.relay import SignalRelay
 from tests.e2e.test_daemon import write_config
 from tests.helpers import assert_eventually
 from tests.official_peer import LiveKitServer, OfficialPeer
@@ -198,6 +199,38 @@ async def test_a_late_viewer_gets_a_picture_without_waiting_for_the_keyframe_int
         message=lambda: f"the late viewer decoded nothing; edge log:\n{edge.log()}",
     )
     assert late.video[0][1:] == (WIDTH, HEIGHT)
+
+
+async def test_the_camera_plays_on_through_a_resumed_session(
+    tmp_path: Path,
+    livekit_server: LiveKitServer,
+    room_name: str,
+    official_peer: OfficialPeerFactory,
+    watch: Callable[..., MediaWatcher],
+) -> None:
+    relay = SignalRelay.to(livekit_server.url)
+    url = await relay.start()  # the daemon's signalling goes through it; its media does not
+    config = write_config(
+        tmp_path / "edge.toml", livekit_server, room_name, identity="edge-cam", extra=MEDIA, url=url
+    )
+    edge = await EdgeProcess.start("run", "--config", str(config), "--simulate", cwd=tmp_path)
+    try:
+        media = watch(await official_peer("viewer"))
+        await assert_eventually(lambda: len(media.video) >= 10, timeout=30, message=edge.log)
+        camera_sid = media.publications["camera"].sid
+
+        relay.drop()
+        await edge.wait_line("room session resumed after", timeout=20)
+        decoded = len(media.video)
+        # Both ICE restarts behind it, the viewer keeps decoding the same track: a second more.
+        await assert_eventually(
+            lambda: len(media.video) >= decoded + 15, timeout=15, message=edge.log
+        )
+        assert media.publications["camera"].sid == camera_sid
+        assert media.unpublished == []
+    finally:
+        await edge.kill()
+        await relay.aclose()
 
 
 async def test_mute_unmute_and_snapshot_over_rpc(
