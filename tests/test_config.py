@@ -26,6 +26,7 @@ SECRET = "edge-participant-test-secret-0123456789"
 URL = "expected a ws://, wss://, http:// or https:// URL, got"
 TTL = "expected an integer from 60 to 2592000, got"
 TIMEOUT = "expected a number greater than 0 and at most 120, got"
+RESUME = "expected a number from 0 to 300, got"
 LEVEL = "expected one of debug, info, warning, error, got"
 PERIOD = "expected a number from 0.5 to 3600, got"
 
@@ -41,6 +42,7 @@ api_key = "devkey"
 api_secret = "{SECRET}"
 token_ttl_s = 3600
 connect_timeout_s = 2.5
+resume_timeout_s = 0
 
 [daemon]
 log_level = "debug"
@@ -89,6 +91,7 @@ def test_full_config_loads_into_the_dataclasses(tmp_path: Path) -> None:
             api_secret=SECRET,
             token_ttl_s=3600,
             connect_timeout_s=2.5,
+            resume_timeout_s=0.0,
         ),
         daemon=DaemonConfig(log_level="debug", state_dir=str(tmp_path)),
         simulation=SimulationConfig(sensor_period_s=0.5),
@@ -110,7 +113,7 @@ def test_defaults_fill_everything_optional() -> None:
     config = parse_config(_base(), env={})
     lk = config.livekit
     assert (lk.name, lk.metadata, dict(lk.attributes)) == ("edge-pi-01", "", {})
-    assert (lk.token_ttl_s, lk.connect_timeout_s) == (21600, 10.0)
+    assert (lk.token_ttl_s, lk.connect_timeout_s, lk.resume_timeout_s) == (21600, 10.0, 15.0)
     assert config.daemon.log_level == "info"
     assert config.simulation.sensor_period_s == 5.0
 
@@ -194,6 +197,8 @@ def test_log_level_is_case_insensitive() -> None:
         ("livekit", "connect_timeout_s", 120.5, f"livekit.connect_timeout_s: {TIMEOUT} 120.5"),
         ("livekit", "connect_timeout_s", float("nan"), f"livekit.connect_timeout_s: {TIMEOUT} nan"),
         ("livekit", "connect_timeout_s", "10", f"livekit.connect_timeout_s: {TIMEOUT} string"),
+        ("livekit", "resume_timeout_s", -1, f"livekit.resume_timeout_s: {RESUME} -1"),
+        ("livekit", "resume_timeout_s", 301, f"livekit.resume_timeout_s: {RESUME} 301"),
         ("daemon", "log_level", "loud", f"daemon.log_level: {LEVEL} 'loud'"),
         ("daemon", "log_level", 3, f"daemon.log_level: {LEVEL} int"),
         ("simulation", "sensor_period_s", 0.4, f"simulation.sensor_period_s: {PERIOD} 0.4"),
