@@ -10,7 +10,7 @@ check list emptied, and connectivity checks run again by the next `connect()`. D
 flowing on the previously selected pair until a new one is nominated (RFC 8445 section 9),
 so the DTLS and SCTP associations above never see the restart: what was queued during the
 outage is retransmitted by SCTP once the new pair is up. `install()` makes aiortc create
-these instead of plain connections; like `peers.tune_sctp`, it changes aiortc's module state
+these instead of plain connections; like `sctp.tune`, it changes aiortc's module state
 in one place.
 """
 

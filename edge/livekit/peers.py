@@ -10,7 +10,6 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable, Coroutine, Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from aiortc import (
@@ -26,7 +25,7 @@ from aiortc.sdp import SessionDescription, candidate_from_sdp
 from livekit.protocol import rtc as proto_rtc
 
 from edge.errors import PeerConnectionError
-from edge.livekit import ice
+from edge.livekit import ice, sctp
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -52,45 +51,8 @@ Spawn = Callable[[Coroutine[Any, Any, None], str], "asyncio.Task[None]"]
 """Runs a coroutine as a named task of the peer connection's owner."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SctpTimers:
-    """Retransmission timeouts of the SCTP association that carries the data channels.
-
-    aiortc keeps RFC 4960's conservative values; libwebrtc (LiveKit's official SDKs, browsers)
-    uses these. It matters on a lossy link: a reliable message whose retransmission is lost
-    too waits for the timer, and every later message on the ordered channel waits behind it,
-    so under 5 % loss aiortc's 1 s floor puts about a second on the p99 telemetry latency.
-    """
-
-    rto_initial_s: float = 0.5
-    """Before the first round trip is measured (aiortc: 3 s; libwebrtc: 0.5 s)."""
-    rto_min_s: float = 0.22
-    """Floor of the computed timeout (aiortc: 1 s; libwebrtc: 0.22 s). It stays above the
-    peer's delayed-ack time (pion, on the server: 200 ms for a lone packet)."""
-    rto_max_s: float = 3.0
-    """Ceiling (aiortc: 60 s; libwebrtc caps its timer backoff at 3 s), so a long stall
-    does not leave the association waiting long after the link is back."""
-
-
 ICE_RESTART_TIMEOUT_S = 30.0
 """An ICE restart without a working pair by then has failed (the server's own limit is 15 s)."""
-
-SCTP_TIMERS = SctpTimers()
-"""What every PeerConnection uses (see `tune_sctp`)."""
-
-
-def tune_sctp(timers: SctpTimers = SCTP_TIMERS) -> None:
-    """Set aiortc's SCTP timer constants: the one place we change aiortc's behaviour.
-
-    They are module globals of `aiortc.rtcsctptransport`, read when a transport is created
-    (the initial timeout) and at every round-trip update (floor and ceiling), so setting them
-    before a peer connection negotiates applies to its association. Idempotent.
-    """
-    from aiortc import rtcsctptransport
-
-    rtcsctptransport.SCTP_RTO_INITIAL = timers.rto_initial_s
-    rtcsctptransport.SCTP_RTO_MIN = timers.rto_min_s  # type: ignore[assignment]
-    rtcsctptransport.SCTP_RTO_MAX = timers.rto_max_s  # type: ignore[assignment]
 
 
 def ice_configuration(
@@ -129,7 +91,7 @@ class PeerConnection:
         spawn: Spawn,
     ) -> None:
         self.name = name
-        tune_sctp()
+        sctp.tune()
         ice.install()
         self._pc = RTCPeerConnection(configuration=configuration)
         self._on_message = on_message

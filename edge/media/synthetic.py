@@ -251,8 +251,9 @@ class SyntheticPicamera2:
         return {"SensorTimestamp": time.monotonic_ns()}
 
     def vanish(self) -> None:
-        """No more pictures; the handle stays open until closed."""
-        self._vanished.set()
+        """No more pictures once this returns; the handle stays open until closed."""
+        with self._latest:  # a picture being made now is dropped, not delivered afterwards
+            self._vanished.set()
 
     def _next_picture(self, index: int) -> av.VideoFrame | None:
         """The sensor's next picture; None once the device is gone."""
@@ -275,6 +276,8 @@ class SyntheticPicamera2:
             stamp_ns = time.monotonic_ns()
             index += 1
             with self._latest:
+                if self._vanished.is_set():  # unplugged while this picture was made
+                    continue
                 self._picture = picture
                 self.frames += 1
                 self._latest.notify_all()

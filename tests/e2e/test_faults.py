@@ -103,7 +103,7 @@ unit = "°C"
 mean = 48.0
 
 [gpio]
-link_loss_grace_s = 2.0
+link_loss_grace_s = {grace_s}
 
 [[gpio.outputs]]
 name = "relay"
@@ -184,9 +184,9 @@ class Held:
 
 @dataclass
 class Scene:
-    """The daemon in the namespace, an official-SDK operator watching from outside."""
+    """The daemon (in the namespace, if any), an official-SDK operator watching from outside."""
 
-    rig: FaultRig
+    namespace: Namespace | None
     edge: EdgeProcess
     op: OfficialPeer
     inbox: Inbox
@@ -204,7 +204,8 @@ class Scene:
 
     @property
     def ns(self) -> Namespace:
-        return self.rig.ns
+        assert self.namespace is not None, "this scene has no network namespace"
+        return self.namespace
 
     def device(self) -> rtc.RemoteParticipant:
         participant = self.op.remote(IDENTITY)
@@ -215,7 +216,8 @@ class Scene:
         return sum("joined room" in line for line in self.edge.lines)
 
     def why(self) -> str:
-        return f"faults {self.ns.log}; edge log:\n{self.edge.log()}"
+        faults = self.namespace.log if self.namespace is not None else "none"
+        return f"faults {faults}; edge log:\n{self.edge.log()}"
 
     async def hold(self, fault: Callable[[], None], seconds: float) -> Held:
         """Apply `fault`, keep it `seconds` (the fault itself), restore."""
@@ -238,59 +240,88 @@ class Scene:
 SceneFactory = Callable[..., Awaitable[Scene]]
 
 
+async def start_scene(
+    server: LiveKitServer,
+    room: str,
+    workdir: Path,
+    *,
+    edge_url: str,
+    namespace: Namespace | None = None,
+    grace_s: float = 2.0,
+    period_s: float = 0.1,
+) -> Scene:
+    """Start an operator and the daemon (inside `namespace`, if given), joined through
+    `edge_url`; return once readings arrive."""
+    inbox = Inbox()
+    token = mint_token(server, identity="op-anna", room=room)
+    op = await OfficialPeer.connect(server.url, token, identity="op-anna")
+    inbox.attach(op)
+    config = workdir / "edge.toml"
+    config.write_text(
+        CONFIG.format(
+            url=edge_url,
+            room=room,
+            identity=IDENTITY,
+            api_key=server.api_key,
+            api_secret=server.api_secret,
+            period_s=period_s,
+            grace_s=grace_s,
+        )
+    )
+    config.chmod(0o600)
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(workdir / "notify.sock"))
+    notify.setblocking(False)
+    edge = await EdgeProcess.start(
+        "run",
+        "--config",
+        str(config),
+        "--simulate",
+        cwd=workdir,
+        env={"NOTIFY_SOCKET": str(workdir / "notify.sock")},
+        wrapper=namespace.wrap([]) if namespace is not None else (),
+    )
+    current = Scene(namespace, edge, op, inbox, notify)
+    await op.wait_participant(IDENTITY, timeout=30)
+    await assert_eventually(
+        lambda: len(inbox.readings) >= 10, timeout=30, message=lambda: current.why()
+    )
+    return current
+
+
+async def stop_scene(current: Scene) -> None:
+    """SIGTERM the daemon (it must exit 0 without a traceback), then close everything."""
+    try:
+        assert await current.edge.stop(signal.SIGTERM) == 0, current.why()
+        broken = ("Traceback", "--- Logging error ---")
+        assert not any(b in line for line in current.edge.lines for b in broken), current.why()
+    finally:
+        await current.edge.kill()
+        await current.inbox.aclose()
+        await current.op.disconnect()
+        current.notify.close()
+
+
 @pytest.fixture
 async def scene(rig: FaultRig, room_name: str, tmp_path: Path) -> AsyncIterator[SceneFactory]:
     """Start the daemon inside the namespace and an operator outside; stop both at the end."""
     started: list[Scene] = []
 
     async def start(*, period_s: float = 0.1) -> Scene:
-        inbox = Inbox()
-        token = mint_token(rig.server, identity="op-anna", room=room_name)
-        op = await OfficialPeer.connect(rig.server.url, token, identity="op-anna")
-        inbox.attach(op)
-        config = tmp_path / "edge.toml"
-        config.write_text(
-            CONFIG.format(
-                url=rig.edge_url,
-                room=room_name,
-                identity=IDENTITY,
-                api_key=rig.server.api_key,
-                api_secret=rig.server.api_secret,
-                period_s=period_s,
-            )
+        current = await start_scene(
+            rig.server,
+            room_name,
+            tmp_path,
+            edge_url=rig.edge_url,
+            namespace=rig.ns,
+            period_s=period_s,
         )
-        config.chmod(0o600)
-        notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        notify.bind(str(tmp_path / "notify.sock"))
-        notify.setblocking(False)
-        edge = await EdgeProcess.start(
-            "run",
-            "--config",
-            str(config),
-            "--simulate",
-            cwd=tmp_path,
-            env={"NOTIFY_SOCKET": str(tmp_path / "notify.sock")},
-            wrapper=rig.ns.wrap([]),
-        )
-        current = Scene(rig, edge, op, inbox, notify)
         started.append(current)
-        await op.wait_participant(IDENTITY, timeout=30)
-        await assert_eventually(
-            lambda: len(inbox.readings) >= 10, timeout=30, message=lambda: current.why()
-        )
         return current
 
     yield start
     for current in started:
-        try:
-            assert await current.edge.stop(signal.SIGTERM) == 0, current.why()
-            broken = ("Traceback", "--- Logging error ---")
-            assert not any(b in line for line in current.edge.lines for b in broken), current.why()
-        finally:
-            await current.edge.kill()
-            await current.inbox.aclose()
-            await current.op.disconnect()
-            current.notify.close()
+        await stop_scene(current)
 
 
 async def test_after_a_3_s_cut_telemetry_resumes_without_a_rejoin_and_nothing_is_lost(
@@ -392,93 +423,43 @@ async def test_a_dropped_signal_connection_is_resumed_and_nothing_notices(
     """No namespace needed: the daemon's signalling goes through a relay that drops it."""
     relay = SignalRelay.to(livekit_server.url)
     url = await relay.start()
-    inbox = Inbox()
-    op = await OfficialPeer.connect(
-        livekit_server.url,
-        mint_token(livekit_server, identity="op-anna", room=room_name),
-        identity="op-anna",
-    )
-    inbox.attach(op)
-    config = tmp_path / "edge.toml"
-    text = CONFIG.format(
-        url=url,
-        room=room_name,
-        identity=IDENTITY,
-        api_key=livekit_server.api_key,
-        api_secret=livekit_server.api_secret,
-        period_s=0.1,
-    )
-    config.write_text(text.replace("link_loss_grace_s = 2.0", "link_loss_grace_s = 10.0"))
-    config.chmod(0o600)
-    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    notify.bind(str(tmp_path / "notify.sock"))
-    notify.setblocking(False)
-    edge = await EdgeProcess.start(
-        "run",
-        "--config",
-        str(config),
-        "--simulate",
-        cwd=tmp_path,
-        env={"NOTIFY_SOCKET": str(tmp_path / "notify.sock")},
-    )
-    statuses: list[str] = []
-
-    def device() -> rtc.RemoteParticipant:
-        participant = op.remote(IDENTITY)
-        assert participant is not None, f"{IDENTITY} is not in the room"
-        return participant
-
+    s = await start_scene(livekit_server, room_name, tmp_path, edge_url=url, grace_s=10.0)
     try:
-        await op.wait_participant(IDENTITY, timeout=30)
-        await assert_eventually(lambda: len(inbox.readings) >= 10, timeout=30, message=edge.log)
-        reply = await op.local.perform_rpc(
-            destination_identity=IDENTITY,
-            method="gpio.set",
-            payload='{"device": "relay", "value": 1}',
+        on = '{"device": "relay", "value": 1}'
+        reply = await s.op.local.perform_rpc(
+            destination_identity=IDENTITY, method="gpio.set", payload=on
         )
         assert json.loads(reply) == {"device": "relay", "value": 1.0}
-        sid = device().sid
+        sid = s.device().sid
 
         relay.drop()
         dropped_us = now_us()
-        await edge.wait_line("room session resumed after", timeout=20)
-        await assert_eventually(
-            lambda: inbox.complete and any(r[1] > dropped_us for r in inbox.readings),
-            message=edge.log,
-        )
+        await s.edge.wait_line("room session resumed after", timeout=20)
+        await s.readings_after(dropped_us)
 
         # Same session: one join, the same participant, never seen leaving.
-        assert sum("joined room" in line for line in edge.lines) == 1, edge.log()
-        assert device().sid == sid
-        assert op.disconnected == []
+        assert s.joins() == 1, s.why()
+        assert s.device().sid == sid
+        assert s.op.disconnected == []
         # Observers still learn there was an outage, and that the edge is connected again.
         await assert_eventually(
-            lambda: device().attributes.get("edge.reconnects") == "1", message=edge.log
+            lambda: s.device().attributes.get("edge.reconnects") == "1", message=s.why
         )
-        assert device().attributes["edge.connection"] == "connected"
+        assert s.device().attributes["edge.connection"] == "connected"
         # The outage was far shorter than the grace: the output was never driven safe.
-        assert not any(SAFE_LINE in line for line in edge.lines), edge.log()
-        reply = await op.local.perform_rpc(
+        assert not any(SAFE_LINE in line for line in s.edge.lines), s.why()
+        reply = await s.op.local.perform_rpc(
             destination_identity=IDENTITY, method="gpio.read", payload='{"device": "relay"}'
         )
         assert json.loads(reply) == {"device": "relay", "value": 1.0}
         # Telemetry went on in order, without a gap; systemd heard the short outage.
-        in_order(inbox.readings)
-        with contextlib.suppress(BlockingIOError):
-            while True:
-                statuses += notify.recv(4096).decode().splitlines()
-        states = [x.removeprefix("STATUS=").split(" ", 1)[0].rstrip(",:") for x in statuses]
-        states = [x for x, line in zip(states, statuses, strict=True) if line.startswith("STATUS=")]
-        assert states == ["connected", "reconnecting", "connected"], statuses
+        in_order(s.inbox.readings)
+        states = [line.split(" ", 1)[0].rstrip(",:") for line in s.statuses()]
+        assert states == ["connected", "reconnecting", "connected"], s.statuses()
         assert relay.accepted == 2  # the join and the resume
     finally:
-        assert await edge.stop(signal.SIGTERM) == 0, edge.log()
-        await edge.kill()
-        await inbox.aclose()
-        await op.disconnect()
-        notify.close()
+        await stop_scene(s)
         await relay.aclose()
-    assert not any("Traceback" in line for line in edge.lines), edge.log()
 
 
 async def test_after_the_address_changes_the_edge_joins_anew_without_trying_to_resume(

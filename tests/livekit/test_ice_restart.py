@@ -7,57 +7,12 @@ credentials in the offer as we do when the server restarts the subscriber's ICE.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Coroutine
-from typing import Any
-
 import pytest
 
 from edge.errors import PeerConnectionError
 from edge.livekit import peers
-from edge.livekit.peers import PeerConnection, Spawn, ice_configuration
 from tests.helpers import assert_eventually
-
-Pair = tuple[PeerConnection, PeerConnection, list[bytes]]
-STATES: dict[str, list[str]] = {}
-"""Connection states each peer reported, by name (reset by every fixture)."""
-
-
-@pytest.fixture
-async def spawn() -> AsyncIterator[Spawn]:
-    async with asyncio.TaskGroup() as tg:
-
-        def spawn(coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
-            return tg.create_task(coro, name=name)
-
-        yield spawn
-
-
-def peer(name: str, inbox: list[bytes], spawn: Spawn) -> PeerConnection:
-    STATES[name] = []
-    return PeerConnection(
-        name=name,
-        configuration=ice_configuration([]),
-        on_message=lambda data, reliable: inbox.append(data),
-        on_state=STATES[name].append,
-        spawn=spawn,
-    )
-
-
-@pytest.fixture
-async def pair(spawn: Spawn) -> AsyncIterator[Pair]:
-    """A connected offerer/answerer pair, both channels open; what the answerer received."""
-    received: list[bytes] = []
-    offerer, answerer = peer("publisher", [], spawn), peer("subscriber", received, spawn)
-    try:
-        offerer.create_data_channels()
-        await offerer.set_answer(await answerer.answer_offer(await offerer.create_offer()))
-        await offerer.wait_channels_open(timeout_s=10)
-        await answerer.wait_channels_open(timeout_s=10)
-        yield offerer, answerer, received
-    finally:
-        await offerer.aclose()
-        await answerer.aclose()
+from tests.livekit.conftest import MakePeer, Pair
 
 
 def ufrag(sdp: str) -> str:
@@ -116,7 +71,7 @@ async def test_an_offer_without_ice_credentials_is_refused(pair: Pair) -> None:
 
 
 async def test_a_restart_that_finds_no_pair_fails_the_peer_connection(
-    pair: Pair, monkeypatch: pytest.MonkeyPatch
+    pair: Pair, states: dict[str, list[str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(peers, "ICE_RESTART_TIMEOUT_S", 2.0)  # instead of 30 s
     offerer, answerer, _ = pair
@@ -133,11 +88,11 @@ async def test_a_restart_that_finds_no_pair_fails_the_peer_connection(
     await offerer.set_answer(forged + "\r\n")
     with pytest.raises(PeerConnectionError, match="publisher: "):
         await offerer.wait_ice_restarted(timeout_s=5)
-    assert STATES["publisher"][-1] == "failed"  # the room ends the session on this
+    assert states["publisher"][-1] == "failed"  # the room ends the session on this
 
 
-async def test_ice_is_not_restarted_before_it_ever_connected(spawn: Spawn) -> None:
-    pc = peer("publisher", [], spawn)
+async def test_ice_is_not_restarted_before_it_ever_connected(make_peer: MakePeer) -> None:
+    pc = make_peer("publisher", [])
     try:
         pc.create_data_channels()
         await pc.create_offer()

@@ -7,17 +7,13 @@ import asyncio
 import pytest
 
 from edge.errors import PeerConnectionError
-from edge.livekit.peers import PeerConnection, ice_configuration
+from tests.livekit.conftest import MakePeer
 
 
-async def test_abort_wait_fails_a_pending_wait_for_the_data_channels() -> None:
-    pc = PeerConnection(
-        name="publisher",
-        configuration=ice_configuration([]),
-        on_message=lambda data, reliable: None,
-        on_state=lambda state: None,
-        spawn=lambda coro, name: asyncio.get_running_loop().create_task(coro, name=name),
-    )
+async def test_abort_wait_fails_a_pending_wait_for_the_data_channels(
+    make_peer: MakePeer,
+) -> None:
+    pc = make_peer("publisher", [])
     pc.create_data_channels()
     try:
         asyncio.get_running_loop().call_soon(pc.abort_wait)  # the session ends while we wait

@@ -6,42 +6,15 @@ in the SDP), so the association is real; its retransmission timeout is read back
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-
 import pytest
 from aiortc import rtcsctptransport
 
-from edge.livekit.peers import SCTP_TIMERS, PeerConnection, ice_configuration
+from edge.livekit.peers import PeerConnection
+from edge.livekit.sctp import SCTP_TIMERS
 from tests.helpers import assert_eventually
+from tests.livekit.conftest import MakePeer, Pair
 
 AIORTC_RTO_MIN_S = 1.0
-
-
-def peer(name: str, inbox: list[bytes]) -> PeerConnection:
-    return PeerConnection(
-        name=name,
-        configuration=ice_configuration([]),
-        on_message=lambda data, reliable: inbox.append(data),
-        on_state=lambda state: None,
-        spawn=lambda coro, name: asyncio.get_running_loop().create_task(coro, name=name),
-    )
-
-
-@pytest.fixture
-async def pair() -> AsyncIterator[tuple[PeerConnection, PeerConnection, list[bytes]]]:
-    """A connected offerer/answerer pair, both channels open; what the answerer received."""
-    received: list[bytes] = []
-    offerer, answerer = peer("publisher", []), peer("subscriber", received)
-    try:
-        offerer.create_data_channels()
-        await offerer.set_answer(await answerer.answer_offer(await offerer.create_offer()))
-        await offerer.wait_channels_open(timeout_s=10)
-        await answerer.wait_channels_open(timeout_s=10)
-        yield offerer, answerer, received
-    finally:
-        await offerer.aclose()
-        await answerer.aclose()
 
 
 def association(pc: PeerConnection) -> rtcsctptransport.RTCSctpTransport:
@@ -50,8 +23,10 @@ def association(pc: PeerConnection) -> rtcsctptransport.RTCSctpTransport:
     return sctp
 
 
-async def test_a_new_association_starts_from_the_tuned_initial_timeout() -> None:
-    pc = peer("publisher", [])
+async def test_a_new_association_starts_from_the_tuned_initial_timeout(
+    make_peer: MakePeer,
+) -> None:
+    pc = make_peer("publisher", [])
     try:
         pc.create_data_channels()
         await pc.create_offer()  # creates the SCTP transport, not yet started
@@ -63,7 +38,7 @@ async def test_a_new_association_starts_from_the_tuned_initial_timeout() -> None
 
 
 async def test_after_traffic_the_timeout_settles_on_the_tuned_floor_not_aiortcs(
-    pair: tuple[PeerConnection, PeerConnection, list[bytes]],
+    pair: Pair,
 ) -> None:
     offerer, _, received = pair
     for i in range(20):
