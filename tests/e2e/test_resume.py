@@ -23,28 +23,15 @@ from edge.livekit.room import (
     Reconnected,
     Reconnecting,
     Room,
-    RoomEvent,
     RoomOptions,
 )
 from tests.conftest import OfficialPeerFactory
+from tests.e2e.edge_room import EdgeHandle
 from tests.e2e.relay import SignalRelay
 from tests.helpers import assert_eventually
 from tests.official_peer import LiveKitServer, mint_token
 
 pytestmark = pytest.mark.e2e
-
-
-class Edge:
-    def __init__(self, room: Room) -> None:
-        self.room = room
-        self.events: list[RoomEvent] = []
-
-    async def collect(self) -> None:
-        async for event in self.room.events():
-            self.events.append(event)
-
-    def of_type(self, kind: type) -> list:  # type: ignore[type-arg]
-        return [e for e in self.events if isinstance(e, kind)]
 
 
 @pytest.fixture
@@ -59,20 +46,20 @@ async def relay(livekit_server: LiveKitServer) -> AsyncIterator[SignalRelay]:
 @pytest.fixture
 async def edge(
     livekit_server: LiveKitServer, room_name: str, relay: SignalRelay
-) -> AsyncIterator[Edge]:
+) -> AsyncIterator[EdgeHandle]:
     url = await relay.start()
     token = mint_token(livekit_server, identity="edge-1", room=room_name)
     options = RoomOptions(url=url, attributes={"role": "sensor"}, resume_timeout_s=10.0)
     async with AsyncExitStack() as stack, asyncio.TaskGroup() as tg:
         room = await stack.enter_async_context(Room.connect(options, token))
-        handle = Edge(room)
+        handle = EdgeHandle(room)
         tg.create_task(handle.collect(), name="test.collect")
         yield handle
         await stack.aclose()
 
 
 async def test_lost_signal_connection_is_resumed_in_the_same_session(
-    edge: Edge, relay: SignalRelay, official_peer: OfficialPeerFactory
+    edge: EdgeHandle, relay: SignalRelay, official_peer: OfficialPeerFactory
 ) -> None:
     viewer = await official_peer("viewer")
     await viewer.wait_participant("edge-1")
@@ -109,7 +96,7 @@ async def test_lost_signal_connection_is_resumed_in_the_same_session(
 
 
 async def test_resume_retries_until_the_server_is_reachable_again(
-    edge: Edge, relay: SignalRelay, official_peer: OfficialPeerFactory
+    edge: EdgeHandle, relay: SignalRelay, official_peer: OfficialPeerFactory
 ) -> None:
     viewer = await official_peer("viewer")
     await viewer.wait_participant("edge-1")
@@ -128,7 +115,7 @@ async def test_resume_retries_until_the_server_is_reachable_again(
 
 
 async def test_server_side_ice_restart_keeps_the_data_flowing(
-    edge: Edge, official_peer: OfficialPeerFactory, caplog: pytest.LogCaptureFixture
+    edge: EdgeHandle, official_peer: OfficialPeerFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
     viewer = await official_peer("viewer")
     await viewer.wait_participant("edge-1")
@@ -147,7 +134,7 @@ async def test_server_side_ice_restart_keeps_the_data_flowing(
 
 
 async def test_a_signal_connection_lost_again_while_resuming_is_resumed_again(
-    edge: Edge, relay: SignalRelay, official_peer: OfficialPeerFactory
+    edge: EdgeHandle, relay: SignalRelay, official_peer: OfficialPeerFactory
 ) -> None:
     viewer = await official_peer("viewer")
     await viewer.wait_participant("edge-1")
@@ -165,7 +152,7 @@ async def test_a_signal_connection_lost_again_while_resuming_is_resumed_again(
 
 
 async def test_a_session_the_server_dropped_ends_the_room_for_a_new_join(
-    edge: Edge, official_peer: OfficialPeerFactory
+    edge: EdgeHandle, official_peer: OfficialPeerFactory
 ) -> None:
     viewer = await official_peer("viewer")
     await viewer.wait_participant("edge-1")

@@ -18,31 +18,16 @@ from edge.livekit.room import (
     DataReceived,
     Disconnected,
     Room,
-    RoomEvent,
     RoomOptions,
 )
 from edge.protocol.participants import AttributesChanged, ParticipantJoined, RoomMetadataChanged
 from tests.conftest import OfficialPeerFactory
+from tests.e2e.edge_room import EdgeHandle
 from tests.helpers import assert_eventually
 from tests.official_peer import LiveKitServer, mint_token, set_room_metadata
 
 pytestmark = pytest.mark.e2e
 T = TypeVar("T")
-
-
-class EdgeHandle:
-    """Our Room plus every event it emitted, collected by a background task."""
-
-    def __init__(self, room: Room) -> None:
-        self.room = room
-        self.events: list[RoomEvent] = []
-
-    async def collect(self) -> None:
-        async for event in self.room.events():
-            self.events.append(event)
-
-    def of_type(self, kind: type[T]) -> list[T]:
-        return [e for e in self.events if isinstance(e, kind)]
 
 
 EdgeFactory = Callable[..., Awaitable[EdgeHandle]]
