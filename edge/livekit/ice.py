@@ -33,11 +33,6 @@ class RestartableConnection(Connection):
         """The pairs selected before a restart; they carry data until new ones are nominated."""
 
     @property
-    def restarting(self) -> bool:
-        """A restart began and no pair has been nominated since."""
-        return bool(self._previous)
-
-    @property
     def closed(self) -> bool:
         """The connection was closed (consent expired, or closed by its owner)."""
         return bool(self._closing or self._closed)

@@ -107,11 +107,10 @@ class PeerConnection:
         """We offered an ICE restart; the answer brings the remote credentials."""
         self._restarted: asyncio.Future[None] | None = None
         """Resolved when the latest ICE restart has nominated a pair (or failed)."""
-        self._generation = 0
-        """Counts ICE restarts; the checks of a superseded one report nothing."""
         self._restarting: list[ice.RestartableConnection] = []
         self._checks: asyncio.Task[None] | None = None
-        """The connectivity checks of the latest ICE restart."""
+        """The connectivity checks of the latest ICE restart (a later restart cancels them,
+        so only the latest one ever reports)."""
         self._pc.on("datachannel", self._adopt_channel)
         self._pc.on("connectionstatechange", self._state_changed)
 
@@ -334,9 +333,7 @@ class PeerConnection:
                 transport.iceGatherer._remote_candidates_end = False  # they trickle anew
         self._restarting = connections
         self._pending_end = False
-        self._generation += 1
-        if self._restarted is None or self._restarted.done():
-            self._restarted = asyncio.get_running_loop().create_future()
+        self.expect_ice_restart()
 
     def expect_ice_restart(self) -> None:
         """The server is about to restart ICE: `wait_ice_restarted` waits for it."""
@@ -344,7 +341,7 @@ class PeerConnection:
             self._restarted = asyncio.get_running_loop().create_future()
 
     def _start_checks(self) -> None:
-        generation, connections = self._generation, list(self._restarting)
+        connections = list(self._restarting)
 
         async def checks() -> None:
             try:
@@ -353,16 +350,16 @@ class PeerConnection:
                         await connection.connect()
             except (ConnectionError, TimeoutError) as exc:
                 reason = str(exc) or f"no pair within {ICE_RESTART_TIMEOUT_S:g} s"
-                self._restart_done(generation, PeerConnectionError(f"{self.name}: {reason}"))
+                self._restart_done(PeerConnectionError(f"{self.name}: {reason}"))
             else:
-                self._restart_done(generation, None)
+                self._restart_done(None)
 
         self._checks = self._spawn(checks(), f"{self.name}.ice-restart")
 
-    def _restart_done(self, generation: int, error: PeerConnectionError | None) -> None:
+    def _restart_done(self, error: PeerConnectionError | None) -> None:
         future = self._restarted
-        if generation != self._generation or future is None or future.done():
-            return  # superseded by a later restart
+        if future is None or future.done():
+            return
         if error is None:
             _LOGGER.info("%s: ICE restarted", self.name)
             future.set_result(None)

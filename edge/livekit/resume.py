@@ -109,9 +109,8 @@ class SessionResume:
                 self._attempt_timeout = timeout
                 await self._attempt_steps(deadline)
         except TimeoutError:
-            if self._lost_again:
-                raise SignalError("the signal connection was lost again while resuming") from None
-            raise SignalError("the resume did not complete in time") from None
+            if not self._lost_again:  # else reported below
+                raise SignalError("the resume did not complete in time") from None
         finally:
             self._attempt_timeout = None
         if self._lost_again:

@@ -38,7 +38,7 @@ from edge.errors import (
 )
 from edge.livekit.feed import EventFeed
 from edge.livekit.packet_router import PacketHandler, PacketRouter
-from edge.livekit.peers import PeerConnection, Spawn, ice_configuration
+from edge.livekit.peers import PeerConnection, ice_configuration
 from edge.livekit.publisher import LocalTrack, PublishableTrack, TrackOptions, TrackPublisher
 from edge.livekit.resume import SessionResume
 from edge.livekit.room_events import (
@@ -114,7 +114,7 @@ class Room:
         self._link = SignalLink(
             socket,
             session,
-            spawn=lambda coro, name: self.start_task(coro, name=name),
+            spawn=self._spawn,
             on_event=self._handle_signal,
             on_lost=self._signal_lost,
         )
@@ -143,20 +143,19 @@ class Room:
             join.client_configuration.force_relay == proto_models.ClientConfigSetting.ENABLED
         )
         config = ice_configuration(join.ice_servers, relay_only=relay_only)
-        spawn: Spawn = lambda coro, name: self.start_task(coro, name=f"room.{name}")  # noqa: E731
         self._subscriber = PeerConnection(
             name="subscriber",
             configuration=config,
             on_message=self._router.receive,
             on_state=self._on_pc_state,
-            spawn=spawn,
+            spawn=self._spawn,
         )
         self._publisher = PeerConnection(
             name="publisher",
             configuration=config,
             on_message=self._router.receive,
             on_state=self._on_pc_state,
-            spawn=spawn,
+            spawn=self._spawn,
         )
         self._room_state.apply_join(join.other_participants)
         self._publications = TrackPublisher(peer=self._publisher, session=session, send=self._send)
@@ -261,6 +260,10 @@ class Room:
         self._tasks.append(task)
         task.add_done_callback(self._forget_task)
         return task
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        """`start_task` for the room's parts (signalling link, peer connections)."""
+        return self.start_task(coro, name=f"room.{name}")
 
     def _forget_task(self, task: asyncio.Task[None]) -> None:
         with contextlib.suppress(ValueError):
@@ -422,8 +425,7 @@ class Room:
                 if future is not None and not future.done():
                     future.set_result(event)
             case sig.LeaveReceived(reason=reason):
-                hint = sig.LEAVE_REASON_HINTS.get(reason, "")
-                message = f"server ended the session: {reason}" + (f" ({hint})" if hint else "")
+                message = f"server ended the session: {reason}{sig.leave_hint(reason)}"
                 error = ServerLeft(message, reason=reason, can_reconnect=not event.final)
                 if event.action is sig.LeaveAction.RESUME:
                     self._signal_lost(error)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING
 
 from livekit.protocol import rtc as proto_rtc
 
@@ -20,12 +20,13 @@ from edge.errors import EdgeError, SignalError
 from edge.livekit.signal_socket import SignalSocket, first_response
 from edge.protocol import signal as sig
 
+if TYPE_CHECKING:
+    from edge.livekit.peers import Spawn
+
 _LOGGER = logging.getLogger(__name__)
 
 EventHandler = Callable[[sig.SignalEvent], Awaitable[None]]
 LostHandler = Callable[[EdgeError], None]
-TaskSpawner = Callable[[Coroutine[Any, Any, None], str], asyncio.Task[None]]
-"""Runs a coroutine as a named task of the link's owner."""
 
 
 class SignalLink:
@@ -36,7 +37,7 @@ class SignalLink:
         socket: SignalSocket,
         session: sig.SignalSession,
         *,
-        spawn: TaskSpawner,
+        spawn: Spawn,
         on_event: EventHandler,
         on_lost: LostHandler,
     ) -> None:
@@ -51,8 +52,8 @@ class SignalLink:
         """Start reading and pinging on the current socket."""
         socket = self._socket
         self._tasks = [
-            self._spawn(self._read(socket), "room.signal-reader"),
-            self._spawn(self._keep_alive(socket), "room.keep-alive"),
+            self._spawn(self._read(socket), "signal-reader"),
+            self._spawn(self._keep_alive(socket), "keep-alive"),
         ]
 
     async def send(self, frame: bytes) -> None:

@@ -147,8 +147,7 @@ async def first_response(
         if isinstance(event, sig.Joined | sig.Resumed):
             return event
         if isinstance(event, sig.LeaveReceived):
-            hint = sig.LEAVE_REASON_HINTS.get(event.reason, "")
-            suffix = f" ({hint})" if hint else ""
+            suffix = sig.leave_hint(event.reason)
             if resuming:
                 raise ServerLeft(
                     f"server cannot resume the session: {event.reason}{suffix}",

@@ -84,6 +84,13 @@ LEAVE_REASON_HINTS = {
 }
 """What a `leave` reason means for the person reading the log."""
 
+
+def leave_hint(reason: str) -> str:
+    """` (<what it means>)` for a `leave` reason with a hint, else ""."""
+    hint = LEAVE_REASON_HINTS.get(reason, "")
+    return f" ({hint})" if hint else ""
+
+
 # Reasons after which rejoining would only fight someone (or be refused again).
 FINAL_LEAVE_REASONS = frozenset({"DUPLICATE_IDENTITY", "PARTICIPANT_REMOVED", "ROOM_DELETED"})
 
