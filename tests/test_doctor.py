@@ -26,7 +26,7 @@ GIB = 1024**3
 PI4_MODEL = b"Raspberry Pi 4 Model B Rev 1.4\0"
 CHECKS = [
     "config", "secrets", "board", "gpio", "pins", "groups", "camera", "encoder", "audio",
-    "clock", "disk", "server", "token", "mqtt",
+    "clock", "disk", "server", "token", "mqtt", "libs",
 ]  # fmt: skip
 
 

@@ -10,6 +10,7 @@ Each check gives one finding (ok, warn or FAIL with how to fix it):
     disk     room for the spool      server   the LiveKit server answers
     token    valid, for how long, accepted by the server
     mqtt     the broker answers (if configured)
+    libs     the library versions found; any outside the tested ranges
 
 Every look at the system goes through `Probes`, so tests run each failure on a simulated board.
 """
@@ -33,6 +34,7 @@ from edge.doctor.hardware import (
 from edge.doctor.network import check_mqtt, check_server, check_token
 from edge.doctor.probes import Probes
 from edge.doctor.system import check_clock, check_disk, check_secrets, read_config
+from edge.doctor.versions import check_libraries
 
 __all__ = ["Finding", "Level", "Probes", "diagnose", "failed", "render"]
 
@@ -49,4 +51,5 @@ def diagnose(config_path: Path, probes: Probes | None = None) -> list[Finding]:
     server = check_server(ctx)
     reachable = server.level is Level.OK and config is not None
     findings += [server, check_token(ctx, server_reachable=reachable), check_mqtt(ctx)]
+    findings.append(check_libraries())
     return findings
