@@ -194,6 +194,19 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     doctor.set_defaults(handler=_doctor)
 
+    selftest = commands.add_parser(
+        "selftest", help="exercise camera, microphone and chosen outputs; print a report"
+    )
+    _add_config(selftest, required=True)
+    selftest.add_argument(
+        "--toggle",
+        action="append",
+        default=[],
+        metavar="OUTPUT",
+        help="pulse this on/off output (only if what it drives is safe to switch); repeatable",
+    )
+    selftest.set_defaults(handler=_selftest)
+
     safe = commands.add_parser(
         "safe-state", help="drive every declared output to its safe value and exit"
     )
@@ -224,6 +237,17 @@ def _doctor(args: argparse.Namespace) -> int:
     findings = diagnose(args.config)
     sys.stdout.write(render(findings))
     return EXIT_FAILED if failed(findings) else EXIT_OK
+
+
+def _selftest(args: argparse.Namespace) -> int:
+    """`edge selftest`: the report on stdout; exit 1 when a part failed."""
+    _setup_logging("warning")
+    config = load_config(args.config)
+    from edge.doctor.selftest import failed, render, selftest
+
+    parts = asyncio.run(selftest(config, toggle=args.toggle))
+    sys.stdout.write(render(config, parts))
+    return EXIT_FAILED if failed(parts) else EXIT_OK
 
 
 def _safe_state(args: argparse.Namespace) -> int:

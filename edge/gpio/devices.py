@@ -31,6 +31,13 @@ class Output:
         except Exception as exc:  # any pin-library failure becomes one error type
             raise HardwareError(f"{self.spec.name}: driving pin failed: {exc}") from exc
 
+    def level(self) -> float:
+        """The value read back from the pin (lgpio reads the line), in the spec's units."""
+        try:
+            return float(self._device.value)
+        except Exception as exc:  # any pin-library failure becomes one error type
+            raise HardwareError(f"{self.spec.name}: reading pin failed: {exc}") from exc
+
     def close(self) -> None:
         """Release the pins."""
         self._device.close()
