@@ -28,9 +28,10 @@ def pins() -> dict[str, Version]:
     for line in (REPO / "constraints.txt").read_text().splitlines():
         line = line.split("#", 1)[0].strip()
         if line:
-            name, _, version = line.partition("==")
-            assert version, f"constraints.txt: {line!r} is not an exact pin"
-            found[str(canonicalize_name(name))] = Version(version)
+            requirement = Requirement(line)
+            (spec,) = requirement.specifier
+            assert spec.operator == "==", f"constraints.txt: {line!r} is not an exact pin"
+            found[str(canonicalize_name(requirement.name))] = Version(spec.version)
     return found
 
 
