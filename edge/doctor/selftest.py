@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from edge import __version__
+from edge.board import read_model
 from edge.config import Config
 from edge.doctor.probes import read_import_error
 from edge.doctor.versions import library_versions, summary
@@ -94,9 +95,9 @@ async def selftest(config: Config, *, toggle: Collection[str] = (), rig: Rig = R
 
 def render(config: Config, parts: Sequence[Part]) -> str:
     """The report: what ran where, the library versions, one line per part, a count."""
-    board = config.board
+    model = read_model() or "no board model (not a Raspberry Pi?)"
     head = [
-        f"edge selftest {__version__}: board {board.name} ({', '.join(board.models) or 'any'})",
+        f"edge selftest {__version__}: {model}, profile {config.board.name}",
         f"python {platform.python_version()}, {platform.system()} {platform.release()}"
         f" {platform.machine()}",
         f"libraries: {summary(library_versions())}",
