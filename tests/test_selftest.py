@@ -139,3 +139,29 @@ async def test_a_line_that_does_not_follow_fails_and_ends_safe(config: Config) -
     assert parts["nothing"] == Part(name="nothing", outcome=Outcome.FAIL, detail="no such output")
     assert [s.state for s in factory.pin(27).states][-1] is False  # driven back to safe
     assert "2 FAIL" in render(config, list(parts.values()))
+
+
+class BrokenCamera:
+    """A camera whose library raises something that is not ours (picamera2's RuntimeError)."""
+
+    width, height, framerate = 640, 480, 30.0
+    closed = False
+
+    async def start(self) -> None:
+        raise RuntimeError("Camera __init__ sequence did not complete.")
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+async def test_a_library_error_is_a_failed_part_not_a_crash(config: Config) -> None:
+    camera = BrokenCamera()
+    config = dataclasses.replace(config, microphone=None)
+    rig = Rig(video=lambda c: camera, pin_factory=MockFactory())  # type: ignore[arg-type,return-value]
+    parts = by_name(await selftest(config, rig=rig))
+    assert parts["camera"] == Part(
+        name="camera",
+        outcome=Outcome.FAIL,
+        detail="RuntimeError: Camera __init__ sequence did not complete.",
+    )
+    assert camera.closed

@@ -111,6 +111,13 @@ def failed(parts: Sequence[Part]) -> bool:
     return any(p.outcome is Outcome.FAIL for p in parts)
 
 
+def _error(exc: Exception) -> str:
+    """Our errors by their message; a library's with its type, which says more in a report."""
+    if isinstance(exc, TimeoutError):
+        return str(exc) or "timed out"
+    return str(exc) if isinstance(exc, EdgeError) else f"{type(exc).__name__}: {exc}"
+
+
 def _skip(name: str, why: str) -> Part:
     return Part(name=name, outcome=Outcome.SKIP, detail=why)
 
@@ -131,8 +138,8 @@ async def _camera(config: Config, rig: Rig) -> Part:
     try:
         async with asyncio.timeout(rig.timeout_s * 3):
             return await _exercise_camera(source, rig.timeout_s)
-    except (EdgeError, TimeoutError, OSError) as exc:
-        return Part(name="camera", outcome=Outcome.FAIL, detail=str(exc) or "timed out")
+    except Exception as exc:  # noqa: BLE001 - whatever the library raised is the finding
+        return Part(name="camera", outcome=Outcome.FAIL, detail=_error(exc))
     finally:
         await source.aclose()
 
@@ -206,8 +213,8 @@ async def _audio(config: Config, rig: Rig) -> Part:
                 samples += frame.samples
                 pcm = struct.unpack(f"<{len(frame.data) // 2}h", frame.data)
                 peak = max(peak, *(abs(s) for s in pcm))
-    except (EdgeError, TimeoutError, OSError) as exc:
-        return Part(name="audio", outcome=Outcome.FAIL, detail=str(exc) or "timed out")
+    except Exception as exc:  # noqa: BLE001 - whatever the library raised is the finding
+        return Part(name="audio", outcome=Outcome.FAIL, detail=_error(exc))
     finally:
         await source.aclose()
     level = f"{20 * math.log10(peak / 32768):.1f} dBFS" if peak else "silence (-inf dBFS)"
@@ -234,8 +241,8 @@ def _output(spec: OutputSpec, toggle: bool, rig: Rig) -> Part:
     seen: list[str] = []
     try:
         output = build_outputs([spec], rig.pin_factory)[spec.name]
-    except EdgeError as exc:
-        return Part(name=spec.name, outcome=Outcome.FAIL, detail=str(exc))
+    except Exception as exc:  # noqa: BLE001 - whatever the library raised is the finding
+        return Part(name=spec.name, outcome=Outcome.FAIL, detail=_error(exc))
     try:
         for i, (_, value) in enumerate(steps):
             if i:
@@ -251,8 +258,8 @@ def _output(spec: OutputSpec, toggle: bool, rig: Rig) -> Part:
                 )
             if i == 1:
                 time.sleep(rig.pulse_s)  # the pulse a person at the board sees or hears
-    except EdgeError as exc:
-        return Part(name=spec.name, outcome=Outcome.FAIL, detail=str(exc))
+    except Exception as exc:  # noqa: BLE001 - whatever the library raised is the finding
+        return Part(name=spec.name, outcome=Outcome.FAIL, detail=_error(exc))
     finally:
         try:
             output.drive(safe)
