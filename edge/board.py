@@ -3,7 +3,8 @@
 The profiles are TOML files shipped inside the package (`edge/boards/<name>.toml`; `boards/` at
 the repository root links there). A board is recognised by the model string the firmware puts
 in the device tree (`/proc/device-tree/model`, e.g. "Raspberry Pi 4 Model B Rev 1.4"): the part
-before " Rev " must equal one of a profile's `models`. The user config picks a profile with
+before " Rev " must equal one of a profile's `models` (exactly: "Compute Module 4" is a prefix
+of "Compute Module 4S", another board). The user config picks a profile with
 `[board] profile = "auto" | "<name>"`; its own sections (camera, gpio, ...) sit on top.
 """
 

@@ -53,8 +53,8 @@ def test_auto_detects_the_board_from_the_device_tree(tmp_path: Path) -> None:
 def test_unknown_board_and_keys_are_named() -> None:
     assert issues('[board]\nprofile = "pi-6"\nmodel = "x"') == [
         "board.model: unknown key",
-        "board.profile: unknown board 'pi-6' (known: auto, cm4, generic, pi-3, pi-4, pi-5,"
-        " pi-zero-2-w, pi-zero-w)",
+        "board.profile: unknown board 'pi-6' (known: auto, cm3, cm4, cm4s, generic, pi-3, pi-4,"
+        " pi-5, pi-zero-2-w, pi-zero-w)",
     ]
 
 
