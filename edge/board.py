@@ -99,7 +99,8 @@ class BoardProfile:
     pins: tuple[int, ...]
     """BCM GPIO numbers a config may use."""
     pwm_pins: tuple[int, ...]
-    """Pins with a hardware PWM channel."""
+    """Pins with a hardware PWM channel of the SoC (facts only: lgpio, the pin library used,
+    times PWM in software on every pin alike)."""
     spi_pins: tuple[int, ...]
     """SPI0 pins (CE0, MISO, MOSI, SCLK) an ADC input occupies."""
     reserved: Mapping[int, str] = field(default_factory=lambda: MappingProxyType({}))
