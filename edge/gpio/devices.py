@@ -13,12 +13,23 @@ import logging
 import os
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from edge.errors import HardwareError
 from edge.gpio.spec import InputKind, InputSpec, OutputKind, OutputSpec
 
 _LOGGER = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class OutputLine:
+    """How a declared output's line must look whenever nobody commands it."""
+
+    safe_level: bool
+    """The physical level (after active-low inversion) of the safe value."""
+    servo: bool = False
+    """Pulses come from `tx_servo`; the line idles low."""
 
 
 class Output:

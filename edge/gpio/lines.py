@@ -17,22 +17,13 @@ Both are timed in software by lgpio's thread, on every pin alike.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import lgpio
 from gpiozero.pins.lgpio import LGPIOFactory, LGPIOPin
 from gpiozero.pins.local import LocalPiPin
 
-
-@dataclass(frozen=True, slots=True)
-class OutputLine:
-    """How a declared output's line must look whenever nobody commands it."""
-
-    safe_level: bool
-    """The physical level (after active-low inversion) of the safe value."""
-    servo: bool = False
-    """Pulses come from `tx_servo`; the line idles low."""
+from edge.gpio.devices import OutputLine
 
 
 class SafeLGPIOFactory(LGPIOFactory):  # type: ignore[misc]
