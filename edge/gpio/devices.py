@@ -72,8 +72,9 @@ class Input:
         inputs); False for kinds that have no edges."""
         if self.spec.kind not in (InputKind.BUTTON, InputKind.DIGITAL):
             return False
-        self._device.when_activated = lambda: callback(1.0)
-        self._device.when_deactivated = lambda: callback(0.0)
+        guarded = _Guarded(self.spec.name, callback)
+        self._device.when_activated = lambda: guarded(1.0)
+        self._device.when_deactivated = lambda: guarded(0.0)
         return True
 
     def close(self) -> None:
@@ -126,6 +127,29 @@ def safe_lines(spec: OutputSpec) -> list[tuple[int, bool]]:
             return [(forward, safe > 0.5), (backward, safe < -0.5)]
         case _:
             return [(spec.pins[0], (safe > 0.5) == spec.active_high)]
+
+
+class _Guarded:
+    """Our callback as gpiozero calls it, on lgpio's one notification thread: nothing raised in
+    it may reach that thread (it would end, and with it every input's edges). The first failure
+    is logged with its traceback, later ones are counted at debug level; edges keep coming."""
+
+    def __init__(self, name: str, callback: Callable[[float], None]) -> None:
+        self._name = name
+        self._callback = callback
+        self.failures = 0
+
+    def __call__(self, value: float) -> None:
+        try:
+            self._callback(value)
+        except Exception as exc:  # the library boundary: see the class docstring
+            self.failures += 1
+            if self.failures == 1:
+                _LOGGER.exception("input %s: change handler failed: %s", self._name, exc)
+            else:
+                _LOGGER.debug(
+                    "input %s: change handler failed again (%d)", self._name, self.failures
+                )
 
 
 def build_outputs(specs: Sequence[OutputSpec], pin_factory: Any = None) -> dict[str, Output]:

@@ -61,7 +61,11 @@ class SafeLGPIOPin(LGPIOPin):  # type: ignore[misc]
         return outputs.get(self._number)
 
     def close(self) -> None:
-        """Declared outputs: stop any waveform and hold the safe level (no floating input)."""
+        """Declared outputs: stop any waveform and hold the safe level (no floating input).
+
+        Every pin: its edge callback leaves lgpio's notification thread (gpiozero leaves it
+        there, and an edge after the chip is closed then kills that thread)."""
+        self._cancel_callback()
         line = self._line
         if line is None or self.factory._handle is None:
             super().close()

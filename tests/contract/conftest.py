@@ -19,7 +19,8 @@ _REIMPORTED = ("lgpio", "gpiozero.pins.lgpio", "edge.gpio.lines")
 
 def load_recorder(workdir: Path) -> ModuleType:
     """The recorder as `_lgpio`, and `lgpio` imported over it (once per process)."""
-    pytest.importorskip("lgpio", reason="lgpio's Python module is not installed")
+    if importlib.util.find_spec("lgpio") is None:  # not importorskip: that loads the real C part
+        pytest.skip("lgpio's Python module is not installed")
     current = sys.modules.get("_lgpio")
     if current is not None and getattr(current, "__file__", "") == str(RECORDER_DIR / "_lgpio.py"):
         return current
@@ -34,7 +35,7 @@ def load_recorder(workdir: Path) -> ModuleType:
     notify_dir = workdir
     notify_dir.mkdir(parents=True, exist_ok=True)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("LG_WD", str(notify_dir))  # lgpio's notification FIFO goes here
+        patch.chdir(notify_dir)  # lgpio.py opens its notification FIFO in the working directory
         importlib.import_module("lgpio")  # starts lgpio's real notification thread
     return recorder
 
@@ -60,3 +61,16 @@ def lg(
     LocalPiFactory.pins.clear()
     LocalPiFactory._reservations.clear()
     recorder.reset()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _stop_lgpio_notify_thread() -> Iterator[None]:
+    """lgpio's notification thread, if the recorder started one, ends with the session."""
+    yield
+    lgpio = sys.modules.get("lgpio")
+    recorder = sys.modules.get("_lgpio")
+    if lgpio is None or getattr(recorder, "__file__", "") != str(RECORDER_DIR / "_lgpio.py"):
+        return
+    lgpio._notify_thread.stop()
+    recorder.wake_notify_readers()  # type: ignore[union-attr]
+    lgpio._notify_thread.join(timeout=5)

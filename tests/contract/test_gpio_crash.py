@@ -4,6 +4,7 @@ output line, across the three processes, never leaves its safe level and is left
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
 import signal
 import subprocess
@@ -18,7 +19,8 @@ from tests.contract.conftest import PI_4_REVISION, RECORDER_DIR
 from tests.contract.lgpio_c import _lgpio as recorder
 from tests.helpers import assert_eventually
 
-pytest.importorskip("lgpio", reason="lgpio's Python module is not installed")
+if importlib.util.find_spec("lgpio") is None:
+    pytest.skip("lgpio's Python module is not installed", allow_module_level=True)
 
 # Active-high relay (safe off = low), active-low relay (safe off = high), active-low lamp whose
 # safe value is on (low), active-low PWM dimmer (safe 0 = high).
@@ -95,10 +97,9 @@ def board(tmp_path: Path) -> tuple[Path, Path, dict[str, str]]:
     )
     env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(RECORDER_DIR), str(Path.cwd())]),
+        "PYTHONPATH": os.pathsep.join([str(RECORDER_DIR), str(Path(__file__).parents[2])]),
         "EDGE_TEST_LGPIO_LOG": str(log),
         "EDGE_TEST_PI_REVISION": f"{PI_4_REVISION:x}",
-        "LG_WD": str(tmp_path),
     }
     env.pop("GPIOZERO_PIN_FACTORY", None)
     return config, log, env
@@ -112,6 +113,7 @@ def _safe_state(config: Path, env: dict[str, str]) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "edge", "safe-state", "--config", str(config)],
         env=env,
+        cwd=config.parent,
         capture_output=True,
         text=True,
         timeout=60,
@@ -132,6 +134,7 @@ async def test_kill_9_of_edge_run_then_safe_state_never_leaves_safe(
         "--config",
         str(config),
         env=env,
+        cwd=config.parent,  # where lgpio.py makes its notification FIFO
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
     )
@@ -170,7 +173,12 @@ def test_an_output_on_at_the_crash_goes_straight_to_safe_and_stays(
         """
     )
     crashed = subprocess.run(
-        [sys.executable, "-c", script], env=env, capture_output=True, timeout=60, check=False
+        [sys.executable, "-c", script],
+        env=env,
+        cwd=config.parent,
+        capture_output=True,
+        timeout=60,
+        check=False,
     )
     assert crashed.returncode == -signal.SIGKILL, crashed.stderr
     _safe_state(config, env)

@@ -11,6 +11,7 @@ import pytest
 from edge.gpio.actuator import Change
 from edge.gpio.service import GpioService
 from edge.gpio.spec import GpioConfig, InputKind, InputSpec, OutputKind, OutputSpec
+from tests.helpers import assert_eventually
 
 RELAY_HIGH = OutputSpec(name="relay", kind=OutputKind.DIGITAL, pins=(17,), safe_value=0.0)
 RELAY_LOW = OutputSpec(
@@ -157,3 +158,35 @@ def test_servo_pulses_in_whole_microseconds_from_tx_servo(lg: ModuleType, safe: 
         service.close("test over")
     assert lines(lg, 12)[-1] == "0"  # pulses stopped, line held low (not floating)
     assert not any(name == "tx_pwm" for name, _ in lg.calls)
+
+
+async def test_an_input_callback_that_raises_stays_out_of_lgpio_s_thread(
+    lg: ModuleType, caplog: pytest.LogCaptureFixture
+) -> None:
+    """lgpio runs every input's callbacks on one notification thread: an exception escaping
+    into it would end that thread, and with it every input's edges, for good."""
+    config = GpioConfig(
+        inputs=(
+            InputSpec(name="door", kind=InputKind.BUTTON, pins=(5,), pull_up=True),
+            InputSpec(name="window", kind=InputKind.BUTTON, pins=(6,), pull_up=True),
+        )
+    )
+    service = GpioService(config)
+    seen: list[float] = []
+
+    def broken(value: float) -> None:
+        raise RuntimeError("event loop is closed")
+
+    try:
+        assert service.watch("door", broken)
+        assert service.watch("window", seen.append)
+        for _ in range(3):
+            lg.drive_input(5, 0)  # pressed: the callback raises
+            lg.drive_input(5, 1)
+        lg.drive_input(6, 0)
+        await assert_eventually(lambda: seen == [1.0], message="window press delivered")
+    finally:
+        service.close("test over")
+    failures = [r for r in caplog.records if "door" in r.getMessage()]
+    assert len(failures) == 1  # logged once, not per edge
+    assert "event loop is closed" in failures[0].getMessage()

@@ -14,8 +14,8 @@ to it as JSON lines (one write each), so that several processes (`edge run`, the
 safe-state` after a `kill -9`) add to one timeline.
 
 Edge alerts go through lgpio's real notification thread: `notify_open` makes the FIFO lgpio.py
-reads (in `$LG_WD`, else the working directory, as liblgpio does) and `drive_input` writes the
-16-byte reports liblgpio would.
+reads (`.lgd-nfy<handle>` in the working directory, where lgpio.py opens it) and `drive_input`
+writes the 16-byte reports liblgpio would.
 """
 
 from __future__ import annotations
@@ -105,6 +105,13 @@ def drive_input(gpio: int, level: int) -> None:
             report = struct.pack("QBBBBI", time.monotonic_ns(), chip, gpio, level, 0, 0)
             for fd in _notify.values():
                 os.write(fd, report)
+
+
+def wake_notify_readers() -> None:
+    """One empty report per FIFO, so that a stopped lgpio notification thread sees it stop."""
+    with _lock:
+        for fd in _notify.values():
+            os.write(fd, bytes(16))
 
 
 # --- the C functions lgpio.py calls -------------------------------------------------------
@@ -255,7 +262,7 @@ def _notify_open() -> int:
     with _lock:
         calls.append(("notify_open", ()))
         handle = len(_notify)
-        path = os.path.join(os.environ.get("LG_WD") or os.getcwd(), f".lgd-nfy{handle}")
+        path = f".lgd-nfy{handle}"
         if os.path.exists(path):
             os.unlink(path)
         os.mkfifo(path)
