@@ -36,6 +36,7 @@ def load_recorder(workdir: Path) -> ModuleType:
     notify_dir.mkdir(parents=True, exist_ok=True)
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(notify_dir)  # lgpio.py opens its notification FIFO in the working directory
+        patch.delenv("LG_WD", raising=False)
         importlib.import_module("lgpio")  # starts lgpio's real notification thread
     return recorder
 

@@ -100,6 +100,7 @@ def board(tmp_path: Path) -> tuple[Path, Path, dict[str, str]]:
         "PYTHONPATH": os.pathsep.join([str(RECORDER_DIR), str(Path(__file__).parents[2])]),
         "EDGE_TEST_LGPIO_LOG": str(log),
         "EDGE_TEST_PI_REVISION": f"{PI_4_REVISION:x}",
+        "LG_WD": str(tmp_path),  # and the working directory: as the systemd unit has them
     }
     env.pop("GPIOZERO_PIN_FACTORY", None)
     return config, log, env

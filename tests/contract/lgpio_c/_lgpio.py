@@ -13,9 +13,10 @@ Events are kept in memory (`events()`) and, when `EDGE_TEST_LGPIO_LOG` names a f
 to it as JSON lines (one write each), so that several processes (`edge run`, then `edge
 safe-state` after a `kill -9`) add to one timeline.
 
-Edge alerts go through lgpio's real notification thread: `notify_open` makes the FIFO lgpio.py
-reads (`.lgd-nfy<handle>` in the working directory, where lgpio.py opens it) and `drive_input`
-writes the 16-byte reports liblgpio would.
+Edge alerts go through lgpio's real notification thread: `notify_open` makes the FIFO where
+liblgpio does (`$LG_WD/.lgd-nfy<handle>`, else in the working directory; lgpio.py opens it
+relative to the working directory, so the two must agree) and `drive_input` writes the 16-byte
+reports liblgpio would.
 """
 
 from __future__ import annotations
@@ -262,7 +263,7 @@ def _notify_open() -> int:
     with _lock:
         calls.append(("notify_open", ()))
         handle = len(_notify)
-        path = f".lgd-nfy{handle}"
+        path = os.path.join(os.environ.get("LG_WD") or ".", f".lgd-nfy{handle}")
         if os.path.exists(path):
             os.unlink(path)
         os.mkfifo(path)
