@@ -190,3 +190,17 @@ async def test_an_input_callback_that_raises_stays_out_of_lgpio_s_thread(
     failures = [r for r in caplog.records if "door" in r.getMessage()]
     assert len(failures) == 1  # logged once, not per edge
     assert "event loop is closed" in failures[0].getMessage()
+
+
+def test_a_motor_starts_stopped_and_ends_stopped_on_both_pins(lg: ModuleType) -> None:
+    wheel = OutputSpec(
+        name="wheel", kind=OutputKind.MOTOR, pins=(20, 21), safe_value=0.0, allow=("op",)
+    )
+    for gpio in (20, 21):
+        lg.set_boot_state(gpio, "pull-down")
+    service = GpioService(GpioConfig(outputs=(wheel,)))
+    assert (lines(lg, 20), lines(lg, 21)) == (["0"], ["0"])
+    service.command(Change("wheel", 0.5, "forward at half speed"))
+    assert lines(lg, 20)[-1] == "pwm:100:50"
+    service.close("daemon stopping")
+    assert (lines(lg, 20), lines(lg, 21)) == (["0", "pwm:100:50", "0"], ["0"])
