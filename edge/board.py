@@ -3,7 +3,8 @@
 The profiles are TOML files shipped inside the package (`edge/boards/<name>.toml`; `boards/` at
 the repository root links there). A board is recognised by the model string the firmware puts
 in the device tree (`/proc/device-tree/model`, e.g. "Raspberry Pi 4 Model B Rev 1.4"): the part
-before " Rev " must equal one of a profile's `models`. The user config picks a profile with
+before " Rev " must equal one of a profile's `models` (exactly: "Compute Module 4" is a prefix
+of "Compute Module 4S", another board). The user config picks a profile with
 `[board] profile = "auto" | "<name>"`; its own sections (camera, gpio, ...) sit on top.
 """
 
@@ -98,7 +99,8 @@ class BoardProfile:
     pins: tuple[int, ...]
     """BCM GPIO numbers a config may use."""
     pwm_pins: tuple[int, ...]
-    """Pins with a hardware PWM channel."""
+    """Pins with a hardware PWM channel of the SoC (facts only: lgpio, the pin library used,
+    times PWM in software on every pin alike)."""
     spi_pins: tuple[int, ...]
     """SPI0 pins (CE0, MISO, MOSI, SCLK) an ADC input occupies."""
     reserved: Mapping[int, str] = field(default_factory=lambda: MappingProxyType({}))

@@ -231,8 +231,7 @@ def parse_config(
     gpio = parse_gpio(top.section("gpio"))
     board_name = parse_board(top.section("board"), simulate=simulate, model_path=model_path)
     board = load_profile(board_name)
-    for warning in check_wiring(board, gpio, data.get("gpio"), issues):
-        _LOGGER.warning("%s", warning)
+    check_wiring(board, gpio, data.get("gpio"), issues)
     telemetry = parse_telemetry(top.section("telemetry"))
     _check_gpio_sensors(telemetry, gpio, issues)
     mqtt = parse_mqtt(top.section("mqtt")) if "mqtt" in data else None

@@ -4,7 +4,7 @@ Each check gives one finding (ok, warn or FAIL with how to fix it):
 
     config   the file loads          secrets  nobody but the service can read the secret
     board    which board, profile     gpio     the header's GPIO chip opens
-    pins     PWM on hardware PWM pins groups   the service user is in the device groups
+    pins     declared pins exist, free groups   the service user is in the device groups
     camera   the camera opens        encoder  the H.264 encoder is there
     audio    a capture device        clock    set and synchronised
     disk     room for the spool      server   the LiveKit server answers

@@ -91,16 +91,13 @@ def check_gpio(ctx: Context) -> Finding:
 
 
 def check_pins(ctx: Context) -> Finding:
-    """PWM outputs on pins without hardware PWM (the config load refuses worse wiring)."""
+    """Every declared pin exists on this board and is free (the config load refuses worse)."""
     if ctx.config is None:
         return ok("pins", "not checked: no valid config")
-    warnings = check_wiring(ctx.board, ctx.config.gpio, ctx.raw.get("gpio"), [])
-    if warnings:
-        return warn(
-            "pins",
-            "; ".join(warnings),
-            f"use a hardware PWM pin ({', '.join(map(str, ctx.board.pwm_pins))}) for smooth PWM",
-        )
+    issues: list[str] = []
+    check_wiring(ctx.board, ctx.config.gpio, ctx.raw.get("gpio"), issues)
+    if issues:
+        return fail("pins", "; ".join(issues), "move the devices to pins the board has free")
     return ok("pins", f"every declared pin exists on {ctx.board.name} and is free to use")
 
 

@@ -1,20 +1,35 @@
 """The gpiozero adapter: build devices from specs on an injected pin factory.
 
-`pin_factory=None` means gpiozero's default (so `GPIOZERO_PIN_FACTORY` still works); tests and
-`--simulate` pass a `MockFactory`. gpiozero is imported here and nowhere else.
+On a board the factory is `edge.gpio.lines.SafeLGPIOFactory` (`open_pin_factory`), which claims
+every output directly at its safe level and leaves it driven when closed; `GPIOZERO_PIN_FACTORY`
+still picks another of gpiozero's. Tests and `--simulate` pass `edge.testing.pins`' twin.
+Outputs are declared to a factory that has `declare_output` before gpiozero builds them.
+gpiozero is imported here and in `edge.gpio.lines`, nowhere else.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from edge.errors import HardwareError
 from edge.gpio.spec import InputKind, InputSpec, OutputKind, OutputSpec
 
 _LOGGER = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class OutputLine:
+    """How a declared output's line must look whenever nobody commands it."""
+
+    safe_level: bool
+    """The physical level (after active-low inversion) of the safe value."""
+    servo: bool = False
+    """Pulses come from `tx_servo`; the line idles low."""
 
 
 class Output:
@@ -64,8 +79,9 @@ class Input:
         inputs); False for kinds that have no edges."""
         if self.spec.kind not in (InputKind.BUTTON, InputKind.DIGITAL):
             return False
-        self._device.when_activated = lambda: callback(1.0)
-        self._device.when_deactivated = lambda: callback(0.0)
+        guarded = _Guarded(self.spec.name, callback)
+        self._device.when_activated = lambda: guarded(1.0)
+        self._device.when_deactivated = lambda: guarded(0.0)
         return True
 
     def close(self) -> None:
@@ -79,11 +95,79 @@ class Input:
         self._device.close()
 
 
+def open_pin_factory() -> Any:
+    """The pin factory for real pins: ours over lgpio, or None for gpiozero's own choice.
+
+    None when `GPIOZERO_PIN_FACTORY` names one, or lgpio cannot be used here (gpiozero then
+    tries its other libraries, whose outputs may glitch at start, and says why it found none).
+    """
+    chosen = os.environ.get("GPIOZERO_PIN_FACTORY")
+    if chosen:
+        _LOGGER.warning(
+            "GPIOZERO_PIN_FACTORY=%s: outputs are claimed gpiozero's way (level 0 first, "
+            "floating after close), not at their safe level",
+            chosen,
+        )
+        return None
+    try:
+        from edge.gpio.lines import SafeLGPIOFactory
+
+        return SafeLGPIOFactory()
+    except Exception as exc:  # noqa: BLE001 - no lgpio/gpiochip/Pi: gpiozero decides, explains
+        _LOGGER.warning("lgpio pins unavailable (%s): gpiozero picks its pin library", exc)
+        return None
+
+
+def safe_lines(spec: OutputSpec) -> list[tuple[int, bool]]:
+    """Each pin of `spec` with the physical level its line has at the safe value.
+
+    A PWM duty cycle between 0 and 1 has no constant level: the line rests at the nearer of
+    the two (what it is left at once the process, and with it the PWM thread, is gone). A
+    servo's line rests low: no pulses.
+    """
+    safe = spec.safe_value
+    match spec.kind:
+        case OutputKind.SERVO:
+            return [(spec.pins[0], False)]
+        case OutputKind.MOTOR:
+            forward, backward = spec.pins
+            return [(forward, safe > 0.5), (backward, safe < -0.5)]
+        case _:
+            return [(spec.pins[0], (safe > 0.5) == spec.active_high)]
+
+
+class _Guarded:
+    """Our callback as gpiozero calls it, on lgpio's one notification thread: nothing raised in
+    it may reach that thread (it would end, and with it every input's edges). The first failure
+    is logged with its traceback, later ones are counted at debug level; edges keep coming."""
+
+    def __init__(self, name: str, callback: Callable[[float], None]) -> None:
+        self._name = name
+        self._callback = callback
+        self.failures = 0
+
+    def __call__(self, value: float) -> None:
+        try:
+            self._callback(value)
+        except Exception as exc:  # the library boundary: see the class docstring
+            self.failures += 1
+            if self.failures == 1:
+                _LOGGER.exception("input %s: change handler failed: %s", self._name, exc)
+            else:
+                _LOGGER.debug(
+                    "input %s: change handler failed again (%d)", self._name, self.failures
+                )
+
+
 def build_outputs(specs: Sequence[OutputSpec], pin_factory: Any = None) -> dict[str, Output]:
     """Create every output already at its safe value."""
     built: dict[str, Output] = {}
+    declare = getattr(pin_factory, "declare_output", None)
     try:
         for spec in specs:
+            if declare is not None:
+                for pin, level in safe_lines(spec):
+                    declare(pin, level, servo=spec.kind is OutputKind.SERVO)
             built[spec.name] = Output(spec, _make_output(spec, pin_factory))
     except Exception as exc:
         close_all(built.values())

@@ -14,7 +14,14 @@ from typing import Any
 
 from edge.errors import HardwareError, UnknownDevice
 from edge.gpio.actuator import Actuator, Change, Lease, allowed
-from edge.gpio.devices import Input, Output, build_inputs, build_outputs, close_all
+from edge.gpio.devices import (
+    Input,
+    Output,
+    build_inputs,
+    build_outputs,
+    close_all,
+    open_pin_factory,
+)
 from edge.gpio.spec import GpioConfig
 
 _LOGGER = logging.getLogger(__name__)
@@ -33,8 +40,16 @@ class GpioService:
         self.config = config
         self.actuator = Actuator(config.outputs, lease_max_s=config.lease_max_s)
         self._clock = clock
-        self._outputs: dict[str, Output] = build_outputs(config.outputs, pin_factory)
-        self._inputs: dict[str, Input] = build_inputs(config.inputs, pin_factory)
+        # A factory we open is ours to close; an injected one (tests, --simulate) is not.
+        self._own_factory = None
+        if pin_factory is None and (config.outputs or config.inputs):
+            pin_factory = self._own_factory = open_pin_factory()
+        try:
+            self._outputs: dict[str, Output] = build_outputs(config.outputs, pin_factory)
+            self._inputs: dict[str, Input] = build_inputs(config.inputs, pin_factory)
+        except BaseException:
+            self._close_factory()
+            raise
         self._wake = asyncio.Event()
         self._link_lost_at: float | None = None
         self._closed = False
@@ -161,3 +176,13 @@ class GpioService:
         self._closed = True
         self.apply(self.actuator.all_safe(reason))
         close_all([*self._outputs.values(), *self._inputs.values()])
+        self._close_factory()
+
+    def _close_factory(self) -> None:
+        """Release the GPIO chip; outputs stay driven at their safe level (see edge.gpio.lines)."""
+        factory, self._own_factory = self._own_factory, None
+        if factory is not None:
+            try:
+                factory.close()
+            except Exception:  # the outputs are already safe; closing must not raise
+                _LOGGER.exception("closing the GPIO chip failed")

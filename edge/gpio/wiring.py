@@ -1,10 +1,9 @@
 """Wiring checks: the declared GPIO devices against the board they run on.
 
 `parse_gpio` already refuses two devices on one pin; this adds what only the board knows:
-pins it does not have, pins it reserves, the SPI bus an ADC occupies, and PWM outputs on pins
-without a hardware PWM channel. That last one is a warning, not an error: gpiozero's default
-backends (lgpio, RPi.GPIO) time PWM in software on any pin, so such wiring works, but the
-pulses jitter (a servo twitches, an LED may flicker).
+pins it does not have, pins it reserves, and the SPI bus an ADC occupies. Which pins have a
+hardware PWM channel does not matter: lgpio times PWM and servo pulses in software on every
+pin alike (see `edge.gpio.lines`), so any output pin may carry them.
 """
 
 from __future__ import annotations
@@ -14,19 +13,15 @@ from collections.abc import Mapping, Sequence
 from edge.board import BoardProfile
 from edge.gpio.spec import GpioConfig, InputKind, InputSpec, OutputKind, OutputSpec
 
-PWM_KINDS = (OutputKind.PWM, OutputKind.SERVO)
-"""Outputs whose pulse timing matters; a motor's PWM only sets its speed."""
-
 
 def check_wiring(
     board: BoardProfile, gpio: GpioConfig, raw_gpio: object, issues: list[str]
-) -> list[str]:
-    """Append a `gpio.<list>[i].<key>: ...` issue per pin `board` forbids; return PWM warnings.
+) -> None:
+    """Append a `gpio.<list>[i].<key>: ...` issue per pin `board` forbids.
 
     `raw_gpio` is the `[gpio]` table as read from TOML: it maps devices back to the index they
     have in the file, which the parsed config no longer knows once a bad entry was dropped.
     """
-    warnings: list[str] = []
     raw = raw_gpio if isinstance(raw_gpio, Mapping) else {}
     spi_users = [i.name for i in gpio.inputs if i.kind is InputKind.ADC]
     for spec in gpio.outputs:
@@ -35,15 +30,12 @@ def check_wiring(
             problem = _pin_problem(board, pin, spi_users)
             if problem:
                 issues.append(f"{path}.{key}: {problem}")
-            elif spec.kind in PWM_KINDS and pin not in board.pwm_pins:
-                warnings.append(f"{path}.{key}: {_pwm_warning(board, pin, spec.kind)}")
     for device in gpio.inputs:
         path = _path(raw, "inputs", device.name)
         for key, pin in zip(_pin_keys(device), device.pins, strict=True):
             problem = _pin_problem(board, pin, spi_users)
             if problem:
                 issues.append(f"{path}.{key}: {problem}")
-    return warnings
 
 
 def _pin_problem(board: BoardProfile, pin: int, spi_users: Sequence[str]) -> str:
@@ -55,15 +47,6 @@ def _pin_problem(board: BoardProfile, pin: int, spi_users: Sequence[str]) -> str
         pins = ", ".join(str(p) for p in board.spi_pins)
         return f"pin {pin} belongs to the SPI bus (pins {pins}) of the ADC {spi_users[0]!r}"
     return ""
-
-
-def _pwm_warning(board: BoardProfile, pin: int, kind: OutputKind) -> str:
-    pwm = ", ".join(str(p) for p in board.pwm_pins)
-    effect = "a servo on it twitches" if kind is OutputKind.SERVO else "its pulses jitter"
-    return (
-        f"pin {pin} has no hardware PWM on {board.name} (PWM pins: {pwm}); gpiozero times "
-        f"PWM in software there and {effect}"
-    )
 
 
 def _pin_keys(spec: OutputSpec | InputSpec) -> tuple[str, ...]:

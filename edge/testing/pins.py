@@ -1,4 +1,10 @@
-"""SimulatedPinFactory: gpiozero's MockFactory wired for a declared set of devices."""
+"""SimulatedPinFactory: gpiozero's MockFactory wired for a declared set of devices.
+
+Its output pins are claimed the way `edge.gpio.lines.SafeLGPIOPin` claims real ones: a declared
+output is an output from the start, at its safe level, and stays driven at it when closed
+(gpiozero's MockPin starts every pin as an input at 0 and closes to an input, like its lgpio
+pins, which is what made relays glitch). Each pin's `states` is its level over time.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ from typing import Any
 from gpiozero import Device
 from gpiozero.pins.mock import MockFactory, MockPin, MockPWMPin, MockSPIDevice, MockTriggerPin
 
+from edge.gpio.devices import OutputLine
 from edge.gpio.spec import GpioConfig, InputKind, OutputKind
 
 _PWM_KINDS = (OutputKind.PWM, OutputKind.SERVO, OutputKind.MOTOR)
@@ -20,6 +27,8 @@ class SimulatedPinFactory(MockFactory):  # type: ignore[misc]
 
     def __init__(self, gpio: GpioConfig, *, echo_time_s: float = 0.004) -> None:
         super().__init__(pin_class=MockPin)
+        self.outputs: dict[int, OutputLine] = {}
+        """Declared outputs (`declare_output`), by BCM number."""
         self._pwm = {f"GPIO{p}" for o in gpio.outputs if o.kind in _PWM_KINDS for p in o.pins}
         self._triggers: dict[str, tuple[int, float]] = {}
         self.adc: SimulatedMCP3008 | None = None
@@ -38,17 +47,60 @@ class SimulatedPinFactory(MockFactory):  # type: ignore[misc]
                 if Device.pin_factory is None:
                     Device.pin_factory = self
 
+    def declare_output(self, pin: int, safe_level: bool, *, servo: bool = False) -> None:
+        """`pin` is an output whose line sits at `safe_level` unless commanded otherwise."""
+        self.outputs[pin] = OutputLine(safe_level=safe_level, servo=servo)
+
     def pin(self, name: Any, pin_class: Any = None, **kwargs: Any) -> Any:
         """gpiozero's pin lookup, with the class chosen per pin."""
         if pin_class is None:
             label = next((info.name for _, info in self.board_info.find_pin(name)), str(name))
-            if label in self._pwm:
+            if label.startswith("GPIO") and int(label[4:]) in self.outputs:
+                pin_class = SimulatedOutputPin
+            elif label in self._pwm:
                 pin_class = MockPWMPin
             elif label in self._triggers:
                 echo, echo_time = self._triggers[label]
                 pin_class = MockTriggerPin
                 kwargs = {"echo_pin": super().pin(echo), "echo_time": echo_time, **kwargs}
         return super().pin(name, pin_class=pin_class, **kwargs)
+
+
+class SimulatedOutputPin(MockPWMPin):  # type: ignore[misc]
+    """A declared output: claimed at its safe level, never an input, left driven when closed."""
+
+    def __init__(self, factory: SimulatedPinFactory, info: Any) -> None:
+        super().__init__(factory, info)
+        self._line = factory.outputs[int(info.name[4:])]
+        self._function = "output"
+        self._state = self._line.safe_level
+        self._frequency: float | None = None
+        self.clear_states()
+
+    def close(self) -> None:
+        """Stop PWM and hold the safe level, still an output."""
+        self.when_changed = None
+        self._frequency = None
+        self._change_state(self._line.safe_level)
+
+    def output_with_state(self, state: float) -> None:
+        """Already an output: just the level."""
+        self.state = state
+
+    def _set_function(self, value: str) -> None:
+        if value != "output":
+            super()._set_function(value)
+
+    def _set_state(self, value: float) -> None:
+        # A level (True/False) unless PWM runs: then the duty cycle.
+        self._change_state(bool(value) if self._frequency is None else float(value))
+
+    def _set_frequency(self, value: float | None) -> None:
+        if value is not None:
+            self._frequency = value  # PWM starts at the duty the line already has
+        elif self._frequency is not None:
+            self._frequency = None
+            self._change_state(self._line.safe_level)
 
 
 class SimulatedMCP3008(MockSPIDevice):  # type: ignore[misc]

@@ -19,33 +19,56 @@ from edge.board import (
 from edge.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
-PROFILES = ("cm4", "generic", "pi-3", "pi-4", "pi-5", "pi-zero-2-w", "pi-zero-w")
+PROFILES = (
+    "cm3", "cm4", "cm4s", "generic", "pi-3", "pi-4", "pi-5", "pi-zero-2-w", "pi-zero-w",
+)  # fmt: skip
 
-# What /proc/device-tree/model holds on each board (NUL-terminated on the real thing).
-REAL_MODELS = {
-    "Raspberry Pi Zero W Rev 1.1": "pi-zero-w",
-    "Raspberry Pi Zero 2 W Rev 1.0": "pi-zero-2-w",
-    "Raspberry Pi 3 Model B Rev 1.2": "pi-3",
-    "Raspberry Pi 3 Model B Plus Rev 1.3": "pi-3",
-    "Raspberry Pi 3 Model A Plus Rev 1.0": "pi-3",
-    "Raspberry Pi 4 Model B Rev 1.1": "pi-4",
-    "Raspberry Pi 4 Model B Rev 1.4": "pi-4",
-    "Raspberry Pi 4 Model B Rev 1.5": "pi-4",
-    "Raspberry Pi 400 Rev 1.0": "pi-4",
-    "Raspberry Pi Compute Module 4 Rev 1.0": "cm4",
-    "Raspberry Pi Compute Module 4 Rev 1.1": "cm4",
-    "Raspberry Pi 5 Model B Rev 1.0": "pi-5",
-    "Raspberry Pi 5 Model B Rev 1.1": "pi-5",
-    "Raspberry Pi 500 Rev 1.0": "pi-5",
-    "Raspberry Pi Compute Module 5 Rev 1.0": "pi-5",
+# What /proc/device-tree/model holds on every Raspberry Pi model (NUL-terminated on the real
+# thing): the strings the firmware (start*.elf) writes, as listed in Raspberry Pi's revision-code
+# table, with the revisions that were sold. → (profile, whether the SoC encodes H.264).
+REAL_MODELS: dict[str, tuple[str, bool]] = {
+    # BCM2835 26-pin Pi 1 boards, BCM2835 40-pin Pi 1 boards, the CM1 and the Pi 2 (BCM2836/7):
+    # no profile, the generic host (with a warning).
+    "Raspberry Pi Model B Rev 1": (GENERIC, False),
+    "Raspberry Pi Model B Rev 2": (GENERIC, False),
+    "Raspberry Pi Model A Rev 2": (GENERIC, False),
+    "Raspberry Pi Model B Plus Rev 1.2": (GENERIC, False),
+    "Raspberry Pi Model A Plus Rev 1.1": (GENERIC, False),
+    "Raspberry Pi Compute Module Rev 1.0": (GENERIC, False),
+    "Raspberry Pi 2 Model B Rev 1.1": (GENERIC, False),
+    "Raspberry Pi 2 Model B Rev 1.2": (GENERIC, False),
+    "Raspberry Pi Zero Rev 1.2": ("pi-zero-w", True),
+    "Raspberry Pi Zero Rev 1.3": ("pi-zero-w", True),
+    "Raspberry Pi Zero W Rev 1.1": ("pi-zero-w", True),
+    "Raspberry Pi Zero 2 W Rev 1.0": ("pi-zero-2-w", True),
+    "Raspberry Pi 3 Model B Rev 1.2": ("pi-3", True),
+    "Raspberry Pi 3 Model B Plus Rev 1.3": ("pi-3", True),
+    "Raspberry Pi 3 Model A Plus Rev 1.0": ("pi-3", True),
+    "Raspberry Pi Compute Module 3 Rev 1.0": ("cm3", True),
+    "Raspberry Pi Compute Module 3 Plus Rev 1.0": ("cm3", True),
+    "Raspberry Pi 4 Model B Rev 1.1": ("pi-4", True),
+    "Raspberry Pi 4 Model B Rev 1.2": ("pi-4", True),
+    "Raspberry Pi 4 Model B Rev 1.4": ("pi-4", True),
+    "Raspberry Pi 4 Model B Rev 1.5": ("pi-4", True),
+    "Raspberry Pi 400 Rev 1.0": ("pi-4", True),
+    "Raspberry Pi 400 Rev 1.1": ("pi-4", True),
+    "Raspberry Pi Compute Module 4 Rev 1.0": ("cm4", True),
+    "Raspberry Pi Compute Module 4 Rev 1.1": ("cm4", True),
+    "Raspberry Pi Compute Module 4S Rev 1.0": ("cm4s", True),
+    "Raspberry Pi 5 Model B Rev 1.0": ("pi-5", False),
+    "Raspberry Pi 5 Model B Rev 1.1": ("pi-5", False),
+    "Raspberry Pi 500 Rev 1.0": ("pi-5", False),
+    "Raspberry Pi Compute Module 5 Rev 1.0": ("pi-5", False),
+    "Raspberry Pi Compute Module 5 Lite Rev 1.0": ("pi-5", False),
 }
-# Boards that share a prefix with a profiled one but differ (pinout, CPU): no profile.
+# Strings that share a prefix with a profiled board but are another board, or no board at all.
 NEAR_MISSES = (
-    "Raspberry Pi Compute Module 4S Rev 1.0",
-    "Raspberry Pi Zero Rev 1.3",
     "Raspberry Pi 2 Model B Rev 1.1",
     "Raspberry Pi Model B Plus Rev 1.2",
-    "Raspberry Pi Compute Module 3 Plus Rev 1.0",
+    "Raspberry Pi Compute Module 5 Max Rev 1.0",
+    "Raspberry Pi Compute Module 4SE Rev 1.0",
+    "Raspberry Pi 50 Rev 1.0",
+    "Raspberry Pi",
 )
 
 
@@ -58,10 +81,13 @@ def test_every_shipped_profile_loads_under_its_file_name() -> None:
 
 
 @pytest.mark.parametrize(("model", "expected"), REAL_MODELS.items())
-def test_real_model_strings_map_to_their_profile(tmp_path: Path, model: str, expected: str) -> None:
+def test_real_model_strings_map_to_their_profile(
+    tmp_path: Path, model: str, expected: tuple[str, bool]
+) -> None:
     path = tmp_path / "model"
     path.write_bytes(model.encode() + b"\0")  # as the kernel writes it
-    assert detect_board(path).name == expected
+    profile = detect_board(path)
+    assert (profile.name, profile.hardware_encoder) == expected
 
 
 @pytest.mark.parametrize("model", NEAR_MISSES)
@@ -94,7 +120,7 @@ def test_hardware_facts_differ_where_the_boards_do() -> None:
     pi5, pi4, zero_w, zero2 = map(load_profile, ("pi-5", "pi-4", "pi-zero-w", "pi-zero-2-w"))
     assert (pi5.encoder, pi5.hardware_encoder) == ("software", False)
     with_encoder = [n for n in PROFILES if load_profile(n).hardware_encoder]
-    assert with_encoder == ["cm4", "pi-3", "pi-4", "pi-zero-2-w", "pi-zero-w"]
+    assert with_encoder == ["cm3", "cm4", "cm4s", "pi-3", "pi-4", "pi-zero-2-w", "pi-zero-w"]
     assert pi5.gpio_chip == "pinctrl-rp1"
     assert pi4.gpio_chip == load_profile("cm4").gpio_chip == "pinctrl-bcm2711"
     assert zero_w.gpio_chip == zero2.gpio_chip == "pinctrl-bcm2835"
@@ -103,8 +129,10 @@ def test_hardware_facts_differ_where_the_boards_do() -> None:
         profile = load_profile(name)
         assert set(profile.pwm_pins) <= set(profile.pins)
         if name != GENERIC:
-            assert profile.pwm_pins == (12, 13, 18, 19)
+            assert profile.pwm_pins[:4] == (12, 13, 18, 19)
             assert sorted(profile.reserved) == [0, 1]
+    # The SODIMM modules bring out bank 1 too.
+    assert load_profile("cm4s").pins == load_profile("cm3").pins == tuple(range(46))
 
 
 def test_camera_defaults_are_modest_on_the_zeros() -> None:

@@ -112,8 +112,10 @@ def test_the_unit_keeps_what_the_daemon_and_the_hardware_need() -> None:
     assert unit.get("PrivateDevices", ["no"]) == ["no"]
     assert unit.get("PrivateNetwork", ["no"]) == ["no"]
     assert unit.get("ProcSubset", ["all"]) == ["all"]
-    # gpiozero's lgpio backend writes notification pipes into LG_WD: a writable directory.
+    # liblgpio makes its notification pipe in LG_WD, lgpio.py opens it relative to the working
+    # directory: both one writable directory, or importing lgpio fails (no GPIO at all).
     assert "LG_WD=%t/edge" in unit["Environment"]
+    assert unit["WorkingDirectory"] == ["%t/edge"]
 
 
 def test_systemd_does_not_restart_what_a_restart_cannot_fix() -> None:
