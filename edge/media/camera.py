@@ -13,6 +13,7 @@ picamera2 is imported lazily, in a worker thread (it takes seconds on a Pi Zero)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fractions
 import io
 import logging
@@ -194,10 +195,12 @@ class CameraSource(CaptureSource[EncodedFrame]):
         if camera is None or self.state is not SourceState.RUNNING:
             raise MediaError(f"the camera is {self.state.value}")
         timeout = self._snapshot_timeout_s
-        bounded = self._features.numeric_wait
-        job = asyncio.to_thread(self._snapshot, camera, timeout if bounded else None)
         try:
-            return await (job if bounded else asyncio.wait_for(job, timeout))
+            if self._features.numeric_wait:
+                return await asyncio.to_thread(self._snapshot, camera, timeout)
+            # unbounded in picamera2: a daemon thread of its own, so a hung camera can keep
+            # it without holding up the executor or the process's exit
+            return await asyncio.wait_for(_in_daemon_thread(self._snapshot, camera, None), timeout)
         except TimeoutError:
             raise MediaError(f"no picture within {timeout:g} s") from None
         except (RuntimeError, OSError, ValueError, KeyError, TypeError) as exc:
@@ -353,6 +356,31 @@ class CameraSource(CaptureSource[EncodedFrame]):
                 "camera: %s; viewers wait for the periodic IDR until the camera restarts",
                 self._keyframe_error,
             )
+
+
+def _in_daemon_thread(call: Callable[..., bytes], *args: Any) -> asyncio.Future[bytes]:
+    """`call(*args)` in a daemon thread; its result (or error) in the returned future."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[bytes] = loop.create_future()
+
+    def settle(result: bytes | None, error: BaseException | None) -> None:
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result or b"")
+
+    def run() -> None:
+        try:
+            result, error = call(*args), None
+        except Exception as exc:  # noqa: BLE001 - handed to the awaiting task
+            result, error = None, exc
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits any more
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=run, name="camera-snapshot", daemon=True).start()
+    return future
 
 
 def _bounded(step: Callable[[], object], timeout_s: float) -> bool:

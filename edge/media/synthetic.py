@@ -505,8 +505,8 @@ def encode_jpeg(picture: av.VideoFrame, framerate: float) -> bytes:
 def _yuv420_bytes(picture: av.VideoFrame) -> bytes:
     """The three planes without row padding, as picamera2's YUV420 buffer (stride = width)."""
     out = bytearray()
-    for plane in picture.planes:
-        width = picture.width if plane is picture.planes[0] else picture.width // 2
+    for number, plane in enumerate(picture.planes):
+        width = picture.width if number == 0 else picture.width // 2
         data = bytes(plane)
         out += b"".join(
             data[row * plane.line_size : row * plane.line_size + width]
