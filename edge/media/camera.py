@@ -13,18 +13,27 @@ picamera2 is imported lazily, in a worker thread (it takes seconds on a Pi Zero)
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fractions
 import io
 import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from edge.errors import DeviceUnavailable, MediaError
 from edge.media.bridge import DropPolicy, ThreadToLoop
 from edge.media.capture import CaptureSource
 from edge.media.frames import KEYFRAME_MIN_INTERVAL_S, EncodedFrame, KeyframeLimiter, SourceState
+from edge.media.picamera import (
+    Picamera2Api,
+    Picamera2Features,
+    force_v4l2_key_frame,
+    keyframe_encoder,
+    load_picamera2,
+    yuv420_jpeg,
+)
 from edge.media.spec import CameraConfig, EncoderKind
 
 _LOGGER = logging.getLogger(__name__)
@@ -35,43 +44,11 @@ MIN_QUEUE_FRAMES = 4
 STALL_TIMEOUT_S = 3.0
 """No encoded frame for this long while running means the camera is gone or hung."""
 SNAPSHOT_TIMEOUT_S = 5.0
+STOP_TIMEOUT_S = 5.0
+"""How long picamera2's stop_recording() and close() may take before the camera is abandoned."""
 H264_PROFILE = "constrained baseline"
 """What browsers and the SFU accept on a 42e01f payload type (picamera2 passes it to V4L2 or
 libx264 by name, case-insensitively)."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Picamera2Api:
-    """The picamera2 names CameraSource uses: the real library or a twin with its shape."""
-
-    picamera2: Callable[..., Any]
-    """`Picamera2(camera_num)`: opens a camera (IndexError: none; RuntimeError: busy)."""
-    h264_encoder: Callable[..., Any]
-    """`H264Encoder(bitrate, repeat, iperiod, framerate, profile=...)`, the SoC's encoder."""
-    libav_h264_encoder: Callable[..., Any]
-    """`LibavH264Encoder(...)`, same arguments, libx264 in software."""
-    output: type[Any]
-    """`picamera2.outputs.Output`, the base class encoders write to."""
-
-
-def load_picamera2() -> Picamera2Api:
-    """The real picamera2 (apt's python3-picamera2); blocking, call it off the event loop."""
-    try:
-        from picamera2 import Picamera2
-        from picamera2.encoders.h264_encoder import H264Encoder
-        from picamera2.encoders.libav_h264_encoder import LibavH264Encoder
-        from picamera2.outputs import Output
-    except ImportError as exc:
-        raise MediaError(
-            f"picamera2 is not importable ({exc}); on Raspberry Pi OS install python3-picamera2"
-            " and create the venv with --system-site-packages, or set camera.source"
-        ) from None
-    return Picamera2Api(
-        picamera2=Picamera2,
-        h264_encoder=H264Encoder,
-        libav_h264_encoder=LibavH264Encoder,
-        output=Output,
-    )
 
 
 def make_encoder(api: Picamera2Api, config: CameraConfig) -> Any:
@@ -79,16 +56,34 @@ def make_encoder(api: Picamera2Api, config: CameraConfig) -> Any:
 
     Constrained baseline (browsers and the SFU's 42e01f), SPS+PPS repeated before every IDR
     (`repeat=True`: a viewer can start at any IDR), an IDR every `keyframe_interval_s`
-    (`iperiod`, in frames) and the configured bitrate.
+    (`iperiod`, in frames) and the configured bitrate. picamera2 before 0.3.17 cannot choose
+    the profile; the software encoder needs 0.3.13.
     """
-    factory = api.h264_encoder if config.encoder is EncoderKind.HARDWARE else api.libav_h264_encoder
-    return factory(
-        bitrate=config.bitrate,
-        repeat=True,
-        iperiod=config.keyframe_interval_frames,
-        framerate=config.framerate,
-        profile=H264_PROFILE,
-    )
+    options: dict[str, Any] = {
+        "bitrate": config.bitrate,
+        "repeat": True,
+        "iperiod": config.keyframe_interval_frames,
+        "framerate": config.framerate,
+    }
+    features = api.features
+    if features.profile:
+        options["profile"] = H264_PROFILE
+    else:
+        _LOGGER.warning(
+            "camera: picamera2 %s cannot choose the H.264 profile (needs 0.3.17); the stream"
+            " has the encoder's default profile, which some browsers cannot decode",
+            features.version_text,
+        )
+    if config.encoder is EncoderKind.HARDWARE:
+        return api.h264_encoder(**options)
+    if api.libav_h264_encoder is None:
+        raise MediaError(
+            f'camera.encoder = "software" needs picamera2 0.3.13 or later (found'
+            f" {features.version_text}); sudo apt update && sudo apt full-upgrade"
+        )
+    # picamera2 hands the rate to PyAV's add_stream(), which takes no float from PyAV 14 on
+    options["framerate"] = fractions.Fraction(config.framerate).limit_denominator(1001)
+    return keyframe_encoder(api.libav_h264_encoder)(**options)
 
 
 def make_output(base: type[Any], deliver: Callable[[bytes, bool, int | None], None]) -> Any:
@@ -129,6 +124,7 @@ class CameraSource(CaptureSource[EncodedFrame]):
         keyframe_min_interval_s: float = KEYFRAME_MIN_INTERVAL_S,
         stall_timeout_s: float = STALL_TIMEOUT_S,
         snapshot_timeout_s: float = SNAPSHOT_TIMEOUT_S,
+        stop_timeout_s: float = STOP_TIMEOUT_S,
     ) -> None:
         super().__init__(stall_timeout_s=stall_timeout_s)
         self.config = config
@@ -138,6 +134,8 @@ class CameraSource(CaptureSource[EncodedFrame]):
         self.bitrate = config.bitrate
         self._load_api = api
         self._snapshot_timeout_s = snapshot_timeout_s
+        self._stop_timeout_s = stop_timeout_s
+        self._features = Picamera2Features()
         self._keyframes = KeyframeLimiter(
             self._force_key_frame, min_interval_s=keyframe_min_interval_s, clock=clock
         )
@@ -145,6 +143,9 @@ class CameraSource(CaptureSource[EncodedFrame]):
         self._encoder: Any = None
         self._origin_us: int | None = None
         self._warned_no_force = False
+        self._warned_deliver = False
+        self._keyframe_error = ""
+        """Why keyframes cannot be forced (empty: they can); cleared at every start."""
         self._lock = threading.Lock()  # the camera handle, between the loop and worker threads
 
     @property
@@ -156,6 +157,8 @@ class CameraSource(CaptureSource[EncodedFrame]):
         """Open the camera and start recording; DeviceUnavailable or MediaError if it cannot."""
         self._starting()
         self._origin_us = None
+        self._keyframe_error = ""
+        self._warned_deliver = False
         bridge: ThreadToLoop[EncodedFrame] = ThreadToLoop(
             asyncio.get_running_loop(),
             maxsize=max(MIN_QUEUE_FRAMES, round(QUEUE_S * self.framerate)),
@@ -181,29 +184,34 @@ class CameraSource(CaptureSource[EncodedFrame]):
             self._keyframes.request()
 
     async def snapshot_jpeg(self) -> bytes:
-        """A JPEG of the next camera frame, encoded by picamera2 in a worker thread."""
+        """A JPEG of the next camera frame, encoded in a worker thread while recording goes on.
+
+        picamera2 0.3.26 and later encode the YUV420 stream themselves (simplejpeg); before
+        that the picture is taken as an array and encoded with PyAV. From 0.3.20 picamera2's
+        own `wait` bounds the wait, so a hung camera cannot pin the thread; before that the
+        caller still gets its answer in time but the thread waits for the next frame.
+        """
         camera = self._camera
         if camera is None or self.state is not SourceState.RUNNING:
             raise MediaError(f"the camera is {self.state.value}")
-        buffer = io.BytesIO()
+        timeout = self._snapshot_timeout_s
         try:
-            # capture_file() waits for the next completed request, so it runs in a worker
-            # thread, bounded by picamera2's own `wait` timeout so a hung camera cannot pin
-            # the thread; picamera2 encodes it (simplejpeg) while the encoder keeps recording.
-            await asyncio.to_thread(
-                camera.capture_file, buffer, format="jpeg", wait=self._snapshot_timeout_s
-            )
+            if self._features.numeric_wait:
+                return await asyncio.to_thread(self._snapshot, camera, timeout)
+            # unbounded in picamera2: a daemon thread of its own, so a hung camera can keep
+            # it without holding up the executor or the process's exit
+            return await asyncio.wait_for(_in_daemon_thread(self._snapshot, camera, None), timeout)
         except TimeoutError:
-            raise MediaError(f"no picture within {self._snapshot_timeout_s:g} s") from None
-        except (RuntimeError, OSError, ValueError) as exc:
+            raise MediaError(f"no picture within {timeout:g} s") from None
+        except (RuntimeError, OSError, ValueError, KeyError, TypeError) as exc:
             raise MediaError(f"snapshot failed: {exc}") from exc
-        return buffer.getvalue()
 
     # -- worker threads --------------------------------------------------------------------
 
     def _open(self) -> None:
         """Import picamera2, open and configure the camera, start recording (blocking)."""
         api = self._load_api()
+        self._features = api.features
         config = self.config
         # picamera2 numbers its cameras; twins with a device path take it from their api
         number = int(config.device) if config.device.isdigit() else 0
@@ -257,74 +265,139 @@ class CameraSource(CaptureSource[EncodedFrame]):
             config.keyframe_interval_frames,
         )
 
+    def _snapshot(self, camera: Any, wait: float | None) -> bytes:
+        """The next picture as JPEG (blocking), in the way this picamera2 can make it."""
+        options: dict[str, Any] = {} if wait is None else {"wait": wait}
+        if self._features.yuv420_jpeg:
+            buffer = io.BytesIO()
+            camera.capture_file(buffer, format="jpeg", **options)
+            return buffer.getvalue()
+        array = camera.capture_array("main", **options)
+        return yuv420_jpeg(array, self.width, self.height)
+
     def _release(self) -> None:
-        """Stop recording and close the camera (blocking); safe to call more than once."""
+        """Stop recording and close the camera (blocking); safe to call more than once.
+
+        Each step is bounded: picamera2's `stop()` waits for its camera thread, and when that
+        thread has died it would wait forever (the daemon would hang until systemd kills it).
+        """
         with self._lock:
             camera, self._camera = self._camera, None
             encoder, self._encoder = self._encoder, None
         if camera is None:
             return
-        try:
-            if encoder is not None:
-                camera.stop_recording()
-        except (RuntimeError, OSError, ValueError) as exc:
-            _LOGGER.warning("camera: stopping the recording failed: %s", exc)
-        finally:
+        steps = ([camera.stop_recording] if encoder is not None else []) + [camera.close]
+        for step in steps:
             try:
-                camera.close()
-            except (RuntimeError, OSError, ValueError) as exc:
-                _LOGGER.warning("camera: closing failed: %s", exc)
+                if not _bounded(step, self._stop_timeout_s):
+                    _LOGGER.error(
+                        "camera: picamera2's %s() did not return within %g s (its camera thread"
+                        " died?); leaving the camera to the process's exit",
+                        step.__name__,
+                        self._stop_timeout_s,
+                    )
+                    return
+            except Exception as exc:  # noqa: BLE001 - a library failure must not stop the close
+                _LOGGER.warning("camera: %s() failed: %s", step.__name__, exc)
 
     def _deliver(self, data: bytes, keyframe: bool, timestamp: int | None) -> None:
-        """On the encoder's thread: stamp the access unit and hand it to the bridge."""
-        now_us = time.monotonic_ns() // 1000
-        if timestamp is None:
-            stamp = now_us
-        else:
-            # picamera2 counts from its first frame; anchor that on the monotonic clock
-            if self._origin_us is None:
-                self._origin_us = now_us - timestamp
-            stamp = self._origin_us + timestamp
-        if keyframe:
-            self._keyframes.saw_keyframe()
-        else:
-            self._keyframes.poll()  # a remembered request whose interval has now passed
-        bridge = self._bridge
-        if bridge is not None:
-            bridge.put(EncodedFrame(data=data, keyframe=keyframe, timestamp_us=stamp))
+        """On picamera2's encoder thread: stamp the access unit and hand it to the bridge.
+
+        Nothing raised here may reach picamera2 (it would kill its thread): caught, logged once.
+        """
+        try:
+            now_us = time.monotonic_ns() // 1000
+            if timestamp is None:
+                stamp = now_us
+            else:
+                # picamera2 counts from its first frame; anchor that on the monotonic clock
+                if self._origin_us is None:
+                    self._origin_us = now_us - timestamp
+                stamp = self._origin_us + timestamp
+            if keyframe:
+                self._keyframes.saw_keyframe()
+            else:
+                self._keyframes.poll()  # a remembered request whose interval has now passed
+            bridge = self._bridge
+            if bridge is not None:
+                bridge.put(EncodedFrame(data=data, keyframe=keyframe, timestamp_us=stamp))
+        except Exception as exc:
+            if not self._warned_deliver:
+                self._warned_deliver = True
+                _LOGGER.exception("camera: an encoded frame could not be handed on: %s", exc)
 
     def _force_key_frame(self) -> None:
-        """Ask the running encoder for an IDR at its next frame."""
+        """Ask the running encoder for an IDR at its next frame (loop or encoder thread).
+
+        A failure is caught here (it would otherwise reach aiortc's RTCP handling or picamera2's
+        thread), logged once, and forcing stops until the camera restarts: viewers then wait
+        for the periodic IDR.
+        """
         encoder = self._encoder
-        if encoder is None:
+        if encoder is None or self._keyframe_error:
             return
-        force = getattr(encoder, "force_key_frame", None)
-        if force is not None:
-            # picamera2 >= 0.3.32: H264Encoder/LibavH264Encoder.force_key_frame() counts a
-            # request; the next encode sets V4L2_CID_MPEG_VIDEO_FORCE_KEY_FRAME (hardware)
-            # or pict_type I (libav) (picamera2/encoders/v4l2_encoder.py, _encode()).
-            force()
-        elif getattr(encoder, "vd", None) is not None:
-            _force_v4l2_key_frame(encoder.vd)
-        elif not self._warned_no_force:
-            self._warned_no_force = True
+        try:
+            if getattr(encoder, "force_key_frame", None) is not None:
+                # ours for the libav encoder (edge.media.picamera.keyframe_encoder); picamera2
+                # >= 0.3.32's for the V4L2 one, which sets V4L2_CID_MPEG_VIDEO_FORCE_KEY_FRAME
+                # at its next frame
+                encoder.force_key_frame()
+            elif getattr(encoder, "vd", None) is not None:
+                force_v4l2_key_frame(encoder)
+            elif not self._warned_no_force:
+                self._warned_no_force = True
+                _LOGGER.warning(
+                    "camera: this encoder cannot force keyframes; viewers wait for the periodic"
+                    " IDR (camera.keyframe_interval_s)"
+                )
+        except Exception as exc:  # noqa: BLE001 - the library boundary
+            self._keyframe_error = f"forcing a keyframe failed: {type(exc).__name__}: {exc}"
             _LOGGER.warning(
-                "camera: this picamera2 cannot force keyframes (needs 0.3.32 or later); viewers"
-                " wait for the periodic IDR (camera.keyframe_interval_s)"
+                "camera: %s; viewers wait for the periodic IDR until the camera restarts",
+                self._keyframe_error,
             )
 
 
-def _force_v4l2_key_frame(device: Any) -> None:
-    """Older picamera2's hardware encoder: set the V4L2 control its newer `_encode()` sets."""
-    import fcntl
-    import importlib
+def _in_daemon_thread(call: Callable[..., bytes], *args: Any) -> asyncio.Future[bytes]:
+    """`call(*args)` in a daemon thread; its result (or error) in the returned future."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[bytes] = loop.create_future()
 
-    videodev2 = importlib.import_module("videodev2")  # picamera2's own V4L2 bindings
+    def settle(result: bytes | None, error: BaseException | None) -> None:
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result or b"")
 
-    control = videodev2.v4l2_control()
-    control.id = videodev2.V4L2_CID_MPEG_VIDEO_FORCE_KEY_FRAME
-    control.value = 1
-    try:
-        fcntl.ioctl(device, videodev2.VIDIOC_S_CTRL, control)
-    except OSError as exc:
-        _LOGGER.warning("camera: forcing a keyframe failed: %s", exc)
+    def run() -> None:
+        try:
+            result, error = call(*args), None
+        except Exception as exc:  # noqa: BLE001 - handed to the awaiting task
+            result, error = None, exc
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits any more
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=run, name="camera-snapshot", daemon=True).start()
+    return future
+
+
+def _bounded(step: Callable[[], object], timeout_s: float) -> bool:
+    """Run `step` in a daemon thread; False if it is still running after `timeout_s`."""
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            step()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, name="camera-release", daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    if thread.is_alive():
+        return False
+    if failure:
+        raise failure[0]
+    return True

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -33,6 +34,8 @@ QUEUE_FRAMES = 10
 STALL_TIMEOUT_S = 1.0
 """No buffer from PortAudio for this long means the device is gone."""
 BYTES_PER_SAMPLE = 2
+PLUGHW = "PA_ALSA_PLUGHW"
+"""PortAudio's switch: open ALSA hw: devices through plughw (rate and channel conversion)."""
 
 
 def load_pyaudio() -> Any:
@@ -69,6 +72,7 @@ class MicrophoneSource(CaptureSource[PcmFrame]):
         """The input device in use."""
         self._load = pyaudio
         self._overflow_flag = 0
+        self._warned_callback = False
         self._continue = 0
         self._audio: Any = None
         self._stream: Any = None
@@ -101,31 +105,50 @@ class MicrophoneSource(CaptureSource[PcmFrame]):
     # -- worker threads --------------------------------------------------------------------
 
     def _open(self) -> None:
-        """Import pyaudio, pick the device, open a callback stream (blocking)."""
+        """Import pyaudio, pick the device, open a callback stream (blocking).
+
+        PortAudio opens ALSA `hw:` devices without conversion, so 48 kHz mono only works on a
+        card that does exactly that natively; `PA_ALSA_PLUGHW=1` makes it open them through
+        ALSA's `plughw`, which converts. It is read once, when PortAudio initialises, so it
+        is set here first (unless the user set it). With no device configured and a default
+        that cannot be opened (PipeWire on a Desktop image, which the service user cannot
+        reach), the hardware inputs are tried in turn.
+        """
         pyaudio = self._load()
         self._overflow_flag = pyaudio.paInputOverflow
         self._continue = pyaudio.paContinue
+        os.environ.setdefault(PLUGHW, "1")
         audio = pyaudio.PyAudio()
         with self._lock:
             self._audio = audio
-        index, info = _pick_device(audio, self.config.device, self.channels)
-        self.device_name = str(info.get("name", index))
-        try:
-            stream = audio.open(
-                format=pyaudio.paInt16,
-                channels=self.channels,
-                rate=self.sample_rate,
-                input=True,
-                input_device_index=index,
-                frames_per_buffer=self.config.frame_samples,
-                stream_callback=self._callback,
-                start=False,
+        candidates = _pick_devices(audio, self.config.device, self.channels)
+        failures: list[str] = []
+        for index, info in candidates:
+            try:
+                stream = audio.open(
+                    format=pyaudio.paInt16,
+                    channels=self.channels,
+                    rate=self.sample_rate,
+                    input=True,
+                    input_device_index=index,
+                    frames_per_buffer=self.config.frame_samples,
+                    stream_callback=self._callback,
+                    start=False,
+                )
+            except (OSError, ValueError) as exc:
+                failures.append(f"{index} {info.get('name', index)!r}: {exc}")
+                continue
+            self.device_name = str(info.get("name", index))
+            break
+        else:
+            raise DeviceUnavailable(self._open_failed(candidates, failures)) from None
+        if failures:
+            _LOGGER.warning(
+                "microphone: the default input could not be opened (%s); using %r instead;"
+                " set microphone.device to choose",
+                failures[0],
+                self.device_name,
             )
-        except (OSError, ValueError) as exc:
-            raise DeviceUnavailable(
-                f"cannot open input device {index} {self.device_name!r} at"
-                f" {self.sample_rate} Hz, {self.channels} channel(s): {exc}"
-            ) from None
         with self._lock:
             self._stream = stream
         stream.start_stream()
@@ -136,6 +159,28 @@ class MicrophoneSource(CaptureSource[PcmFrame]):
             self.channels,
             self.config.frame_samples,
         )
+
+    def _open_failed(
+        self, candidates: list[tuple[int, dict[str, Any]]], failures: list[str]
+    ) -> str:
+        """Which device failed how, and what fixes it."""
+        names = [str(info.get("name", "")) for _, info in candidates]
+        message = (
+            f"cannot open audio input at {self.sample_rate} Hz, {self.channels} channel(s): "
+            + "; ".join(failures)
+        )
+        if any(_is_sound_server(name) for name in names):
+            message += (
+                "; the default input is a sound server (PipeWire/PulseAudio on Desktop"
+                " images), which the edge service user cannot reach: set microphone.device"
+                " to a hardware input (a name with hw:)"
+            )
+        if os.environ.get(PLUGHW, "").strip() in ("", "0"):
+            message += (
+                f"; {PLUGHW}={os.environ.get(PLUGHW, '')!r} makes PortAudio open hw: devices"
+                " without conversion (only their native rate and channels): unset it or set 1"
+            )
+        return message
 
     def _release(self) -> None:
         """Stop the stream and free PortAudio (blocking); safe to call more than once."""
@@ -154,22 +199,55 @@ class MicrophoneSource(CaptureSource[PcmFrame]):
     def _callback(
         self, in_data: bytes | None, frame_count: int, time_info: Any, status: int
     ) -> tuple[None, int]:
-        """On PortAudio's thread: one buffer in, one PcmFrame to the bridge."""
-        if status & self._overflow_flag:
-            self.overflows += 1
-        bridge = self._bridge
-        if in_data and bridge is not None:
-            duration_us = frame_count * 1_000_000 // self.sample_rate
-            bridge.put(
-                PcmFrame(
-                    data=bytes(in_data),
-                    sample_rate=self.sample_rate,
-                    channels=self.channels,
-                    samples=len(in_data) // (BYTES_PER_SAMPLE * self.channels),
-                    timestamp_us=time.monotonic_ns() // 1000 - duration_us,
+        """On PortAudio's thread: one buffer in, one PcmFrame to the bridge.
+
+        Nothing raised here may reach PortAudio (it would abort the stream): caught, logged
+        once, the buffer dropped.
+        """
+        try:
+            if status & self._overflow_flag:
+                self.overflows += 1
+            bridge = self._bridge
+            if in_data and bridge is not None:
+                duration_us = frame_count * 1_000_000 // self.sample_rate
+                bridge.put(
+                    PcmFrame(
+                        data=bytes(in_data),
+                        sample_rate=self.sample_rate,
+                        channels=self.channels,
+                        samples=len(in_data) // (BYTES_PER_SAMPLE * self.channels),
+                        timestamp_us=time.monotonic_ns() // 1000 - duration_us,
+                    )
                 )
-            )
+        except Exception:  # the library boundary
+            if not self._warned_callback:
+                self._warned_callback = True
+                _LOGGER.exception("microphone: a buffer could not be handed on (dropped)")
         return None, self._continue
+
+
+def _is_sound_server(name: str) -> bool:
+    return name.lower() in ("pipewire", "pulse", "default", "sysdefault")
+
+
+def _pick_devices(audio: Any, wanted: str, channels: int) -> list[tuple[int, dict[str, Any]]]:
+    """The device `wanted` names; with none named, the default then every hardware input."""
+    index, info = _pick_device(audio, wanted, channels)
+    candidates = [(index, info)]
+    if not wanted:
+        for other in range(audio.get_device_count()):
+            try:
+                other_info = dict(audio.get_device_info_by_index(other))
+            except (OSError, ValueError):
+                continue
+            name = str(other_info.get("name", ""))
+            if (
+                other != index
+                and "(hw:" in name
+                and int(other_info.get("maxInputChannels", 0)) >= channels
+            ):
+                candidates.append((other, other_info))
+    return candidates
 
 
 def _pick_device(audio: Any, wanted: str, channels: int) -> tuple[int, dict[str, Any]]:

@@ -23,7 +23,7 @@ from typing import Any
 
 import av
 
-from edge.media.camera import Picamera2Api
+from edge.media.picamera import Picamera2Api
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ class SyntheticCameraSystem:
         return Picamera2Api(
             picamera2=self.open_camera,
             h264_encoder=SoftwareH264Encoder,
-            libav_h264_encoder=SoftwareH264Encoder,
+            libav_h264_encoder=LibavH264Encoder,
             output=Output,
         )
 
@@ -250,6 +250,21 @@ class SyntheticPicamera2:
             file_output.write(jpeg)
         return {"SensorTimestamp": time.monotonic_ns()}
 
+    def capture_array(self, name: str = "main", wait: bool | float | None = None) -> Any:
+        """The next picture as picamera2 gives a YUV420 stream: `height * 3 / 2` rows."""
+        import numpy as np
+
+        timeout = None if wait in (None, True) else float(wait)
+        with self._latest:
+            seen = self.frames
+            if not self._latest.wait_for(lambda: self.frames > seen, timeout=timeout):
+                raise TimeoutError
+            picture = self._picture
+        assert picture is not None
+        return np.frombuffer(_yuv420_bytes(picture), dtype=np.uint8).reshape(
+            picture.height * 3 // 2, picture.width
+        )
+
     def vanish(self) -> None:
         """No more pictures once this returns; the handle stays open until closed."""
         with self._latest:  # a picture being made now is dropped, not delivered afterwards
@@ -323,6 +338,7 @@ class SoftwareH264Encoder:
             ENCODER_INBOX_FRAMES
         )
         self._thread: threading.Thread | None = None
+        self._stream: Any = None
         self._lock = threading.Lock()
 
     @property
@@ -344,15 +360,17 @@ class SoftwareH264Encoder:
         with self._lock:
             if self._running:
                 raise RuntimeError("Encoder already running")
-            codec = self._open_codec()
             self._running = True
             self.firsttimestamp = None
             for out in self._output:
                 out.start()
-            self._thread = threading.Thread(
-                target=self._run, args=(codec,), name="synthetic-h264", daemon=True
-            )
+            self._start()
+            self._thread = threading.Thread(target=self._run, name="synthetic-h264", daemon=True)
             self._thread.start()
+
+    def _start(self) -> None:
+        """Opens the codec as `self._stream`, where picamera2's libav encoder keeps it."""
+        self._stream = self._open_codec()
 
     def stop(self) -> None:
         with self._lock:
@@ -374,6 +392,9 @@ class SoftwareH264Encoder:
     def force_key_frame(self) -> None:
         """Force a key frame to be encoded in the video stream as soon as possible."""
         self._key_frames_requested += 1
+
+    I_PICTURE: Any = av.video.frame.PictureType.I
+    """What a forced keyframe's `pict_type` is set to (the V4L2 encoder sets a control)."""
 
     def encode(self, picture: av.VideoFrame, sensor_timestamp_ns: int) -> None:
         """From the camera's thread: queue a picture, or drop it if the encoder is behind."""
@@ -429,24 +450,34 @@ class SoftwareH264Encoder:
         codec.open()
         return codec
 
-    def _run(self, codec: av.video.codeccontext.VideoCodecContext) -> None:
+    def _run(self) -> None:
         try:
-            self._encode_until_stopped(codec)
+            self._encode_until_stopped()
         except av.FFmpegError:  # like a V4L2 encoder error: output stops, the source notices
             _LOGGER.exception("synthetic H.264 encoder failed")
 
-    def _encode_until_stopped(self, codec: av.video.codeccontext.VideoCodecContext) -> None:
+    def _encode_until_stopped(self) -> None:
         while (item := self._inbox.get()) is not None:
             frame, timestamp_us = item
             frame.pts = timestamp_us
             if self._key_frames_requested > self._key_frames_generated:
                 self._key_frames_generated += 1
-                frame.pict_type = av.video.frame.PictureType.I
-            for packet in codec.encode(frame):
+                frame.pict_type = self.I_PICTURE
+            for packet in self._stream.encode(frame):
                 self.frames_encoded += 1
                 self.outputframe(bytes(packet), packet.is_keyframe, packet.pts)
-        for packet in codec.encode(None):
+        for packet in self._stream.encode(None):
             self.outputframe(bytes(packet), packet.is_keyframe, packet.pts)
+
+
+class LibavH264Encoder(SoftwareH264Encoder):
+    """`LibavH264Encoder`'s twin: its `force_key_frame()` does what picamera2's does.
+
+    From picamera2 0.3.32 that is `frame.pict_type = "I"`, which PyAV 14 and later reject
+    with a TypeError on the encoding thread (which then dies); older PyAV accepted it.
+    """
+
+    I_PICTURE: Any = "I"
 
 
 def pattern_picture(width: int, height: int, index: int) -> av.VideoFrame:
@@ -469,6 +500,19 @@ def encode_jpeg(picture: av.VideoFrame, framerate: float) -> bytes:
     frame = picture.reformat(format="yuvj420p")
     frame.pts = 0
     return b"".join(bytes(packet) for packet in [*codec.encode(frame), *codec.encode(None)])
+
+
+def _yuv420_bytes(picture: av.VideoFrame) -> bytes:
+    """The three planes without row padding, as picamera2's YUV420 buffer (stride = width)."""
+    out = bytearray()
+    for number, plane in enumerate(picture.planes):
+        width = picture.width if number == 0 else picture.width // 2
+        data = bytes(plane)
+        out += b"".join(
+            data[row * plane.line_size : row * plane.line_size + width]
+            for row in range(plane.height)
+        )
+    return bytes(out)
 
 
 _RAMPS: dict[int, bytes] = {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import array
 import logging
 import math
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -100,6 +101,8 @@ class SyntheticPyAudio:
     def __init__(self, system: SyntheticAudioSystem) -> None:
         self._system = system
         self._devices = [dict(d) for d in system.devices]
+        # PortAudio reads this once, at initialisation: ALSA hw: devices through plughw
+        self._plughw = os.environ.get("PA_ALSA_PLUGHW", "0").strip() not in ("", "0")
 
     def get_device_count(self) -> int:
         return len(self._devices)
@@ -141,6 +144,15 @@ class SyntheticPyAudio:
             raise OSError(-9985, "Device unavailable")
         if not 0 < channels <= info["maxInputChannels"]:
             raise OSError(-9998, "Invalid number of channels")
+        if info.get("unreachable"):  # PipeWire's ALSA device, for a user without a session
+            raise OSError(-9999, "Unanticipated host error")
+        native = info.get("native")  # an ALSA hw: device opened without plughw: no conversion
+        if native is not None and not self._plughw:
+            rates, native_channels = native
+            if rate not in rates:
+                raise OSError(-9997, "Invalid sample rate")
+            if channels != native_channels:
+                raise OSError(-9998, "Invalid number of channels")
         stream = SyntheticStream(self._system, rate, channels, frames_per_buffer, stream_callback)
         if start:
             stream.start_stream()
@@ -239,6 +251,20 @@ class SyntheticStream:
             samples.extend([value] * self.channels)
         self._phase = (self._phase + self.frames_per_buffer * step) % (2 * math.pi)
         return samples.tobytes()
+
+
+def hardware_card(
+    index: int, name: str, *, card: int, rates: tuple[int, ...], channels: int
+) -> dict[str, Any]:
+    """ALSA card `card` as PortAudio device `index`: only `rates` at `channels` natively."""
+    return _device_info(index, f"{name} (hw:{card},0)", inputs=channels) | {
+        "native": (rates, channels)
+    }
+
+
+def pipewire_device(index: int) -> dict[str, Any]:
+    """A Desktop image's default input: PipeWire, which a system service user cannot reach."""
+    return _device_info(index, "pipewire", inputs=64) | {"unreachable": True}
 
 
 def _device_info(index: int, name: str, *, inputs: int) -> dict[str, Any]:

@@ -89,11 +89,21 @@ class EncodedVideoTrack(_SourceTrack["EncodedFrame"]):
         self._awaiting_keyframe = True
         """A decoder can only start at an IDR: drop until one comes (first frame, unmute)."""
         self._origin_us: int | None = None
+        self._warned_keyframe = False
         self.frames_sent = 0
 
     def request_keyframe(self) -> None:
-        """A viewer lost the picture or just arrived; the source rate-limits these."""
-        self._source.request_keyframe()
+        """A viewer lost the picture or just arrived; the source rate-limits these.
+
+        aiortc calls this from its RTCP handling (the PLI hook): nothing raised may reach it,
+        where it would close the transport (media and data channels). Caught, logged once.
+        """
+        try:
+            self._source.request_keyframe()
+        except Exception:  # the library boundary
+            if not self._warned_keyframe:
+                self._warned_keyframe = True
+                _LOGGER.exception("video track: asking the source for a keyframe failed")
 
     def set_muted(self, muted: bool) -> None:
         """While muted nothing is sent; after unmuting, sending resumes at an IDR."""

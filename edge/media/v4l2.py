@@ -17,7 +17,7 @@ from typing import Any
 import av
 
 from edge.errors import DeviceUnavailable
-from edge.media.camera import Picamera2Api
+from edge.media.picamera import Picamera2Api
 from edge.media.spec import CameraConfig
 from edge.media.synthetic import (
     Output,

@@ -16,6 +16,7 @@ import pytest
 from edge.errors import DeviceUnavailable, MediaError
 from edge.media.camera import CameraSource, make_output
 from edge.media.frames import NAL_IDR, NAL_PPS, NAL_SPS, EncodedFrame, SourceState, nal_units
+from edge.media.picamera import Picamera2Features
 from edge.media.spec import CameraConfig, CameraKind, EncoderKind
 from edge.media.synthetic import Output, SyntheticCameraSystem
 from tests.helpers import assert_eventually
@@ -313,3 +314,40 @@ def test_the_output_forwards_video_and_ignores_audio() -> None:
     output.outputframe(None, True, 20, object(), True)  # picamera2's audio path
     output.outputframe(memoryview(b"\x00\x00\x01\x41"), keyframe=False, timestamp=30)
     assert seen == [(b"\x00\x00\x00\x01\x65", True, 10), (b"\x00\x00\x01\x41", False, 30)]
+
+
+OLD_PICAMERA2 = Picamera2Features(
+    version=(0, 3, 14), profile=False, numeric_wait=False, yuv420_jpeg=False
+)
+"""What picamera2 0.3.14 can do: no profile=, no numeric wait, no JPEG from YUV420."""
+
+
+async def test_an_old_picamera2_snapshots_through_an_array_encoded_by_us(
+    cameras: SyntheticCameraSystem, caplog: pytest.LogCaptureFixture
+) -> None:
+    api = dataclasses.replace(cameras.api(), features=OLD_PICAMERA2)
+    source = CameraSource(CONFIG, api=lambda: api)
+    await source.start()
+    try:
+        await source.next_frame()
+        jpeg = await source.snapshot_jpeg()
+    finally:
+        await source.aclose()
+    with av.open(io.BytesIO(jpeg), "r") as container:
+        picture = next(container.decode(video=0))
+    assert (picture.width, picture.height) == (320, 240)
+    assert "cannot choose the H.264 profile (needs 0.3.17)" in caplog.text
+
+
+async def test_an_old_picamera2_snapshot_of_a_hung_camera_still_times_out(
+    cameras: SyntheticCameraSystem,
+) -> None:
+    api = dataclasses.replace(cameras.api(), features=OLD_PICAMERA2)
+    source = CameraSource(CONFIG, api=lambda: api, snapshot_timeout_s=0.2)
+    await source.start()
+    try:
+        cameras.unplug()
+        with pytest.raises(MediaError, match=r"no picture within 0\.2 s"):
+            await source.snapshot_jpeg()
+    finally:
+        await source.aclose()

@@ -5,7 +5,9 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import itertools
+import os
 from collections.abc import AsyncIterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -14,10 +16,16 @@ from edge.errors import DeviceUnavailable, MediaError
 from edge.media.frames import PcmFrame, SourceState
 from edge.media.microphone import QUEUE_FRAMES, MicrophoneSource
 from edge.media.spec import AudioKind, MicrophoneConfig
-from edge.media.synthetic_audio import SyntheticAudioSystem
+from edge.media.synthetic_audio import SyntheticAudioSystem, hardware_card, pipewire_device
 from tests.helpers import assert_eventually
 
 CONFIG = MicrophoneConfig(source=AudioKind.SYNTHETIC, tone_hz=1000.0)
+
+
+@pytest.fixture(autouse=True)
+def portaudio_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As on a fresh board: nobody set PA_ALSA_PLUGHW (and what the source sets is undone)."""
+    monkeypatch.delenv("PA_ALSA_PLUGHW", raising=False)
 
 
 @pytest.fixture
@@ -197,3 +205,79 @@ async def test_without_pyaudio_the_error_says_how_to_install_it() -> None:
         pytest.skip("pyaudio is installed here")
     with pytest.raises(MediaError, match="python3-pyaudio"):
         await MicrophoneSource(MicrophoneConfig()).start()
+
+
+def usb_card(index: int) -> dict[str, Any]:
+    """A card whose only native format is 44.1 kHz stereo, as many USB microphones."""
+    return hardware_card(index, "USB Audio", card=1, rates=(44100,), channels=2)
+
+
+async def test_a_hw_card_without_48_khz_mono_is_opened_through_plughw() -> None:
+    """Issue 17 (8): PortAudio converts nothing on hw: devices unless PA_ALSA_PLUGHW=1."""
+    cards = SyntheticAudioSystem(tone_hz=1000.0, devices=[usb_card(0)])
+    source = MicrophoneSource(CONFIG, pyaudio=cards.module)
+    await source.start()
+    try:
+        got = await frames(source, 3)
+    finally:
+        await source.aclose()
+    assert {(f.sample_rate, f.channels) for f in got} == {(48_000, 1)}
+    assert os.environ["PA_ALSA_PLUGHW"] == "1"
+
+
+async def test_a_user_who_turned_plughw_off_gets_the_device_and_the_fix(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PA_ALSA_PLUGHW", "0")
+    cards = SyntheticAudioSystem(devices=[usb_card(0)])
+    source = MicrophoneSource(CONFIG, pyaudio=cards.module)
+    with pytest.raises(DeviceUnavailable) as raised:
+        await source.start()
+    message = str(raised.value)
+    assert "0 'USB Audio (hw:1,0)': [Errno -9997] Invalid sample rate" in message
+    assert "PA_ALSA_PLUGHW='0' makes PortAudio open hw: devices without conversion" in message
+    assert os.environ["PA_ALSA_PLUGHW"] == "0"  # the user's choice stands
+
+
+async def test_a_desktop_images_pipewire_default_falls_back_to_the_hw_card(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    cards = SyntheticAudioSystem(tone_hz=1000.0, devices=[pipewire_device(0), usb_card(1)])
+    source = MicrophoneSource(CONFIG, pyaudio=cards.module)
+    await source.start()
+    try:
+        assert (await source.next_frame()).sample_rate == 48_000
+    finally:
+        await source.aclose()
+    assert source.device_name == "USB Audio (hw:1,0)"
+    assert "the default input could not be opened (0 'pipewire'" in caplog.text
+
+
+async def test_pipewire_alone_says_the_service_user_cannot_reach_it() -> None:
+    cards = SyntheticAudioSystem(devices=[pipewire_device(0)])
+    with pytest.raises(DeviceUnavailable, match=r"PipeWire.*set microphone\.device to a hardware"):
+        await MicrophoneSource(CONFIG, pyaudio=cards.module).start()
+
+
+async def test_a_failure_inside_the_callback_never_reaches_portaudio(
+    sound_cards: SyntheticAudioSystem, caplog: pytest.LogCaptureFixture
+) -> None:
+    source = MicrophoneSource(CONFIG, pyaudio=sound_cards.module, stall_timeout_s=1.0)
+    await source.start()
+    try:
+        bridge = source._bridge
+        assert bridge is not None
+        put = bridge.put
+        failures = iter([True, True])
+
+        def flaky_put(item: PcmFrame) -> None:
+            if next(failures, False):
+                raise RuntimeError("the loop is closing")
+            put(item)
+
+        bridge.put = flaky_put  # type: ignore[method-assign]
+        got = await frames(source, 3)  # the stream was not aborted
+    finally:
+        await source.aclose()
+    assert len(got) == 3
+    assert caplog.text.count("could not be handed on") == 1
