@@ -6,8 +6,8 @@ ICE restart, aiortc's SCTP timers). Each name we touch is pinned here, by behavi
 library's own code path can be driven cheaply, else by shape; `test_no_unpinned_private_names`
 fails when edge/ starts touching a new one, so it cannot slip in without a pin.
 
-picamera2's names (`force_key_frame`, the encoder's `vd`) are pinned by the camera contract
-tests over picamera2's version matrix; aiortc's SCTP inbound reassembly by its own tests.
+picamera2's names are pinned by the camera contract tests over picamera2's version matrix,
+lgpio's by the GPIO line contract tests; aiortc's SCTP inbound reassembly by its own tests.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ __all__ = ["make_peer", "spawn", "states"]  # the loopback fixtures of tests/liv
 REPO = Path(__file__).resolve().parents[2]
 EDGE = REPO / "edge"
 
+_GPIO_LINES = "tests/contract/test_gpio_lines.py"
 PINNED = {
     # (file under edge/, the private name touched on a library object): the test pinning it,
     # in this module or given as `tests/<path>.py::test_name`
@@ -40,6 +41,20 @@ PINNED = {
     ("livekit/peers.py", "_connection"): "test_aiortc_builds_its_ice_on_our_connection",
     ("livekit/peers.py", "_remote_candidates_end"): "test_aiortc_builds_its_ice_on_our_connection",
     ("gpio/devices.py", "_queue"): "test_gpiozero_distance_sensor_has_a_stoppable_queue",
+    # the safe-level claims of our lgpio pin: real gpiozero over lgpio.py with the C recorded
+    ("gpio/lines.py", "_handle"): _GPIO_LINES
+    + "::test_start_claims_every_output_at_its_safe_level",
+    ("gpio/lines.py", "_set_function"): _GPIO_LINES
+    + "::test_start_claims_every_output_at_its_safe_level",
+    ("gpio/lines.py", "_set_state"): _GPIO_LINES
+    + "::test_stop_brings_commanded_outputs_back_to_safe_and_keeps_them_there",
+    ("gpio/lines.py", "_set_frequency"): _GPIO_LINES
+    + "::test_servo_pulses_in_whole_microseconds_from_tx_servo",
+    ("testing/pins.py", "_set_function"): "tests/gpio/test_twin_lines.py"
+    "::test_outputs_start_at_their_safe_level_and_stay_driven_after_close",
+    # the keyframe stream of picamera2's software encoder, over its version matrix
+    ("media/picamera.py", "_start"): "tests/contract/test_picamera2.py"
+    "::test_a_keyframe_request_makes_an_idr_and_the_camera_thread_survives",
 }
 OURS = {
     # private names of our own objects used across our own modules: not a library's business
@@ -49,6 +64,7 @@ OURS = {
     ("livekit/streams.py", "_finish"),
     ("livekit/streams.py", "_fail"),
     ("livekit/token_source.py", "_replace"),  # a namedtuple's public API
+    ("media/picamera.py", "_edge_stream"),  # our attribute on our encoder subclass
     ("media/synthetic.py", "_closed"),
     ("media/synthetic_audio.py", "_lock"),
     ("protocol/stream_reassembler.py", "_Decompress"),  # the stdlib's type name
