@@ -25,7 +25,7 @@ from aiortc.sdp import SessionDescription, candidate_from_sdp
 from livekit.protocol import rtc as proto_rtc
 
 from edge.errors import PeerConnectionError
-from edge.livekit import ice, sctp
+from edge.livekit import ice, sctp, sctp_inbound
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -92,6 +92,7 @@ class PeerConnection:
     ) -> None:
         self.name = name
         sctp.tune()
+        sctp_inbound.install()
         ice.install()
         self._pc = RTCPeerConnection(configuration=configuration)
         self._on_message = on_message
