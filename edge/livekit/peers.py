@@ -26,6 +26,7 @@ from livekit.protocol import rtc as proto_rtc
 
 from edge.errors import PeerConnectionError
 from edge.livekit import ice, sctp, sctp_inbound
+from edge.livekit.liveness import StreamSample
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -296,6 +297,19 @@ class PeerConnection:
         handle.direction = "inactive"
         if handle.sender.track is not None:
             handle.sender.track.stop()
+
+    def inbound_samples(self) -> list[StreamSample]:
+        """The SCTP association's inbound streams, for the room's `DeafnessWatch`."""
+        streams = sctp_inbound.inbound_streams(self._pc.sctp)
+        return [
+            StreamSample(
+                name=f"{self.name} SCTP stream {stream_id}",
+                held=stream.held,
+                delivered=stream.delivered,
+                overflowed=stream.overflowed,
+            )
+            for stream_id, stream in streams.items()
+        ]
 
     async def aclose(self) -> None:
         """Close the connection and its channels; idempotent."""
