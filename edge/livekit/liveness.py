@@ -4,10 +4,11 @@
     reason = watch.check(samples, now=t)   # every second while connected
     watch.reset()                           # whenever the room is not connected
 
-A sample is one inbound SCTP stream: how much it holds undelivered, how many messages it has
-delivered so far, and whether it overflowed. A stream that holds data and delivers nothing for
-`deaf_after_s` of connected time is deaf: whatever it waits for will not come (the defect of
-`docs/sctp-ordered-delivery.md`, or any like it). An overflowed stream is deaf at once.
+A sample is one inbound SCTP stream: how much ordered data it holds undelivered, how many
+messages it has delivered so far, and whether it overflowed. A stream that holds ordered data
+and delivers nothing for `deaf_after_s` of connected time is deaf: whatever it waits for will
+not come (the defect of `docs/sctp-ordered-delivery.md`, or any like it). An overflowed stream
+is deaf at once.
 
 Why not a probe through the server: livekit-server never forwards a participant's data packet
 back to its sender (`BroadcastDataPacketForRoom` skips the source), and server-sent data needs
@@ -32,7 +33,8 @@ class StreamSample:
     name: str
     """E.g. `subscriber stream 1`."""
     held: int
-    """Fragments and messages received and not yet delivered."""
+    """Ordered fragments and messages received and not yet delivered (an unordered
+    fragment blocks nothing else)."""
     delivered: int
     """Messages delivered since the stream was created."""
     overflowed: bool = False

@@ -304,7 +304,7 @@ class PeerConnection:
         return [
             StreamSample(
                 name=f"{self.name} SCTP stream {stream_id}",
-                held=stream.held,
+                held=stream.blocked,
                 delivered=stream.delivered,
                 overflowed=stream.overflowed,
             )

@@ -100,6 +100,13 @@ class StreamReassembly:
         return len(self._fragments) + len(self._early) + len(self._ready)
 
     @property
+    def blocked(self) -> int:
+        """Ordered fragments and messages held: what waits for something else to arrive
+        (unordered fragments wait only for their own message, or its FORWARD TSN)."""
+        ordered = sum(1 for c in self._fragments.values() if not c.flags & FLAG_UNORDERED)
+        return ordered + len(self._early)
+
+    @property
     def sequence_number(self) -> int:
         """The next SSN to deliver."""
         return self._expected

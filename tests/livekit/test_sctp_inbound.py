@@ -98,7 +98,9 @@ def test_unordered_messages_go_at_once_even_when_an_ordered_one_waits() -> None:
     unordered = FLAG_BEGIN | FLAG_END | FLAG_UNORDERED
     assert feed(stream, [data_chunk(10, 1, b"late")]) == []
     assert feed(stream, [data_chunk(12, 0, b"now", flags=unordered)]) == [b"now"]
-    assert stream.held == 1
+    assert (stream.held, stream.blocked) == (1, 1)
+    assert feed(stream, [data_chunk(14, 0, b"part", flags=FLAG_BEGIN | FLAG_UNORDERED)]) == []
+    assert (stream.held, stream.blocked) == (2, 1)  # an unordered fragment blocks nothing
 
 
 def test_ssn_wraps_at_2_16_and_tsn_at_2_32() -> None:
