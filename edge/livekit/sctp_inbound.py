@@ -92,6 +92,9 @@ class StreamReassembly:
         """Messages delivered so far."""
         self.dropped = 0
         """Chunks dropped: duplicate SSNs, or anything after an overflow."""
+        self.waited = 0
+        """Complete ordered messages that had to wait for an earlier SSN (out of TSN order,
+        or behind a message still missing a chunk)."""
         self.overflowed = False
 
     @property
@@ -182,6 +185,7 @@ class StreamReassembly:
             self.dropped += 1
         else:
             self._early[ssn] = message
+            self.waited += 1
 
     def _release_in_order(self) -> None:
         while (message := self._early.pop(self._expected, None)) is not None:

@@ -56,7 +56,9 @@ def the_repro(stream: object) -> list[bytes]:
 
 
 def test_a_message_whose_ssn_comes_before_its_tsn_order_is_delivered_in_ssn_order() -> None:
-    assert the_repro(StreamReassembly()) == [b"first", b"second"]
+    stream = StreamReassembly()
+    assert the_repro(stream) == [b"first", b"second"]
+    assert stream.waited == 1
 
 
 def test_aiortcs_own_inbound_stream_never_delivers_it() -> None:
