@@ -9,20 +9,29 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 
 import pytest
 from livekit import rtc
 
+from edge import daemon as edge_daemon
+from edge.config import parse_config
+from edge.connection import LinkState
 from edge.gpio.binding import serve_gpio
 from edge.gpio.service import GpioService
 from edge.gpio.spec import GpioConfig, OutputKind, OutputSpec
+from edge.livekit.liveness import DeafnessWatch, StreamSample
 from edge.livekit.peers import RELIABLE_LABEL
 from edge.livekit.room import ConnectionState, Disconnected, Room, RoomOptions
 from edge.livekit.rpc import RpcEndpoint
 from edge.livekit.sctp_inbound import StreamReassembly, inbound_streams
+from edge.livekit.twin_publisher import TwinPublisher
+from edge.logbook import LogRing
+from edge.mqtt.binding import RoomLink
+from edge.systemd import Notifier
 from edge.testing.pins import SimulatedPinFactory
 from tests.conftest import OfficialPeerFactory
 from tests.e2e.edge_room import EdgeHandle
@@ -176,3 +185,63 @@ async def test_a_deaf_reliable_channel_ends_the_session_within_the_bound(
             lambda: [d.identity for d in peer.disconnected] == ["edge-1"],
             message=lambda: f"peer saw {peer.disconnected}",
         )
+
+
+async def test_the_daemon_reports_a_deaf_session_and_joins_anew(
+    livekit_server: LiveKitServer,
+    room_name: str,
+    official_peer: OfficialPeerFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Deafness reaches the daemon's connection state (`reconnecting: data channel deaf: ...`)
+    and a new session; injected once into the watch, as a stream would report it."""
+    original = DeafnessWatch.check
+    fired: list[str] = []
+
+    def check(self: DeafnessWatch, samples: Iterable[StreamSample], *, now: float) -> str | None:
+        samples = list(samples)
+        if not fired and samples:
+            fired.append("subscriber SCTP stream 1 (injected)")
+            return fired[0]
+        return original(self, samples, now=now)
+
+    monkeypatch.setattr(DeafnessWatch, "check", check)
+    config = parse_config(
+        {
+            "livekit": {
+                "url": livekit_server.url,
+                "room": room_name,
+                "identity": "edge-1",
+                "api_key": livekit_server.api_key,
+                "api_secret": livekit_server.api_secret,
+            }
+        },
+        env={},
+    )
+    daemon = edge_daemon._Daemon(
+        config,
+        GpioService(GpioConfig()),
+        None,
+        Notifier(None),
+        TwinPublisher(),
+        None,
+        "",
+        RoomLink(),
+        LogRing(),
+    )
+    peer = await official_peer("op-anna")
+    caplog.set_level(logging.INFO, logger="edge.connection")
+    stop = asyncio.Event()
+    async with asyncio.TaskGroup() as tg:
+        run = tg.create_task(edge_daemon._run(daemon, simulate=False, stop=stop), name="test.run")
+        await assert_eventually(lambda: daemon.connection.reconnects == 1, timeout=30)
+        assert daemon.connection.state is LinkState.CONNECTED
+        await peer.wait_participant("edge-1")
+        stop.set()
+        assert await run is None
+    transitions = [r.getMessage() for r in caplog.records if r.name == "edge.connection"]
+    assert any(
+        "connected -> reconnecting (data channel deaf: subscriber SCTP stream 1 (injected))" in t
+        for t in transitions
+    ), transitions
