@@ -175,9 +175,8 @@ async def test_a_deaf_reliable_channel_ends_the_session_within_the_bound(
         stream = reliable_stream(room)
         stream._expected = (stream._expected - 1) % 2**16
         await peer.publish_data(b"two", topic="t", destination_identities=["edge-1"])
-        await assert_eventually(lambda: room.state is ConnectionState.DISCONNECTED, timeout=10)
-        ended = handle.of_type(Disconnected)
-        assert ended
+        ended = await assert_eventually(lambda: handle.of_type(Disconnected), timeout=10)
+        assert room.state is ConnectionState.DISCONNECTED
         assert ended[0].reason.startswith("data channel deaf: subscriber SCTP stream")
         assert not ended[0].final
         # The edge left cleanly, so the room does not wait for it to come back.
