@@ -25,7 +25,8 @@ from aiortc.sdp import SessionDescription, candidate_from_sdp
 from livekit.protocol import rtc as proto_rtc
 
 from edge.errors import PeerConnectionError
-from edge.livekit import ice, sctp
+from edge.livekit import ice, sctp, sctp_inbound
+from edge.livekit.liveness import StreamSample
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -92,6 +93,7 @@ class PeerConnection:
     ) -> None:
         self.name = name
         sctp.tune()
+        sctp_inbound.install()
         ice.install()
         self._pc = RTCPeerConnection(configuration=configuration)
         self._on_message = on_message
@@ -295,6 +297,19 @@ class PeerConnection:
         handle.direction = "inactive"
         if handle.sender.track is not None:
             handle.sender.track.stop()
+
+    def inbound_samples(self) -> list[StreamSample]:
+        """The SCTP association's inbound streams, for the room's `DeafnessWatch`."""
+        streams = sctp_inbound.inbound_streams(self._pc.sctp)
+        return [
+            StreamSample(
+                name=f"{self.name} SCTP stream {stream_id}",
+                held=stream.blocked,
+                delivered=stream.delivered,
+                overflowed=stream.overflowed,
+            )
+            for stream_id, stream in streams.items()
+        ]
 
     async def aclose(self) -> None:
         """Close the connection and its channels; idempotent."""

@@ -37,6 +37,7 @@ from edge.errors import (
     SignalError,
 )
 from edge.livekit.feed import EventFeed
+from edge.livekit.liveness import DEAF_AFTER_S, DeafnessWatch
 from edge.livekit.packet_router import PacketHandler, PacketRouter
 from edge.livekit.peers import PeerConnection, ice_configuration
 from edge.livekit.publisher import LocalTrack, PublishableTrack, TrackOptions, TrackPublisher
@@ -70,6 +71,8 @@ __all__ = [
 _LOGGER = logging.getLogger(__name__)
 
 REQUEST_TIMEOUT_S = 5.0
+LIVENESS_PERIOD_S = 1.0
+"""How often the inbound data channels are checked for deafness."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -88,6 +91,9 @@ class RoomOptions:
     """Reported to the server as client info."""
     event_queue_size: int = 1024
     """Bound of the event queue; when full the oldest event is dropped and counted."""
+    deaf_after_s: float = DEAF_AFTER_S
+    """Data received but undelivered this long while connected ends the session (a new one
+    has new data channels); see `edge.livekit.liveness`."""
 
 
 class Room:
@@ -171,6 +177,7 @@ class Room:
             sync_state=self._sync_state,
             subscriber_negotiated=lambda: self._subscriber_offer is not None,
         )
+        self._deafness = DeafnessWatch(deaf_after_s=options.deaf_after_s)
         self._rtt_ms: float | None = None
         self.network_quality = ""
         """How the server rates our connection (`excellent`, `good`, `poor`, `lost`; "" unknown)."""
@@ -376,6 +383,7 @@ class Room:
             raise
         if self.state is ConnectionState.CONNECTING:
             self._set_state(ConnectionState.CONNECTED)
+            self._spawn(self._watch_liveness(), "liveness")
 
     # -- running ---------------------------------------------------------------------------
 
@@ -433,6 +441,22 @@ class Room:
                     self._lost(error)
             case _:
                 _LOGGER.debug("signal event %s", type(event).__name__)
+
+    async def _watch_liveness(self) -> None:
+        """End the session when a data channel holds data it never delivers (deaf)."""
+        while not self._disconnected.is_set():
+            await asyncio.sleep(LIVENESS_PERIOD_S)  # a periodic check, not synchronisation
+            if self.state is not ConnectionState.CONNECTED:
+                self._deafness.reset()  # resuming: the time away does not count
+                continue
+            samples = self._subscriber.inbound_samples() + self._publisher.inbound_samples()
+            reason = self._deafness.check(samples, now=time.monotonic())
+            if reason is not None:
+                _LOGGER.error("data channel deaf: %s; leaving to join anew", reason)
+                with contextlib.suppress(ConnectionError_):
+                    await self._link.send(self._session.leave())
+                self._lost(PeerConnectionError(f"data channel deaf: {reason}"))
+                return
 
     def _on_pc_state(self, state: str) -> None:
         if state == "failed" and self.state in (
