@@ -269,6 +269,9 @@ def _add_config(parser: argparse.ArgumentParser, *, required: bool) -> None:
 def _setup_logging(level: str) -> None:
     logging.basicConfig(format=LOG_FORMAT, level=level.upper())
     logging.getLogger().setLevel(level.upper())
+    # Library warnings (e.g. gpiozero's "no echo received" from a sensor's own thread) go to the
+    # log, where journald and the log bundle keep them, once per place they come from.
+    logging.captureWarnings(True)
     # ICE/DTLS libraries log every candidate pair at INFO; keep them for --log-level debug.
     for noisy in ("aioice", "aiortc"):
         logging.getLogger(noisy).setLevel(
