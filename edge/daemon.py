@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edge import __version__
+from edge.access import AccessPolicy
 from edge.backoff import Backoff
 from edge.config import Config
 from edge.connection import ConnectionStatus
@@ -271,12 +272,11 @@ async def _serve(room: Room, daemon: _Daemon, board: SimulatedBoard | None) -> N
     """Bind every service to the room and run until the room disconnects."""
     # One endpoint of each per session, created before any await: calls and streams that
     # arrive meanwhile are held by the room until these register.
-    rpc = RpcEndpoint(room)
-    streams = StreamEndpoint(room)
     config = daemon.config
+    rpc = RpcEndpoint(room, policy=AccessPolicy.from_config(config))
+    streams = StreamEndpoint(room)
     workdir = Path(config.daemon.state_dir or ".")
-    allow = config.daemon.logs_allow
-    serve_logs(rpc, streams, daemon.logbook, allow=allow, config=config.redacted(), workdir=workdir)
+    serve_logs(rpc, streams, daemon.logbook, config=config.redacted(), workdir=workdir)
     if daemon.media is not None:
         daemon.media.register(rpc, streams)
     await _align_identity(room, config)

@@ -5,7 +5,7 @@
 The bundle (recent log lines and the redacted config) arrives as a byte stream on topic
 `edge.files`, addressed to the caller only. Tokens and secrets are never logged, and the
 config is redacted, but log lines still name participants: callers are allow-listed
-(`[daemon] logs_allow`, empty by default).
+(`[daemon] logs_allow`, empty by default; checked by `edge.access` before this runs).
 """
 
 from __future__ import annotations
@@ -16,15 +16,15 @@ import json
 import logging
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 
 from edge import __version__
 from edge.errors import RpcError
-from edge.gpio.actuator import allowed
 from edge.gpio.methods import ErrorCode
 from edge.livekit.rpc import RpcEndpoint
 from edge.livekit.streams import StreamEndpoint
+from edge.protocol.payload import PayloadError, parse_object
 from edge.protocol.rpc import RpcInvocation
 
 _LOGGER = logging.getLogger(__name__)
@@ -32,7 +32,6 @@ _LOGGER = logging.getLogger(__name__)
 MAX_LINES = 2_000
 """Lines kept in memory (the oldest go first)."""
 FILES_TOPIC = "edge.files"
-ACCESS_DENIED = ErrorCode.ACCESS_DENIED
 INVALID_PAYLOAD = ErrorCode.INVALID_PAYLOAD
 
 
@@ -72,7 +71,6 @@ def serve_logs(
     streams: StreamEndpoint,
     ring: LogRing,
     *,
-    allow: Sequence[str],
     config: Mapping[str, object],
     workdir: Path,
 ) -> None:
@@ -80,16 +78,15 @@ def serve_logs(
 
     async def logs(invocation: RpcInvocation) -> str:
         caller = invocation.caller_identity
-        if not allowed(allow, caller):
-            _LOGGER.warning("edge.logs from %r refused: not on daemon.logs_allow", caller)
-            raise RpcError(ACCESS_DENIED, f"{caller!r} may not fetch the logs")
         try:
-            params = json.loads(invocation.payload or "{}")
-            count = int(params.get("lines", 500)) if isinstance(params, dict) else -1
-        except (ValueError, TypeError):
-            count = -1
-        if not 1 <= count <= MAX_LINES:
-            raise RpcError(INVALID_PAYLOAD, f'expected {{"lines": 1..{MAX_LINES}}}')
+            params = parse_object(invocation.payload)
+        except PayloadError as exc:
+            raise RpcError(INVALID_PAYLOAD, str(exc)) from None
+        count = params.pop("lines", 500)
+        if params:
+            raise RpcError(INVALID_PAYLOAD, f"unknown field(s): {', '.join(sorted(params))}")
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_LINES:
+            raise RpcError(INVALID_PAYLOAD, f"lines: expected an integer from 1 to {MAX_LINES}")
         data = bundle(ring, lines=count, config=config)
         name = time.strftime("edge-logs-%Y%m%dT%H%M%SZ.txt", time.gmtime())
         path = await asyncio.to_thread(_write_temp, workdir, data)

@@ -27,6 +27,7 @@ from edge.errors import (
     UnknownDevice,
 )
 from edge.gpio.service import GpioService
+from edge.protocol.payload import PayloadError, parse_object
 
 MAX_PAYLOAD_BYTES = 4096
 
@@ -216,14 +217,10 @@ METHODS: Mapping[str, Method] = {
 
 def _parse(payload: str, schema: Mapping[str, Any]) -> Mapping[str, Any]:
     """Check `payload` against the small JSON-schema subset used above."""
-    if len(payload.encode()) > MAX_PAYLOAD_BYTES:
-        raise MethodError(ErrorCode.INVALID_PAYLOAD, f"payload over {MAX_PAYLOAD_BYTES} bytes")
     try:
-        data = json.loads(payload) if payload.strip() else {}
-    except json.JSONDecodeError as exc:
-        raise MethodError(ErrorCode.INVALID_PAYLOAD, f"payload is not JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise MethodError(ErrorCode.INVALID_PAYLOAD, "payload must be a JSON object")
+        data = parse_object(payload, max_bytes=MAX_PAYLOAD_BYTES)
+    except PayloadError as exc:
+        raise MethodError(ErrorCode.INVALID_PAYLOAD, str(exc)) from None
     properties: Mapping[str, Any] = schema["properties"]
     unknown = sorted(set(data) - set(properties))
     if unknown:

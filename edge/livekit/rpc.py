@@ -5,7 +5,9 @@
     answer = await rpc.perform_rpc("viewer", "ping", "{}")
 
 Handlers run as room-owned tasks named `rpc:<method>`, each under the caller's response
-timeout. Everything here runs on the event loop; the protocol decisions live in
+timeout. With a `policy` (the daemon's `edge.access.AccessPolicy`), every call first passes its
+per-caller limits (else 2004), then its access and payload check (2003 / 2000), in that
+order, here and nowhere else. Everything here runs on the event loop; the protocol decisions live in
 `edge.protocol.rpc` and `edge.protocol.rpc_caller`.
 """
 
@@ -16,7 +18,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from livekit.protocol import models as proto_models
 
@@ -37,8 +39,9 @@ from edge.protocol.rpc import (
     built_in,
 )
 from edge.protocol.rpc_caller import RpcCaller
+from edge.protocol.rpc_limits import CallLimiter, CallLimits
 
-__all__ = ["RpcEndpoint", "RpcError", "RpcHandler", "RpcInvocation"]
+__all__ = ["RpcEndpoint", "RpcError", "RpcHandler", "RpcInvocation", "RpcPolicy"]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -47,6 +50,20 @@ RpcHandler = Callable[[RpcInvocation], Awaitable[str]]
 SETTLING_S = 3.0
 """After the endpoint is made, a call to a method nobody registered yet waits this long for it
 (services register as they start; a peer may call the moment it sees us join)."""
+LIMITED = 2004
+"""Application error code: the caller is over a method's call limits (also GPIO's RATE_LIMITED)."""
+
+
+class RpcPolicy(Protocol):
+    """Decides, before a handler runs, whether a call may run (see `edge.access`)."""
+
+    def limits(self, method: str) -> CallLimits:
+        """The per-caller and overall limits of `method`."""
+        ...
+
+    def check(self, invocation: RpcInvocation) -> RpcError | None:
+        """The error to answer instead of running the handler, or None."""
+        ...
 
 
 class _AnyMethod:
@@ -66,8 +83,12 @@ class RpcEndpoint:
         ack_timeout_s: float = ACK_TIMEOUT_S,
         max_concurrent: int = MAX_CONCURRENT_HANDLERS,
         settling_s: float = SETTLING_S,
+        policy: RpcPolicy | None = None,
     ) -> None:
+        """Without a `policy`, anyone may call any registered method (a library's default)."""
         self._room = room
+        self._policy = policy
+        self._limiter = CallLimiter()
         self._handlers: dict[str, RpcHandler] = {}
         self._responder = RpcResponder(max_concurrent=max_concurrent)
         self._caller = RpcCaller(ack_timeout_s=ack_timeout_s)
@@ -196,6 +217,23 @@ class RpcEndpoint:
             return self._responder.respond(
                 invocation, error=built_in(RpcErrorCode.UNSUPPORTED_METHOD)
             )
+        if self._policy is None:
+            return await self._run(handler, invocation)
+        refusal = self._limiter.admit(caller, method, self._policy.limits(method), _now())
+        if refusal is not None:
+            _LOGGER.debug("rpc %r from %r refused: %s", method, caller, refusal)
+            return self._responder.respond(invocation, error=RpcError(LIMITED, refusal))
+        try:
+            error = self._policy.check(invocation)
+            if error is not None:
+                _LOGGER.info("rpc %r from %r refused: %s", method, caller, error)
+                return self._responder.respond(invocation, error=error)
+            return await self._run(handler, invocation)
+        finally:
+            self._limiter.release(caller, method)
+
+    async def _run(self, handler: RpcHandler, invocation: RpcInvocation) -> proto_models.DataPacket:
+        method, caller = invocation.method, invocation.caller_identity
         deadline = asyncio.timeout(invocation.response_timeout_s)
         try:
             async with deadline:

@@ -4,8 +4,10 @@ media.list        {}                                                   -> each t
 media.set         {"track": "camera", "muted": true, "enabled": true}  -> the new state
 camera.snapshot   {}                                                   -> a JPEG as a byte stream
 
-A device that is missing, busy or unplugged is not published; the service says so in the twin
-(`media.<track>`) and tries again with backoff, so plugging it back in brings the track back.
+Who may call these, per track, is decided before they run (`edge.access`: `[camera] allow`,
+`[microphone] allow`). A device that is missing, busy or unplugged is not published; the
+service says so in the twin (`media.<track>`) and tries again with backoff, so plugging it
+back in brings the track back.
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ from typing import Any, cast
 
 from edge.backoff import Backoff
 from edge.errors import ConnectionError_, MediaError, RpcError
-from edge.gpio.actuator import allowed
 from edge.gpio.methods import ErrorCode
 from edge.livekit.publisher import LocalTrack, MediaSource, TrackOptions
 from edge.livekit.room import Room
@@ -32,6 +33,7 @@ from edge.livekit.streams import StreamEndpoint
 from edge.media.frames import AudioSource, VideoSource
 from edge.media.spec import CameraConfig, MicrophoneConfig
 from edge.media.tracks import EncodedVideoTrack, PcmAudioTrack
+from edge.protocol.payload import PayloadError, parse_object
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -39,7 +41,6 @@ SNAPSHOT_TOPIC = "edge.snapshot"
 """Byte-stream topic of `camera.snapshot` answers."""
 MAX_PAYLOAD_BYTES = 1024
 INVALID_PAYLOAD = ErrorCode.INVALID_PAYLOAD
-ACCESS_DENIED = ErrorCode.ACCESS_DENIED
 MEDIA_UNAVAILABLE = 2200
 """The track is off or its device is unavailable."""
 UNKNOWN_TRACK = 2201
@@ -266,11 +267,9 @@ class MediaService:
 
     def _register(self, rpc: RpcEndpoint, streams: StreamEndpoint) -> None:
         async def media_list(invocation: RpcInvocation) -> str:
-            self._check_caller(invocation, "media.list")
             return json.dumps({"tracks": [d.describe() for d in self.devices.values()]})
 
         async def media_set(invocation: RpcInvocation) -> str:
-            self._check_caller(invocation, "media.set")
             params = _params(invocation.payload, media_set_params)
             device = self._device(params.get("track"))
             if "muted" not in params and "enabled" not in params:
@@ -288,7 +287,6 @@ class MediaService:
             return json.dumps(device.describe())
 
         async def snapshot(invocation: RpcInvocation) -> str:
-            self._check_caller(invocation, "camera.snapshot")
             _params(invocation.payload, EMPTY)
             device = self._device("camera")
             if device.source is None:
@@ -341,12 +339,6 @@ class MediaService:
             raise RpcError(UNKNOWN_TRACK, f"unknown track {name!r} (known: {known})")
         return self.devices[name]
 
-    def _check_caller(self, invocation: RpcInvocation, method: str) -> None:
-        patterns = {p for d in self.devices.values() for p in d.config.allow}
-        if not allowed(patterns, invocation.caller_identity):
-            _LOGGER.warning("%s from %r refused: not allowed", method, invocation.caller_identity)
-            raise RpcError(ACCESS_DENIED, f"{invocation.caller_identity!r} may not call {method}")
-
 
 def _params(payload: str, schema: Mapping[str, Any]) -> dict[str, Any]:
     """The payload checked against the fields and JSON types of the published `schema`.
@@ -354,14 +346,10 @@ def _params(payload: str, schema: Mapping[str, Any]) -> dict[str, Any]:
     An unknown track is left to `_device` (its own code, 2201), so `enum` is not checked here.
     """
     fields: Mapping[str, Mapping[str, str]] = schema["properties"]
-    if len(payload.encode()) > MAX_PAYLOAD_BYTES:
-        raise RpcError(INVALID_PAYLOAD, f"payload larger than {MAX_PAYLOAD_BYTES} bytes")
     try:
-        params = json.loads(payload or "{}")
-    except ValueError as exc:
-        raise RpcError(INVALID_PAYLOAD, f"payload is not JSON: {exc}") from None
-    if not isinstance(params, dict):
-        raise RpcError(INVALID_PAYLOAD, "payload must be a JSON object")
+        params = parse_object(payload, max_bytes=MAX_PAYLOAD_BYTES)
+    except PayloadError as exc:
+        raise RpcError(INVALID_PAYLOAD, str(exc)) from None
     for key, value in params.items():
         if key not in fields:
             known = ", ".join(fields) or "none"

@@ -11,7 +11,7 @@ height = 720                # synthetic: 360
 framerate = 30.0            # synthetic: 15
 bitrate = 1500000           # bits per second
 keyframe_interval_s = 2.0   # periodic IDR; viewers' PLIs ask for extra ones (rate-limited)
-allow = ["*"]               # who may call media.set / camera.snapshot (shell patterns)
+allow = []                  # who may call media.set / camera.snapshot on it; empty = nobody
 
 [microphone]
 enabled = true
@@ -21,7 +21,7 @@ name = "microphone"         # track name
 sample_rate = 48000         # 20 ms frames of sample_rate / 50 samples
 channels = 1
 tone_hz = 440.0             # synthetic: the tone's frequency
-allow = ["*"]
+allow = []                  # who may call media.set on it; empty = nobody
 """
 
 from __future__ import annotations
@@ -97,8 +97,8 @@ class CameraConfig:
     """Target bits per second of the H.264 stream."""
     keyframe_interval_s: float = 2.0
     """Seconds between periodic IDRs; PLIs from viewers ask for extra ones."""
-    allow: tuple[str, ...] = ("*",)
-    """Caller identity patterns allowed to call media.set and camera.snapshot."""
+    allow: tuple[str, ...] = ()
+    """Caller identity patterns allowed to call media.set and camera.snapshot; empty: nobody."""
 
     @property
     def keyframe_interval_frames(self) -> int:
@@ -121,8 +121,8 @@ class MicrophoneConfig:
     channels: int = 1
     tone_hz: float = 440.0
     """synthetic: frequency of the sine tone."""
-    allow: tuple[str, ...] = ("*",)
-    """Caller identity patterns allowed to call media.set."""
+    allow: tuple[str, ...] = ()
+    """Caller identity patterns allowed to call media.set on it; empty: nobody."""
 
     @property
     def frame_samples(self) -> int:

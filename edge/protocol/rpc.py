@@ -214,6 +214,8 @@ class RpcResponder:
             refusal = built_in(RpcErrorCode.UNSUPPORTED_VERSION)
         elif request.method not in methods:
             refusal = built_in(RpcErrorCode.UNSUPPORTED_METHOD)
+        elif utf8_len(request.payload) > MAX_PAYLOAD_BYTES:  # as the SDKs refuse it
+            refusal = built_in(RpcErrorCode.REQUEST_PAYLOAD_TOO_LARGE)
         elif len(self._running) >= self.max_concurrent:
             refusal = RpcError(RpcErrorCode.APPLICATION_ERROR, "too many concurrent calls")
         if refusal is not None:

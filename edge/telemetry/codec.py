@@ -34,15 +34,15 @@ Unknown map keys are ignored (room for compatible additions); anything else malf
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import msgpack  # type: ignore[import-untyped]
 
 from edge.errors import EdgeError
+from edge.protocol.payload import PayloadError, parse_object
 
 SCHEMA_VERSION = 1
 CONTENT_TYPE = "application/msgpack"
@@ -165,6 +165,25 @@ def encode_batch(readings: Iterable[Reading], *, spool: str, dropped: int) -> by
     return _pack({"v": SCHEMA_VERSION, "spool": spool, "dropped": dropped, "readings": rows})
 
 
+def encode_batch_head(count: int, *, spool: str, dropped: int) -> bytes:
+    """The start of a batch of `count` readings; `encode_rows` pieces follow, oldest first.
+
+    Head and rows together are byte for byte `encode_batch`, so a long batch (a history
+    answer) is encoded and sent a piece at a time, never whole in memory.
+    """
+    packer = msgpack.Packer(use_bin_type=True)
+    head: bytes = packer.pack_map_header(4)
+    for key, value in (("v", SCHEMA_VERSION), ("spool", spool), ("dropped", dropped)):
+        head += packer.pack(key) + packer.pack(value)
+    tail: bytes = packer.pack("readings") + packer.pack_array_header(count)
+    return head + tail
+
+
+def encode_rows(readings: Iterable[Reading]) -> bytes:
+    """The readings part of a batch started by `encode_batch_head`."""
+    return b"".join(_pack([r.seq, r.time_us, r.sensor, r.value, r.unit]) for r in readings)
+
+
 def decode_batch(data: bytes) -> Batch:
     """Parse and validate a batch; `CodecError` on anything that does not fit."""
     if len(data) > MAX_BATCH_BYTES:
@@ -195,12 +214,18 @@ def decode_batch(data: bytes) -> Batch:
 def stream_attributes(readings: Iterable[Reading], *, origin: str) -> dict[str, str]:
     """Header attributes of a batch's byte stream."""
     seqs = [r.seq for r in readings]
+    first, last = (seqs[0], seqs[-1]) if seqs else (0, 0)
+    return range_attributes(first, last, len(seqs), origin=origin)
+
+
+def range_attributes(first_seq: int, last_seq: int, count: int, *, origin: str) -> dict[str, str]:
+    """`stream_attributes` of a batch known by its range (0, 0, 0 when empty)."""
     return {
         "content_type": CONTENT_TYPE,
         "schema_version": str(SCHEMA_VERSION),
-        "first_seq": str(seqs[0] if seqs else 0),
-        "last_seq": str(seqs[-1] if seqs else 0),
-        "count": str(len(seqs)),
+        "first_seq": str(first_seq),
+        "last_seq": str(last_seq),
+        "count": str(count),
         "origin": origin,
     }
 
@@ -222,11 +247,9 @@ class HistoryRequest:
 def parse_history_request(payload: str, *, max_limit: int) -> HistoryRequest:
     """`{"since_seq": n}` or `{"since_us": t}`, optional `"limit"`; `CodecError` otherwise."""
     try:
-        data = json.loads(payload or "{}")
-    except ValueError:
-        raise CodecError("payload is not JSON") from None
-    if not isinstance(data, Mapping):
-        raise CodecError("payload must be a JSON object")
+        data = parse_object(payload)
+    except PayloadError as exc:
+        raise CodecError(str(exc)) from None
     unknown = set(data) - {"since_seq", "since_us", "limit"}
     if unknown:
         raise CodecError(f"unknown field(s): {', '.join(sorted(unknown))}")

@@ -15,7 +15,9 @@ stdlib sqlite3 in WAL mode. Every method blocks (disk I/O): the async layer call
 - **Bound**: at most `max_rows` rows. When an append goes over it the oldest rows go: sent rows
   first (history leaving retention), then unsent ones, which are counted in `dropped`
   (persisted, in every batch, logged).
-- **History**: sent rows stay for `telemetry.history` until the bound pushes them out.
+- **History**: sent rows stay for `telemetry.history` until the bound pushes them out. A
+  history answer reads them through `history()`: its own read-only connection holding one
+  snapshot (WAL: appends go on meanwhile), the range counted first, then rows a chunk at a time.
 - **Corrupt rows** (undecodable data) are skipped, counted in `corrupt`, logged and deleted; the
   rest is served. A spool file sqlite cannot open at all is moved aside and a new one started.
 """
@@ -212,6 +214,17 @@ class Outbox:
                 self._reload()
         return ReadResult(tuple(readings), int(rows[-1][0]) if rows else 0)
 
+    def history(self, *, since_seq: int | None, since_us: int | None, limit: int) -> History:
+        """A snapshot of up to `limit` readings after `since_seq` (or from `since_us`)."""
+        if since_seq is not None:
+            return History(self.path, "seq > ?", since_seq, limit)
+        assert since_us is not None
+        return History(self.path, "time_us >= ?", since_us, limit)
+
+    def drop_corrupt(self, seq: int) -> None:
+        """Delete the corrupt row `seq` (found by a `History`) and count it."""
+        self._read("seq = ?", (seq,), 1)
+
     def close(self) -> None:
         """Close the file; idempotent."""
         with self._lock:
@@ -238,6 +251,59 @@ class Outbox:
         """Refresh the cached counters after a commit (caller holds the lock)."""
         for key in _COUNTERS:
             self._counters[key] = int(self._meta_locked(key))
+
+
+class CorruptRow(CodecError):
+    """A spooled row cannot be decoded; `seq` names it."""
+
+    def __init__(self, seq: int, problem: str) -> None:
+        super().__init__(f"row {seq} is corrupt ({problem})")
+        self.seq = seq
+
+
+class History:
+    """Readings in one read snapshot of the spool, counted first, then read a chunk at a time.
+
+    Every method blocks (call through `asyncio.to_thread`), one at a time; `close()` always.
+    """
+
+    CACHE_KIB = 256
+    """sqlite's page cache for this connection (the default is 2 MiB)."""
+
+    def __init__(self, path: Path, where: str, since: int, limit: int) -> None:
+        self._db = sqlite3.connect(
+            f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False,
+            isolation_level=None,
+        )  # fmt: skip
+        try:
+            self._db.execute(f"PRAGMA cache_size = -{self.CACHE_KIB}")
+            self._db.execute("BEGIN")  # one snapshot for the count and the rows
+            selected = f"SELECT seq FROM readings WHERE {where} ORDER BY seq LIMIT ?"
+            count, first, last = self._db.execute(
+                f"SELECT count(*), min(seq), max(seq) FROM ({selected})", (since, limit)
+            ).fetchone()
+            self.count, self.first_seq, self.last_seq = int(count), int(first or 0), int(last or 0)
+            self._rows = self._db.execute(
+                f"SELECT seq, time_us, data FROM readings WHERE {where} ORDER BY seq LIMIT ?",
+                (since, limit),
+            )
+        except BaseException:
+            self._db.close()
+            raise
+
+    def chunk(self, size: int) -> list[Reading]:
+        """The next up to `size` readings ([] at the end); `CorruptRow` for an undecodable one."""
+        readings = []
+        for seq, time_us, data in self._rows.fetchmany(size):
+            try:
+                readings.append(decode_row(seq, time_us, data))
+            except CodecError as exc:
+                raise CorruptRow(int(seq), str(exc)) from None
+        return readings
+
+    def close(self) -> None:
+        """End the snapshot and close the connection."""
+        self._db.close()
 
 
 @contextmanager

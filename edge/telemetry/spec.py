@@ -7,6 +7,7 @@ batch_window_s = 0.5        # readings are gathered this long into one byte stre
 max_batch_readings = 500    # most readings in one stream
 confirm_after_s = 20.0      # a sent batch counts as delivered once the room stayed up this long
 history_max_readings = 10000  # most readings one telemetry.history answer carries
+history_allow = []          # who may call telemetry.history (shell patterns); empty = nobody
 topic = "edge.telemetry"    # byte streams of msgpack batches (see edge.telemetry.codec)
 events_topic = "edge.events"  # text streams of human-readable events; "" = off
 
@@ -93,6 +94,8 @@ class TelemetryConfig:
     confirm_after_s: float = 20.0
     """Longer than the server's ping timeout (15 s), so a silently dead link is noticed first."""
     history_max_readings: int = 10_000
+    history_allow: tuple[str, ...] = ()
+    """Caller identities (shell patterns) that may call `telemetry.history`; empty: nobody."""
     topic: str = "edge.telemetry"
     events_topic: str = "edge.events"
 
@@ -100,7 +103,7 @@ class TelemetryConfig:
 SCHEMA: Mapping[str, tuple[str, ...]] = {
     "telemetry": (
         "sensors", "spool_path", "spool_max_rows", "batch_window_s", "max_batch_readings",
-        "confirm_after_s", "history_max_readings", "topic", "events_topic",
+        "confirm_after_s", "history_max_readings", "history_allow", "topic", "events_topic",
     ),
     "telemetry.sensors[]": (
         "name", "kind", "period_s", "unit", "path", "interface", "target", "mean", "amplitude",
@@ -131,6 +134,7 @@ def parse_telemetry(table: Table) -> TelemetryConfig:
     history = table.number(
         "history_max_readings", d.history_max_readings, low=1, high=100_000, integer=True
     )
+    history_allow = table.strings("history_allow", d.history_allow)
     topic = table.string("topic", max_bytes=256) if table.has("topic") else d.topic
     if not topic:
         table.issue("topic", "must not be empty")
@@ -151,6 +155,7 @@ def parse_telemetry(table: Table) -> TelemetryConfig:
         max_batch_readings=int(batch),
         confirm_after_s=float(confirm),
         history_max_readings=int(history),
+        history_allow=history_allow,
         topic=topic or d.topic,
         events_topic=events,
     )

@@ -19,7 +19,8 @@ Delivery, honestly:
   (per `spool` id) and ignores anything not above it: exactly-once processing.
 - A receiver that was absent (joined late, reconnected) sees a gap in `seq`. It asks
   `telemetry.history` with `{"since_seq": n}` or `{"since_us": t}` (optional `"limit"`): the
-  answer is a byte stream to the caller alone (attribute `origin` = `history`), and the RPC
+  answer is a byte stream to the caller alone (attribute `origin` = `history`), read from the
+  spool and sent a chunk at a time (never whole in memory), and the RPC
   reply is JSON `{"stream_id", "topic", "count", "first_seq", "last_seq", "more"}`; when `more`
   is true, ask again from `last_seq`.
 
@@ -39,16 +40,18 @@ from edge.errors import ConnectionError_, DataError, RpcError
 from edge.livekit.room import ConnectionState, Room
 from edge.livekit.rpc import RpcEndpoint, RpcHandler
 from edge.livekit.streams import StreamEndpoint
-from edge.protocol.rpc import RpcInvocation
+from edge.protocol.rpc import RpcErrorCode, RpcInvocation
 from edge.telemetry import codec
-from edge.telemetry.outbox import ReadResult
+from edge.telemetry.outbox import CorruptRow, History, ReadResult
 from edge.telemetry.sampler import TelemetryService
 
 _LOGGER = logging.getLogger(__name__)
 
 HISTORY_METHOD = "telemetry.history"
-INVALID_REQUEST = 2100
-"""RPC error code: the history payload is malformed."""
+INVALID_REQUEST = 2000
+"""RPC error code: the history payload is malformed (INVALID_PAYLOAD, as for every method)."""
+HISTORY_CHUNK_READINGS = 256
+"""Readings read from the spool and encoded at a time for a history answer."""
 RETRY_AFTER_FAILURE_S = 1.0
 """Pause before resending after a failed stream on a room that still looks connected."""
 
@@ -169,44 +172,68 @@ def _history_handler(service: TelemetryService, streams: StreamEndpoint) -> RpcH
         except codec.CodecError as exc:
             raise RpcError(INVALID_REQUEST, str(exc)) from None
         outbox = service.outbox
-        if request.since_seq is not None:
-            found = await asyncio.to_thread(
-                outbox.read_after, request.since_seq, limit=request.limit
-            )
-        else:
-            assert request.since_us is not None
-            found = await asyncio.to_thread(
-                outbox.read_since_time, request.since_us, limit=request.limit
-            )
-        readings = found.readings
-        data = codec.encode_batch(readings, spool=outbox.spool_id, dropped=outbox.dropped)
-        info = await streams.send_bytes(
-            data,
-            topic=config.topic,
-            name=f"telemetry-history-{invocation.request_id[:8]}.msgpack",
-            mime_type=codec.CONTENT_TYPE,
-            attributes=codec.stream_attributes(readings, origin="history"),
-            destination_identities=[invocation.caller_identity],
+        found = await asyncio.to_thread(
+            outbox.history,
+            since_seq=request.since_seq,
+            since_us=request.since_us,
+            limit=request.limit,
         )
+        try:
+            stream_id = await _stream_history(found, service, streams, invocation)
+        except CorruptRow as exc:
+            _LOGGER.error("telemetry spool: %s; removed", exc)
+            await asyncio.to_thread(outbox.drop_corrupt, exc.seq)
+            raise RpcError(
+                RpcErrorCode.APPLICATION_ERROR, "a corrupt spooled reading was removed; ask again"
+            ) from None
+        finally:
+            await asyncio.to_thread(found.close)
         _LOGGER.info(
             "history for %r: %d reading(s) in stream %s",
             invocation.caller_identity,
-            len(readings),
-            info.stream_id,
+            found.count,
+            stream_id,
         )
-        last = readings[-1].seq if readings else 0
         return json.dumps(
             {
-                "stream_id": info.stream_id,
+                "stream_id": stream_id,
                 "topic": config.topic,
-                "count": len(readings),
-                "first_seq": readings[0].seq if readings else 0,
-                "last_seq": last,
-                "more": len(readings) == request.limit,
+                "count": found.count,
+                "first_seq": found.first_seq,
+                "last_seq": found.last_seq,
+                "more": found.count == request.limit,
             }
         )
 
     return history
+
+
+async def _stream_history(
+    found: History, service: TelemetryService, streams: StreamEndpoint, invocation: RpcInvocation
+) -> str:
+    """Send `found` to the caller a chunk at a time; the stream's id."""
+    outbox, config = service.outbox, service.config
+    attributes = codec.range_attributes(
+        found.first_seq, found.last_seq, found.count, origin="history"
+    )
+    writer = await streams.stream_bytes(
+        topic=config.topic,
+        name=f"telemetry-history-{invocation.request_id[:8]}.msgpack",
+        mime_type=codec.CONTENT_TYPE,
+        attributes=attributes,
+        destination_identities=[invocation.caller_identity],
+    )
+    async with writer:  # an exception ends the stream with a trailer naming it
+        await writer.write(
+            codec.encode_batch_head(found.count, spool=outbox.spool_id, dropped=outbox.dropped)
+        )
+        sent = 0
+        while chunk := await asyncio.to_thread(found.chunk, HISTORY_CHUNK_READINGS):
+            await writer.write(codec.encode_rows(chunk))
+            sent += len(chunk)
+        if sent != found.count:  # cannot happen within one snapshot
+            raise DataError(f"history sent {sent} of {found.count} readings")
+    return writer.info.stream_id
 
 
 async def _send_events(service: TelemetryService, streams: StreamEndpoint) -> None:

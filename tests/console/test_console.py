@@ -62,6 +62,7 @@ description = "Door contact"
 
 [telemetry]
 batch_window_s = 0.2
+history_allow = ["console", "operator-*"]
 
 [[telemetry.sensors]]
 name = "soc_temperature"
@@ -87,9 +88,11 @@ width = 320
 height = 240
 framerate = 15
 bitrate = 300000
+allow = ["console", "operator-*"]
 
 [microphone]
 source = "synthetic"
+allow = ["console", "operator-*"]
 """
 
 CARD = f'section.device[data-identity="{EDGE}"]'

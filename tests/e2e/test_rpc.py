@@ -14,9 +14,9 @@ from livekit.protocol import models as proto_models
 from livekit.protocol.room import RoomParticipantIdentity
 
 from edge.livekit.room import Room, RoomOptions
-from edge.livekit.rpc import RpcEndpoint, RpcError, RpcInvocation
+from edge.livekit.rpc import RpcEndpoint, RpcError, RpcInvocation, RpcPolicy
 from edge.protocol.packets import OtherPacket
-from edge.protocol.rpc import ACK_TIMEOUT_S, RpcErrorCode
+from edge.protocol.rpc import ACK_TIMEOUT_S, MAX_CONCURRENT_HANDLERS, RpcErrorCode
 from tests.conftest import OfficialPeerFactory
 from tests.helpers import assert_eventually
 from tests.official_peer import LiveKitServer, OfficialPeer, mint_token
@@ -60,10 +60,17 @@ def edge(rooms: RoomFactory) -> EdgeFactory:
         *,
         ack_timeout_s: float = ACK_TIMEOUT_S,
         settling_s: float = 0.0,
-        **kwargs: int,
+        max_concurrent: int = MAX_CONCURRENT_HANDLERS,
+        policy: RpcPolicy | None = None,
     ) -> Edge:
         room = await rooms(identity)
-        endpoint = RpcEndpoint(room, ack_timeout_s=ack_timeout_s, settling_s=settling_s, **kwargs)
+        endpoint = RpcEndpoint(
+            room,
+            ack_timeout_s=ack_timeout_s,
+            settling_s=settling_s,
+            max_concurrent=max_concurrent,
+            policy=policy,
+        )
         return Edge(room, endpoint)
 
     return join

@@ -229,7 +229,7 @@ async def test_viewer_cannot_take_the_lease(service: GpioService) -> None:
             "gpio.set",
             json.dumps({"device": "x" * 5000, "value": 1}),
             ErrorCode.INVALID_PAYLOAD,
-            "payload over 4096",
+            "over the limit of 4096",
         ),
     ],
 )

@@ -151,6 +151,31 @@ def test_other_versions_are_acked_then_refused_with_1404(version: int) -> None:
     assert answered_error(received.response)[0] == 1404
 
 
+@pytest.mark.parametrize(
+    ("payload", "refused"),
+    [
+        ("x" * 15_360, False),
+        ("é" * 7_680, False),  # 15 360 bytes of UTF-8
+        ("x" * 15_361, True),
+        ("é" * 7_681, True),
+        ("x" * 60_000, True),
+    ],
+)
+def test_requests_over_15360_bytes_are_acked_then_refused_with_1402(
+    payload: str, refused: bool
+) -> None:
+    received = RpcResponder().receive(request(payload=payload), 0.0, methods=KNOWN)
+    assert received is not None
+    assert received.ack.rpc_ack.request_id == "req-1"
+    if refused:
+        assert received.invocation is None
+        assert received.response is not None
+        assert answered_error(received.response) == (1402, "Request payload too large", "")
+    else:
+        assert received.invocation is not None
+        assert received.invocation.payload == payload
+
+
 def test_calls_beyond_the_concurrency_cap_are_refused_until_a_slot_frees() -> None:
     responder = RpcResponder(max_concurrent=2)
     first, second, third = (

@@ -1,0 +1,157 @@
+"""Who may call which RPC method on which device, and what each method may cost: one table.
+
+    policy = AccessPolicy.from_config(config)
+    rpc = RpcEndpoint(room, policy=policy)        # every call passes `policy` first
+
+Default-deny: a method with no rule is refused; anything that actuates (`gpio.set`,
+`gpio.pulse`, `gpio.lease`, `media.set`, `mqtt.publish`) or reveals more than the room already
+sees (`camera.snapshot`, `edge.logs`, `telemetry.history`, `mqtt.read`) needs an allow-list
+entry, and every such list is empty unless the config fills it. Public: `edge.describe` (the
+method schemas, no config values), `gpio.list` and `media.list` (what the participant
+attributes already show everyone in the room).
+
+Per device: `gpio.set`/`gpio.pulse` follow the output's `allow`, `gpio.read` the input's (or
+output's) `allow`, `media.set` the named track's `allow`, `camera.snapshot` the camera's. A
+device name the table does not know is left to the method, which answers "unknown device".
+
+Every method also has `CallLimits` (per caller and overall), enforced by the endpoint before
+anything else, so a flood costs a short refusal per call (2004) and nothing more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+from edge.errors import RpcError
+from edge.gpio.actuator import allowed
+from edge.gpio.methods import ErrorCode
+from edge.protocol.payload import PayloadError, parse_object
+from edge.protocol.rpc import RpcInvocation
+from edge.protocol.rpc_limits import CallLimits
+
+if TYPE_CHECKING:
+    from edge.config import Config
+
+Patterns = tuple[str, ...]
+EVERYONE: Patterns = ("*",)
+
+CHEAP = CallLimits(per_caller=32, in_flight=64, rate_per_s=200.0, burst=400)
+"""O(1) work and a short answer (GPIO, media state, MQTT)."""
+LISTING = CallLimits(per_caller=4, in_flight=8, rate_per_s=10.0, burst=20)
+"""An answer of a few kB built per call (`edge.describe`, `gpio.list`, `media.list`)."""
+STREAMING = CallLimits(per_caller=1, in_flight=2, rate_per_s=2.0, burst=5)
+"""An answer streamed to the caller: a JPEG, a page of history."""
+BUNDLE = CallLimits(per_caller=1, in_flight=1, rate_per_s=0.2, burst=2)
+"""A log bundle (the whole log ring, written to a file first)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MethodRule:
+    """Who may call one method, and on which device."""
+
+    allow: Patterns = ()
+    """Who may call it at all (shell patterns); for device methods, see `devices`."""
+    setting: str = ""
+    """The config key to edit to allow someone (for the refusal message)."""
+    device_field: str = ""
+    """The payload field naming the device (`device`, `track`); "" for no device."""
+    device: str = ""
+    """The one device the method always acts on (`camera.snapshot`)."""
+    devices: Mapping[str, tuple[Patterns, str]] = field(default_factory=dict)
+    """Per-device allow-lists and their config keys; a named known device's list decides."""
+    limits: CallLimits = CHEAP
+
+
+class AccessPolicy:
+    """The identity, method and device table, and the limits of each method."""
+
+    def __init__(self, rules: Mapping[str, MethodRule]) -> None:
+        self.rules = MappingProxyType(dict(rules))
+
+    @classmethod
+    def from_config(cls, config: Config) -> AccessPolicy:
+        """The daemon's table, from the allow-lists in `config`."""
+        outputs = {
+            o.name: (o.allow, f"gpio.outputs[{i}].allow") for i, o in enumerate(config.gpio.outputs)
+        }
+        inputs = {
+            s.name: (s.allow, f"gpio.inputs[{i}].allow") for i, s in enumerate(config.gpio.inputs)
+        }
+        media = {
+            name: (c.allow, f"{name}.allow")
+            for name, c in (("camera", config.camera), ("microphone", config.microphone))
+            if c is not None
+        }
+        operators = tuple(dict.fromkeys(p for o in config.gpio.outputs for p in o.allow))
+        mqtt = config.mqtt.rpc_allow if config.mqtt is not None else ()
+        listing = MethodRule(allow=EVERYONE, limits=LISTING)
+        return cls(
+            {
+                "edge.describe": listing,
+                "gpio.list": listing,
+                "media.list": listing,
+                "gpio.set": MethodRule(device_field="device", devices=outputs),
+                "gpio.pulse": MethodRule(device_field="device", devices=outputs),
+                "gpio.read": MethodRule(device_field="device", devices={**inputs, **outputs}),
+                "gpio.lease": MethodRule(allow=operators, setting="gpio.outputs[].allow"),
+                "media.set": MethodRule(device_field="track", devices=media),
+                "camera.snapshot": MethodRule(
+                    device="camera", devices=media, setting="camera.allow", limits=STREAMING
+                ),
+                "telemetry.history": MethodRule(
+                    allow=config.telemetry.history_allow,
+                    setting="telemetry.history_allow",
+                    limits=STREAMING,
+                ),
+                "edge.logs": MethodRule(
+                    allow=config.daemon.logs_allow, setting="daemon.logs_allow", limits=BUNDLE
+                ),
+                "mqtt.publish": MethodRule(allow=mqtt, setting="mqtt.rpc_allow"),
+                "mqtt.read": MethodRule(allow=mqtt, setting="mqtt.rpc_allow"),
+            }
+        )
+
+    def limits(self, method: str) -> CallLimits:
+        """The cost bound of `method` (methods without a rule are refused before costing)."""
+        rule = self.rules.get(method)
+        return rule.limits if rule is not None else LISTING
+
+    def check(self, invocation: RpcInvocation) -> RpcError | None:
+        """Why `invocation` is refused (2003 access, 2000 payload), or None to run it."""
+        caller, method = invocation.caller_identity, invocation.method
+        rule = self.rules.get(method)
+        if rule is None:
+            return _denied(f"{method} has no access rule, so nobody may call it")
+        device_rule = bool(rule.device_field or rule.device)
+        if not device_rule and not allowed(rule.allow, caller):
+            return _denied(f"{caller!r} may not call {method}", rule.setting)
+        try:
+            params = parse_object(invocation.payload)
+        except PayloadError as exc:
+            return RpcError(int(ErrorCode.INVALID_PAYLOAD), str(exc))
+        if not device_rule:
+            return None
+        name = rule.device or params.get(rule.device_field)
+        if not isinstance(name, str) or name not in rule.devices:
+            return None  # the method answers: missing field, wrong type, unknown device
+        patterns, setting = rule.devices[name]
+        if allowed(patterns, caller):
+            return None
+        return _denied(f"{caller!r} may not call {method} on {name!r}", setting)
+
+    def allows(self, caller: str, method: str, payload: str = "") -> bool:
+        """Whether `caller` may call `method` with `payload` (for tests and `edge.describe`)."""
+        invocation = RpcInvocation(
+            request_id="", caller_identity=caller, method=method, payload=payload,
+            response_timeout_s=1.0,
+        )  # fmt: skip
+        refusal = self.check(invocation)
+        return refusal is None or refusal.code != ErrorCode.ACCESS_DENIED
+
+
+def _denied(message: str, setting: str = "") -> RpcError:
+    hint = f" (allow-list: {setting})" if setting else ""
+    return RpcError(int(ErrorCode.ACCESS_DENIED), message + hint)
