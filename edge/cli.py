@@ -230,9 +230,13 @@ def _safe_state(args: argparse.Namespace) -> int:
     """For ExecStopPost= and by hand: outputs to safe even when the daemon died."""
     _setup_logging("info")
     config = load_config(args.config)
-    from edge.gpio.service import GpioService  # heavy: gpiozero
+    from edge.gpio.safe_state import drive_outputs_safe  # heavy: gpiozero
 
-    GpioService(config.gpio).close("safe-state command")
+    report = drive_outputs_safe(config.gpio.outputs)
+    if report.failures:
+        total = len(config.gpio.outputs)
+        _errors([*report.failures, f"{len(report.safe)} of {total} output(s) driven safe"])
+        return EXIT_FAILED
     return EXIT_OK
 
 
