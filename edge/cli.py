@@ -25,6 +25,7 @@ from edge.console import add_parser as add_console_parser
 from edge.errors import ConfigError, CredentialsError, EdgeError, JoinRefused, ServerLeft
 from edge.media.spec import describe_camera, describe_microphone
 from edge.provision.command import add_parser as add_provision_parser
+from edge.state_dir import check_state_dir
 from edge.token import inspect_token, iso_utc, mint_token
 
 _LOGGER = logging.getLogger(__name__)
@@ -72,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     _setup_logging(args.log_level or "info")
     config = load_config(args.config, simulate=args.simulate)
+    state = check_state_dir(config)
+    if state.errors or state.denied:
+        raise ConfigError([*state.errors, *state.denied])
     if args.log_level is None:
         _setup_logging(config.daemon.log_level)
     from edge.daemon import run_daemon  # heavy: aiortc, av
@@ -82,6 +86,9 @@ def _run(args: argparse.Namespace) -> int:
 def _check_config(args: argparse.Namespace) -> int:
     _setup_logging("warning")
     config = load_config(args.config)
+    state = check_state_dir(config)
+    if state.errors:
+        raise ConfigError(list(state.errors))
     try:
         credentials = _describe_credentials(config.livekit)
     except CredentialsError as exc:
@@ -101,6 +108,7 @@ def _check_config(args: argparse.Namespace) -> int:
         + (f"{config.mqtt.host}:{config.mqtt.port}" if config.mqtt else "off (no [mqtt] section)"),
         f"  camera: {describe_camera(config.camera)}",
         f"  microphone: {describe_microphone(config.microphone)}",
+        *(f"  warning: {line}; the daemon's user must be able to" for line in state.denied),
     ]
     sys.stdout.write("\n".join(lines) + "\n")
     return EXIT_OK
