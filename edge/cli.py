@@ -22,7 +22,14 @@ from edge.config import (
     load_config,
 )
 from edge.console import add_parser as add_console_parser
-from edge.errors import ConfigError, CredentialsError, EdgeError, JoinRefused, ServerLeft
+from edge.errors import (
+    ConfigError,
+    CredentialsError,
+    EdgeError,
+    JoinRefused,
+    ServerLeft,
+    TokenExpired,
+)
 from edge.media.spec import describe_camera, describe_microphone
 from edge.provision.command import add_parser as add_provision_parser
 from edge.state_dir import check_state_dir
@@ -35,8 +42,9 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_REFUSED = 3
-"""The server refused us for good (bad token, duplicate identity, removed): restarting would
-only repeat it, or evict the other device with our identity, in a loop."""
+"""The server refused us for good (bad token, duplicate identity, removed), or the static
+token expired: restarting would only repeat it, or evict the other device with our
+identity, in a loop."""
 EXIT_INTERRUPTED = 130
 DEFAULT_CONFIG = Path("/etc/edge/edge.toml")
 """Where tools/install puts the config."""
@@ -60,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         _errors(exc.issues)
         return EXIT_USAGE
-    except (JoinRefused, ServerLeft) as exc:
+    except (JoinRefused, ServerLeft, TokenExpired) as exc:
         _errors([str(exc)])
         return EXIT_REFUSED
     except EdgeError as exc:
