@@ -87,8 +87,12 @@ def _run(args: argparse.Namespace) -> int:
     if args.log_level is None:
         _setup_logging(config.daemon.log_level)
     from edge.daemon import run_daemon  # heavy: aiortc, av
+    from edge.executor import DaemonThreadExecutor
 
-    return asyncio.run(run_daemon(config, simulate=args.simulate))
+    with asyncio.Runner() as runner:
+        # A host-name lookup stuck in the resolver must not hold the process once stopped.
+        runner.get_loop().set_default_executor(DaemonThreadExecutor())
+        return runner.run(run_daemon(config, simulate=args.simulate))
 
 
 def _check_config(args: argparse.Namespace) -> int:
