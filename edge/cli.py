@@ -22,9 +22,17 @@ from edge.config import (
     load_config,
 )
 from edge.console import add_parser as add_console_parser
-from edge.errors import ConfigError, CredentialsError, EdgeError, JoinRefused, ServerLeft
+from edge.errors import (
+    ConfigError,
+    CredentialsError,
+    EdgeError,
+    JoinRefused,
+    ServerLeft,
+    TokenExpired,
+)
 from edge.media.spec import describe_camera, describe_microphone
 from edge.provision.command import add_parser as add_provision_parser
+from edge.state_dir import check_state_dir
 from edge.token import inspect_token, iso_utc, mint_token
 
 _LOGGER = logging.getLogger(__name__)
@@ -34,8 +42,9 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_REFUSED = 3
-"""The server refused us for good (bad token, duplicate identity, removed): restarting would
-only repeat it, or evict the other device with our identity, in a loop."""
+"""The server refused us for good (bad token, duplicate identity, removed), or the static
+token expired: restarting would only repeat it, or evict the other device with our
+identity, in a loop."""
 EXIT_INTERRUPTED = 130
 DEFAULT_CONFIG = Path("/etc/edge/edge.toml")
 """Where tools/install puts the config."""
@@ -59,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         _errors(exc.issues)
         return EXIT_USAGE
-    except (JoinRefused, ServerLeft) as exc:
+    except (JoinRefused, ServerLeft, TokenExpired) as exc:
         _errors([str(exc)])
         return EXIT_REFUSED
     except EdgeError as exc:
@@ -72,16 +81,26 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     _setup_logging(args.log_level or "info")
     config = load_config(args.config, simulate=args.simulate)
+    state = check_state_dir(config)
+    if state.errors or state.denied:
+        raise ConfigError([*state.errors, *state.denied])
     if args.log_level is None:
         _setup_logging(config.daemon.log_level)
     from edge.daemon import run_daemon  # heavy: aiortc, av
+    from edge.executor import DaemonThreadExecutor
 
-    return asyncio.run(run_daemon(config, simulate=args.simulate))
+    with asyncio.Runner() as runner:
+        # A host-name lookup stuck in the resolver must not hold the process once stopped.
+        runner.get_loop().set_default_executor(DaemonThreadExecutor())
+        return runner.run(run_daemon(config, simulate=args.simulate))
 
 
 def _check_config(args: argparse.Namespace) -> int:
     _setup_logging("warning")
     config = load_config(args.config)
+    state = check_state_dir(config)
+    if state.errors:
+        raise ConfigError(list(state.errors))
     try:
         credentials = _describe_credentials(config.livekit)
     except CredentialsError as exc:
@@ -101,6 +120,7 @@ def _check_config(args: argparse.Namespace) -> int:
         + (f"{config.mqtt.host}:{config.mqtt.port}" if config.mqtt else "off (no [mqtt] section)"),
         f"  camera: {describe_camera(config.camera)}",
         f"  microphone: {describe_microphone(config.microphone)}",
+        *(f"  warning: {line}; the daemon's user must be able to" for line in state.denied),
     ]
     sys.stdout.write("\n".join(lines) + "\n")
     return EXIT_OK
@@ -254,9 +274,13 @@ def _safe_state(args: argparse.Namespace) -> int:
     """For ExecStopPost= and by hand: outputs to safe even when the daemon died."""
     _setup_logging("info")
     config = load_config(args.config)
-    from edge.gpio.service import GpioService  # heavy: gpiozero
+    from edge.gpio.safe_state import drive_outputs_safe  # heavy: gpiozero
 
-    GpioService(config.gpio).close("safe-state command")
+    report = drive_outputs_safe(config.gpio.outputs)
+    if report.failures:
+        total = len(config.gpio.outputs)
+        _errors([*report.failures, f"{len(report.safe)} of {total} output(s) driven safe"])
+        return EXIT_FAILED
     return EXIT_OK
 
 

@@ -42,6 +42,7 @@ from edge.livekit.twin_publisher import TwinPublisher
 from edge.logbook import LogRing, serve_logs
 from edge.mqtt.binding import RoomLink, open_bridge, serve_mqtt
 from edge.mqtt.bridge import MqttBridge
+from edge.peer_log import PeerLog
 from edge.protocol.participants import (
     AttributesChanged,
     MetadataChanged,
@@ -63,6 +64,8 @@ if TYPE_CHECKING:
     from edge.media.service import MediaService
 
 _LOGGER = logging.getLogger(__name__)
+_PEER_LOG = PeerLog(_LOGGER)
+"""Data packets and attribute changes are logged per participant within a budget."""
 
 EXIT_OK = 0
 FACTS_PERIOD_S = 30.0
@@ -403,13 +406,21 @@ def _describe(event: RoomEvent) -> None:
         case ParticipantLeft(participant=p, reason=reason):
             _LOGGER.info("participant %r left (%s)", p.identity, reason)
         case AttributesChanged(identity=identity, changed=changed, local=False):
-            _LOGGER.info("participant %r attributes changed: %s", identity, dict(changed))
+            _PEER_LOG.log(
+                logging.INFO,
+                identity,
+                "participant %r attributes changed: %s",
+                identity,
+                dict(changed),
+            )
         case MetadataChanged(identity=identity, name=name, local=False):
             _LOGGER.info("participant %r metadata/name changed (name %r)", identity, name)
         case RoomMetadataChanged(new=new):
             _LOGGER.info("room metadata is now %r", new[:200])
         case DataReceived(data=d):
-            _LOGGER.info(
+            _PEER_LOG.log(
+                logging.INFO,
+                d.sender_identity,
                 "data from %r on topic %r: %d byte(s), %s",
                 d.sender_identity,
                 d.topic,

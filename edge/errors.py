@@ -3,6 +3,7 @@
     EdgeError
     ├── ConfigError (ValueError)          bad config file or field; `issues` lists every problem
     ├── CredentialsError                  no usable token, or it is expired / not yet valid
+    │   ├── TokenExpired                  a static token's lifetime is over: give a new one
     │   └── ClockNotSet                   the system clock is unset (no RTC, no NTP yet): retry
     ├── DeviceError                       a GPIO command was refused or failed
     │   ├── UnknownDevice (LookupError)   no such device
@@ -45,6 +46,10 @@ class ConfigError(EdgeError, ValueError):
 
 class CredentialsError(EdgeError):
     """No usable access token."""
+
+
+class TokenExpired(CredentialsError):
+    """The static token's lifetime is over: only a new token helps, not a restart."""
 
 
 class ClockNotSet(CredentialsError):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from edge.config import LiveKitConfig
-from edge.errors import ClockNotSet, CredentialsError
+from edge.errors import ClockNotSet, CredentialsError, TokenExpired
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ def inspect_token(token: str, *, now: float) -> TokenInfo:
     if exp is None:
         raise CredentialsError("token: no expiry (exp); the server rejects such tokens")
     if exp <= now:
-        raise CredentialsError(f"token: expired at {iso_utc(exp)} (now {iso_utc(now)})")
+        raise TokenExpired(f"token: expired at {iso_utc(exp)} (now {iso_utc(now)})")
     if nbf is not None and nbf > now + NBF_LEEWAY_S:
         raise CredentialsError(
             f"token: not valid before {iso_utc(nbf)} (now {iso_utc(now)}; is the clock right?)"

@@ -86,3 +86,28 @@ def test_loss_scenario_reports_both_sides_from_a_network_namespace(tmp_path: Pat
         assert run["sent"] == 20
         assert len(run["latencies_ns"]) + run["lost"] == 20
         assert run["loss_probability"] == 0.05
+
+
+def test_soak_reports_its_figures(tmp_path: Path) -> None:
+    """Half a minute of soak: every worker ran and every figure is there (none is judged)."""
+    out = tmp_path / "soak.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "tools.benchmarks", "--soak", "0.5", "--out", str(out)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=RUN_BOUND_S,
+        check=False,
+    )
+    assert proc.returncode == 0, f"soak failed:\n{proc.stdout}\n{proc.stderr}"
+    figures = json.loads(out.read_text())
+    assert figures["problems"] == []
+    assert figures["rss_samples"] >= 2
+    assert figures["rpc_calls"] > figures["probes"] > 0
+    assert figures["readings_through"] > 0
+    assert figures["churn_joins"] >= 1
+    assert figures["edge_attribute_changes"] > 0
+    assert isinstance(figures["deaf_periods"], list)
+    if netns.unavailable_reason() is None:
+        assert figures["link_cuts"] >= 1
+    assert "deaf periods" in proc.stdout

@@ -12,10 +12,13 @@ from edge.gpio import methods
 from edge.gpio.service import GpioService
 from edge.livekit.room import Reconnected, Reconnecting, Room
 from edge.livekit.rpc import RpcEndpoint
+from edge.peer_log import PeerLog
 from edge.protocol.participants import ParticipantLeft
 from edge.protocol.rpc import RpcInvocation
 
 _LOGGER = logging.getLogger(__name__)
+_PEER_LOG = PeerLog(_LOGGER)
+"""Refused calls are logged per caller within a budget."""
 
 LEASE_ATTRIBUTE = "edge.lease"
 """Participant attribute naming the controller-lease holder ("" when free)."""
@@ -76,8 +79,14 @@ def _handler(
             return result
         except methods.MethodError as exc:
             level = logging.WARNING if exc.code is methods.ErrorCode.ACCESS_DENIED else logging.INFO
-            _LOGGER.log(
-                level, "%s from %r refused: %s (%s)", method, caller, exc.message, exc.code.name
+            _PEER_LOG.log(
+                level,
+                caller,
+                "%s from %r refused: %s (%s)",
+                method,
+                caller,
+                exc.message,
+                exc.code.name,
             )
             raise RpcError(int(exc.code), exc.message) from None
 

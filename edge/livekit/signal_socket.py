@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Mapping
+from http import HTTPStatus
 
 import aiohttp
 from livekit.protocol import rtc as proto_rtc
@@ -48,14 +50,15 @@ class SignalSocket:
         except aiohttp.WSServerHandshakeError as exc:
             detail = await _refusal_detail(session, url, query, headers)
             await session.close()
+            reason = detail or _http_reason(exc.status)
             raise JoinRefused(
-                f"server refused the join (HTTP {exc.status}): {detail or exc.message}",
+                f"server refused the join (HTTP {exc.status}): {reason}",
                 status=exc.status,
                 retryable=exc.status in _RETRYABLE_STATUS,
             ) from None
         except (aiohttp.ClientError, OSError) as exc:
             await session.close()
-            raise ServerUnreachable(f"cannot reach {endpoint}: {exc}") from None
+            raise ServerUnreachable(f"cannot reach {endpoint}: {_describe(exc)}") from None
         except TimeoutError:
             await session.close()
             raise ServerUnreachable(
@@ -120,7 +123,36 @@ async def _refusal_detail(
             text = await resp.text()
     except (aiohttp.ClientError, OSError, TimeoutError):
         return ""
-    return " ".join(text.split())[:300]
+    return _safe_reason(text)
+
+
+_SAFE_REASON = re.compile(r"[A-Za-z][A-Za-z ,'-]{0,59}")
+
+
+def _safe_reason(text: str) -> str:
+    """The server's reason without what follows it: its reply may quote the token's claims.
+
+    livekit-server answers e.g. `invalid token: <token>, error: ...`; only a short plain-words
+    lead (`invalid token`) is kept, never anything after the first colon.
+    """
+    lead = " ".join(text.split(":", 1)[0].split())
+    return lead if _SAFE_REASON.fullmatch(lead) else ""
+
+
+def _http_reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "no reason given"
+
+
+def _describe(exc: BaseException) -> str:
+    """`str(exc)`, or the exception's type when its message is empty (aiohttp's timeouts)."""
+    text = str(exc).strip()
+    return text or {
+        "ServerTimeoutError": "timed out",
+        "ConnectionTimeoutError": "connection timed out",
+    }.get(type(exc).__name__, type(exc).__name__)
 
 
 async def join_response(socket: SignalSocket, session: sig.SignalSession) -> proto_rtc.JoinResponse:

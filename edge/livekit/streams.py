@@ -31,6 +31,7 @@ from edge.livekit.stream_writers import (
     StreamSender,
     TextStreamWriter,
 )
+from edge.peer_log import PeerLog
 from edge.protocol import stream_reassembler as sr
 from edge.protocol import streams as proto_streams
 from edge.protocol.packets import OtherPacket
@@ -38,6 +39,8 @@ from edge.protocol.participants import ParticipantLeft
 from edge.protocol.streams import StreamInfo, StreamKey, StreamKind
 
 _LOGGER = logging.getLogger(__name__)
+_PEER_LOG = PeerLog(_LOGGER)
+"""Rejected and failed streams are logged per sender within a budget."""
 
 READER_BUFFER_BYTES = 1024 * 1024
 """Default bound on a reader's unread chunks."""
@@ -240,7 +243,9 @@ class StreamEndpoint:
                         message = f"stream {info.stream_id} from {info.sender_identity!r}: {detail}"
                         reader._fail(StreamError(message, reason=reason.value))
                 case sr.StreamRejected():
-                    _LOGGER.warning(
+                    _PEER_LOG.log(
+                        logging.WARNING,
+                        event.sender_identity,
                         "rejected stream %s from %r: %s (%s)",
                         event.stream_id,
                         event.sender_identity,
@@ -298,7 +303,13 @@ class StreamEndpoint:
         try:
             await handler(reader)
         except StreamError as exc:
-            _LOGGER.warning("stream handler for topic %r: %s", info.topic, exc)
+            _PEER_LOG.log(
+                logging.WARNING,
+                info.sender_identity,
+                "stream handler for topic %r: %s",
+                info.topic,
+                exc,
+            )
         except Exception:
             # A handler's bug must not end the room.
             _LOGGER.exception("stream handler for topic %r failed", info.topic)

@@ -17,7 +17,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from . import netns, report
+from . import netns, report, soak
 from .procstat import cpu_percent
 from .scenarios import (
     Params,
@@ -52,6 +52,7 @@ SCENARIOS: dict[str, Scenario] = {
 }
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_OUT = REPO_ROOT / ".cache" / "bench" / "latest.json"
+DEFAULT_SOAK_OUT = REPO_ROOT / ".cache" / "bench" / "soak.json"
 DEFAULT_BUDGET_S = 420.0
 
 
@@ -90,7 +91,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         type=Path,
         help="keep the server's and every process's log here (default: a temporary directory)",
     )
+    parser.add_argument(
+        "--soak",
+        type=float,
+        metavar="MINUTES",
+        help="instead of the scenarios: the daemon under mixed load this long (soak.py)",
+    )
     args = parser.parse_args(argv)
+    if args.soak is not None and args.soak <= 0:
+        parser.error("--soak needs a positive number of minutes")
     if args.runs < 1 or min(args.telemetry_count, args.rpc_count, args.stream_count) < 1:
         parser.error("counts and --runs must be at least 1")
     return args
@@ -220,6 +229,8 @@ def _say(text: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.soak is not None:
+        return _soak_main(args)
     try:
         with tempfile.TemporaryDirectory(prefix="edge-bench-") as tmp:
             workdir = args.workdir or Path(tmp)
@@ -247,3 +258,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "error" in r
     ]
     return 1 if failed_runs else 0
+
+
+def _soak_main(args: argparse.Namespace) -> int:
+    out = DEFAULT_SOAK_OUT if args.out == DEFAULT_OUT else args.out
+    try:
+        with tempfile.TemporaryDirectory(prefix="edge-soak-") as tmp:
+            workdir = args.workdir or Path(tmp)
+            workdir.mkdir(parents=True, exist_ok=True)
+            plan = soak.Plan.for_minutes(args.soak)
+            _say(f"soak: {args.soak:g} min, logs in {workdir}")
+            figures = asyncio.run(soak.run_soak(plan, workdir, REPO_ROOT))
+    except ServerError as exc:
+        _say(str(exc))
+        return 1
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(figures, indent=1) + "\n")
+    sys.stdout.write(soak.render(figures) + f"\n\nraw results: {out}\n")
+    return 1 if figures["problems"] else 0
