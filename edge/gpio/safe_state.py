@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from edge.errors import HardwareError
-from edge.gpio.devices import build_outputs, close_all
+from edge.gpio.devices import build_outputs, close_all, open_pin_factory
 from edge.gpio.spec import OutputSpec
 
 _LOGGER = logging.getLogger(__name__)
@@ -34,6 +34,29 @@ def drive_outputs_safe(
     """Drive every output it can to its safe value; never stop at the first failure."""
     safe: list[str] = []
     failures: list[str] = []
+    own_factory = None
+    if pin_factory is None and outputs:
+        # The daemon's own factory: lines are claimed at their safe level and stay driven
+        # there after release (gpiozero's default would float them, see edge.gpio.lines).
+        pin_factory = own_factory = open_pin_factory()
+    try:
+        _drive_each(outputs, pin_factory, reason, safe, failures)
+    finally:
+        if own_factory is not None:
+            try:
+                own_factory.close()
+            except Exception:  # the outputs are already safe; closing must not raise
+                _LOGGER.exception("closing the GPIO chip failed")
+    return SafeStateReport(tuple(safe), tuple(failures))
+
+
+def _drive_each(
+    outputs: Sequence[OutputSpec],
+    pin_factory: Any,
+    reason: str,
+    safe: list[str],
+    failures: list[str],
+) -> None:
     for spec in outputs:
         try:
             built = build_outputs([spec], pin_factory)
@@ -49,7 +72,6 @@ def drive_outputs_safe(
             _LOGGER.info("output %s -> %g (%s)", spec.name, spec.safe_value, reason)
         finally:
             close_all(built.values())
-    return SafeStateReport(tuple(safe), tuple(failures))
 
 
 def describe_failure(exc: BaseException) -> str:
