@@ -41,10 +41,12 @@ height = {HEIGHT}
 framerate = 15
 bitrate = 300000
 keyframe_interval_s = 60
+allow = ["viewer"]
 
 [microphone]
 source = "synthetic"
 tone_hz = {TONE_HZ}
+allow = ["viewer"]
 """
 
 
