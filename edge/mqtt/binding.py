@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 
@@ -81,6 +82,14 @@ def open_bridge(
     twin.on_change = bridge.publish_state
     # Until the first room session binds GPIO (and whenever none is), output changes made from
     # MQTT or by the fail-safes still reach the twin, hence MQTT.
+    loop = asyncio.get_running_loop()
+    for spec in gpio.config.inputs:  # buttons and digital inputs: each change at once
+
+        def changed(value: float, name: str = spec.name) -> None:  # on gpiozero's thread
+            loop.call_soon_threadsafe(bridge.publish_input, name, value)
+
+        gpio.watch(spec.name, changed)
+
     def outputs_changed() -> None:
         twin.update(status_attributes(gpio))
 

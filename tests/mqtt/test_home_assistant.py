@@ -372,3 +372,31 @@ async def test_after_kill_9_no_retained_message_says_online(
             await proc.wait()
         for topic in ("availability", "state"):
             mqtt_peer.publish(f"{base}/{topic}", b"", retain=True)
+
+
+async def test_the_daemon_wiring_reports_each_press_at_once_beside_other_watchers(
+    mosquitto: Broker, mqtt_peer: MqttPeer, gpio_of: Any
+) -> None:
+    """Item 6: a door contact changes in HA at once, not at the next poll; a telemetry
+    watcher on the same input keeps getting its changes too."""
+    from edge.livekit.twin_publisher import TwinPublisher
+    from edge.mqtt.binding import RoomLink, open_bridge
+
+    service, pins = gpio_of(GpioConfig(inputs=(DOOR,)))
+    seen: list[float] = []
+    assert service.watch("door", seen.append)  # as telemetry's gpio sensor does
+    identity = unique("wire")
+    bridge = open_bridge(
+        settings(mosquitto, input_period_s=3600.0),  # one poll at start, then only changes
+        identity=identity, gpio=service, telemetry=None, twin=TwinPublisher(), sensors=(),
+        model="", link=RoomLink(),
+    )  # fmt: skip
+    topic = f"edge/{identity}/input/door"
+    mqtt_peer.subscribe(topic)
+    async with running(bridge, gpio=service):
+        await assert_eventually(lambda: mqtt_peer.last(topic) == b"0")
+        pins.pin(27).drive_low()
+        await assert_eventually(lambda: mqtt_peer.last(topic) == b"1")
+        pins.pin(27).drive_high()
+        await assert_eventually(lambda: mqtt_peer.last(topic) == b"0")
+    assert seen == [1.0, 0.0]
