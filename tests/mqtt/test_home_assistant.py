@@ -400,3 +400,24 @@ async def test_the_daemon_wiring_reports_each_press_at_once_beside_other_watcher
         pins.pin(27).drive_high()
         await assert_eventually(lambda: mqtt_peer.last(topic) == b"0")
     assert seen == [1.0, 0.0]
+
+
+async def test_a_command_sent_while_the_bridge_is_away_is_not_run_late(
+    mosquitto: Broker, mqtt_peer: MqttPeer, gpio_of: Any
+) -> None:
+    """At most once: a clean start leaves no session on the broker to queue commands in."""
+    service, pins = gpio_of(GpioConfig(outputs=(RELAY,)))
+    identity = unique("late")
+    base = f"edge/{identity}"
+    bridge = MqttBridge(settings(mosquitto), identity=identity, dispatch=gpio_dispatch(service))
+    mqtt_peer.subscribe(f"{base}/reply/#")
+    async with running(bridge, gpio=service):  # a first session: the broker knows the client
+        await assert_eventually(lambda: bridge.client.state is MqttState.CONNECTED)
+    mqtt_peer.publish(f"{base}/cmd/gpio.set/away", '{"device": "relay", "value": 1}')
+    again = MqttBridge(settings(mosquitto), identity=identity, dispatch=gpio_dispatch(service))
+    async with running(again, gpio=service):
+        await assert_eventually(lambda: again.client.state is MqttState.CONNECTED)
+        mqtt_peer.publish(f"{base}/cmd/gpio.read/now", '{"device": "relay"}')
+        await assert_eventually(lambda: mqtt_peer.last(f"{base}/reply/gpio.read/now"))
+        assert mqtt_peer.last(f"{base}/reply/gpio.set/away") is None
+        assert pins.pin(17).state is False
