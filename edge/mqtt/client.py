@@ -129,8 +129,10 @@ class AsyncMqttClient:
                 _LOGGER.warning("MQTT: %s; retrying in %.1f s", self.last_error, delay)
                 await asyncio.sleep(delay)
         finally:
-            await self._goodbye()
-            self._close()
+            try:
+                await self._goodbye()
+            finally:
+                self._close()  # even if cancelled again while saying goodbye
 
     # -- connecting --------------------------------------------------------------------------
 
