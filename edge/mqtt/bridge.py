@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from edge import __version__
 from edge.errors import EdgeError, RpcError
+from edge.gpio.actuator import allowed
 from edge.gpio.spec import InputKind, InputSpec, OutputSpec
 from edge.mqtt.client import AsyncMqttClient, Message, MqttSettings
 from edge.mqtt.discovery import SensorInfo, discovery_configs, output_info
@@ -92,7 +93,8 @@ class MqttBridge:
         self._forward = forward
         self._sensors = tuple(sensors)
         self._outputs = tuple(outputs)
-        self._inputs = tuple(inputs)
+        # Readings are revealed only where Home Assistant's caller may read them.
+        self._inputs = tuple(i for i in inputs if allowed(i.allow, config.ha_caller))
         self._read_input = read_input
         self._current_outputs = output_values
         self._model = model
@@ -139,7 +141,7 @@ class MqttBridge:
     def publish_input(self, name: str, value: float) -> None:
         """An input's reading, retained at `<base>/input/<name>` when it changed."""
         shown = f"{value:g}" if math.isfinite(value) else ""
-        if self._input_values.get(name) != shown:
+        if any(i.name == name for i in self._inputs) and self._input_values.get(name) != shown:
             self._input_values[name] = shown
             self._retain(self.topics.input(name), shown)
 

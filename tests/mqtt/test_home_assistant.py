@@ -278,11 +278,12 @@ async def test_inputs_appear_as_binary_sensors_and_sensors_with_their_state(
 ) -> None:
     """Item 6: a door contact and an ADC channel were invisible to HA."""
     light = InputSpec(name="light", kind=InputKind.ADC, pins=())
-    service, pins = gpio_of(GpioConfig(inputs=(DOOR, light)))
+    secret = InputSpec(name="safe", kind=InputKind.BUTTON, pins=(5,), allow=("op-*",))
+    service, pins = gpio_of(GpioConfig(inputs=(DOOR, light, secret)))
     identity = unique("in")
     bridge = MqttBridge(
         settings(mosquitto, input_period_s=0.1),
-        identity=identity, inputs=[DOOR, light], read_input=service.read,
+        identity=identity, inputs=[DOOR, light, secret], read_input=service.read,
     )  # fmt: skip
     mqtt_peer.subscribe("homeassistant/#")
     mqtt_peer.subscribe(f"edge/{identity}/input/#")
@@ -301,6 +302,8 @@ async def test_inputs_appear_as_binary_sensors_and_sensors_with_their_state(
         await assert_eventually(lambda: mqtt_peer.last(f"edge/{identity}/input/door") == b"1")
         await assert_eventually(lambda: mqtt_peer.last(f"edge/{identity}/input/light"))
         assert 0.0 <= float(mqtt_peer.last(f"edge/{identity}/input/light") or b"") <= 1.0
+    # An input HA's caller may not read is neither discovered nor published.
+    assert not any("safe" in s.topic for s in mqtt_peer.all())
 
 
 async def test_a_held_output_tells_home_assistant_it_returns_to_safe(
