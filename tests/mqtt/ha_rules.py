@@ -18,6 +18,7 @@ silently, which hides typos).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 TOPIC_MATCHER = re.compile(
     r"(?P<component>\w+)/(?:(?P<node_id>[a-zA-Z0-9_-]+)/)?(?P<object_id>[a-zA-Z0-9_-]+)/config"
@@ -108,7 +109,7 @@ SWITCH_CLASSES = {"outlet", "switch"}
 ENTITY_CATEGORIES = {"config", "diagnostic"}
 
 
-def expanded(payload: dict[str, object]) -> dict[str, object]:
+def expanded(payload: Mapping[str, object]) -> dict[str, object]:
     """The payload with HA's abbreviations expanded (as HA does before validating)."""
     out = {ABBREVIATIONS.get(k, k): v for k, v in payload.items()}
     for key, table in (("device", DEVICE_ABBREVIATIONS), ("origin", ORIGIN_ABBREVIATIONS)):
@@ -118,7 +119,9 @@ def expanded(payload: dict[str, object]) -> dict[str, object]:
     return out
 
 
-def problems(topic: str, payload: dict[str, object], *, prefix: str = "homeassistant") -> list[str]:
+def problems(
+    topic: str, payload: Mapping[str, object], *, prefix: str = "homeassistant"
+) -> list[str]:
     """Why Home Assistant would ignore or misread this discovery config ([] when fine)."""
     if not topic.startswith(prefix + "/"):
         return [f"{topic}: not under the discovery prefix {prefix!r}"]
@@ -161,7 +164,9 @@ def _component_rules(topic: str, component: str, data: dict[str, object]) -> lis
             if units is None:
                 found.append(f"{topic}: sensor device_class {device_class!r} not known here")
             elif unit not in units:
-                found.append(f"{topic}: unit {unit!r} is not valid for {device_class}: {units}")
+                found.append(
+                    f"{topic}: unit {unit!r} is not valid for {device_class}: {sorted(units)}"
+                )
         state_class = data.get("state_class")
         if state_class is not None and state_class not in STATE_CLASSES:
             found.append(f"{topic}: state_class {state_class!r} not one of {STATE_CLASSES}")
