@@ -93,12 +93,18 @@ class AsyncMqttClient:
     # -- public ------------------------------------------------------------------------------
 
     def publish(self, message: Message) -> None:
-        """Send now if connected, else hold in the outbox (oldest dropped when full)."""
+        """Send now if connected, else hold in the outbox (oldest dropped when full).
+
+        A retained message replaces one still waiting for the same topic: only the last value
+        of a topic matters, and replaying older ones after a reconnect makes it flicker."""
         if self.state is MqttState.CONNECTED:
             self._client.publish(
                 message.topic, message.payload, qos=message.qos, retain=message.retain
             )
             return
+        if message.retain:
+            for stale in [m for m in self._outbox if m.retain and m.topic == message.topic]:
+                self._outbox.remove(stale)
         if len(self._outbox) >= self.settings.outbox_size:
             self._outbox.popleft()
             self.dropped_outbound += 1

@@ -68,7 +68,7 @@ async def test_broker_outage_is_retried_with_backoff_and_the_outbox_is_delivered
         await assert_eventually(lambda: client.state is not MqttState.CONNECTED)
         lost_at, attempts_at_loss = time.monotonic(), client.attempts
         for n in range(3):  # outbox holds 2: the first is dropped
-            client.publish(Message("t/outbox", f"m{n}".encode(), retain=True, qos=1))
+            client.publish(Message(f"t/outbox/{n}", f"m{n}".encode(), retain=True, qos=1))
         assert client.dropped_outbound == 1
         await assert_eventually(lambda: client.attempts >= attempts_at_loss + 3)
         assert "unreachable" in client.last_error
@@ -78,9 +78,10 @@ async def test_broker_outage_is_retried_with_backoff_and_the_outbox_is_delivered
         await assert_eventually(lambda: client.state is MqttState.CONNECTED, timeout=10)
         peer = MqttPeer(private_mosquitto.host, private_mosquitto.port)
         try:
-            peer.subscribe("t/outbox")
-            await assert_eventually(lambda: peer.last("t/outbox") == b"m2")
-            assert [s.payload for s in peer.seen("t/outbox")] == [b"m2"]  # retained: the last
+            peer.subscribe("t/outbox/#")
+            await assert_eventually(lambda: peer.last("t/outbox/2") == b"m2")
+            await assert_eventually(lambda: peer.last("t/outbox/1") == b"m1")
+            assert peer.seen("t/outbox/0") == []  # the oldest was dropped
         finally:
             peer.close()
 

@@ -424,3 +424,19 @@ async def test_a_command_sent_while_the_bridge_is_away_is_not_run_late(
         await assert_eventually(lambda: mqtt_peer.last(f"{base}/reply/gpio.read/now"))
         assert mqtt_peer.last(f"{base}/reply/gpio.set/away") is None
         assert pins.pin(17).state is False
+
+
+async def test_a_value_changed_while_offline_does_not_flicker_on_reconnect(
+    mosquitto: Broker, mqtt_peer: MqttPeer
+) -> None:
+    """Item 3/7: only an output's last value is sent after a reconnect, not its history."""
+    identity = unique("flick")
+    topic = f"edge/{identity}/output/relay"
+    bridge = MqttBridge(settings(mosquitto, discovery=False), identity=identity)
+    bridge.publish_state({"gpio.relay": "1"})  # while disconnected: queued
+    bridge.publish_state({"gpio.relay": "0"})
+    mqtt_peer.subscribe(f"edge/{identity}/#")
+    async with running(bridge):
+        await assert_eventually(lambda: mqtt_peer.last(topic) == b"0")
+        await assert_eventually(lambda: mqtt_peer.last(f"edge/{identity}/state"))
+    assert b"1" not in [s.payload for s in mqtt_peer.seen(topic)]
