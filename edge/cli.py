@@ -17,6 +17,7 @@ from edge.config import (
     LOG_LEVELS,
     TOKEN_TTL_MAX_S,
     TOKEN_TTL_MIN_S,
+    Config,
     LiveKitConfig,
     env_api_credentials,
     load_config,
@@ -121,9 +122,18 @@ def _check_config(args: argparse.Namespace) -> int:
         f"  camera: {describe_camera(config.camera)}",
         f"  microphone: {describe_microphone(config.microphone)}",
         *(f"  warning: {line}; the daemon's user must be able to" for line in state.denied),
+        *(f"  warning: {line}" for line in _mqtt_warnings(config)),
     ]
     sys.stdout.write("\n".join(lines) + "\n")
     return EXIT_OK
+
+
+def _mqtt_warnings(config: Config) -> list[str]:
+    if config.mqtt is None:
+        return []
+    from edge.mqtt.discovery import config_warnings
+
+    return config_warnings(config.mqtt, config.gpio.outputs)
 
 
 def _names(items: Sequence[Any]) -> str:

@@ -281,6 +281,8 @@ def parse_config(
     )
     for table in (lk, daemon, sim, top):
         table.check_unknown()
+    if mqtt is not None and identity:
+        _check_mqtt_names(mqtt, identity, telemetry, gpio, issues)
 
     if credentials_are_strings and token_url:
         if token or api_key or api_secret:
@@ -391,6 +393,22 @@ def _plain(value: object) -> object:
     if isinstance(value, tuple | list):
         return [_plain(v) for v in value]
     return value
+
+
+def _check_mqtt_names(
+    mqtt: MqttConfig,
+    identity: str,
+    telemetry: TelemetryConfig,
+    gpio: GpioConfig,
+    issues: list[str],
+) -> None:
+    """Names that share one MQTT or Home Assistant discovery topic once made topic-safe."""
+    from edge.mqtt.discovery import collisions, sensor_info
+
+    sensors = [sensor_info(s) for s in telemetry.sensors]
+    issues += collisions(
+        mqtt, identity=identity, sensors=sensors, outputs=gpio.outputs, inputs=gpio.inputs
+    )
 
 
 def _check_gpio_sensors(telemetry: TelemetryConfig, gpio: GpioConfig, issues: list[str]) -> None:

@@ -233,3 +233,21 @@ def test_version_and_usage(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().err.startswith("usage: edge")
     assert main(["run"]) == 2
     assert "--config" in capsys.readouterr().err
+
+
+def test_check_config_warns_when_home_assistant_may_not_set_an_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    extra = (
+        '[[gpio.outputs]]\nname = "lamp"\npin = 17\nallow = ["operator-*"]\n'
+        '[[gpio.outputs]]\nname = "fan"\nkind = "pwm"\npin = 18\nallow = ["mqtt:ha"]\n'
+        '[mqtt]\nhost = "broker.local"\n'
+    )
+    path = _write(tmp_path, GOOD_TOML + extra)
+    assert main(["check-config", "--config", str(path)]) == 0
+    warnings = [line for line in capsys.readouterr().out.splitlines() if "warning" in line]
+    assert warnings == [
+        "  warning: mqtt: Home Assistant (caller 'mqtt:ha') may not set output 'lamp', so it "
+        'appears there read-only; add "mqtt:ha" to its allow list to control it from Home '
+        "Assistant"
+    ]

@@ -64,6 +64,7 @@ class Input:
     def __init__(self, spec: InputSpec, device: Any) -> None:
         self.spec = spec
         self._device = device
+        self._watchers: list[_Guarded] = []
 
     def read(self) -> float:
         """The current reading; blocking for a distance sensor (run it off the event loop)."""
@@ -76,13 +77,17 @@ class Input:
 
     def on_change(self, callback: Callable[[float], None]) -> bool:
         """Call `callback(1.0 | 0.0)` from gpiozero's thread on every change (buttons, digital
-        inputs); False for kinds that have no edges."""
+        inputs); False for kinds that have no edges. Each callback registered is called."""
         if self.spec.kind not in (InputKind.BUTTON, InputKind.DIGITAL):
             return False
-        guarded = _Guarded(self.spec.name, callback)
-        self._device.when_activated = lambda: guarded(1.0)
-        self._device.when_deactivated = lambda: guarded(0.0)
+        self._watchers = [*self._watchers, _Guarded(self.spec.name, callback)]
+        self._device.when_activated = lambda: self._changed(1.0)
+        self._device.when_deactivated = lambda: self._changed(0.0)
         return True
+
+    def _changed(self, value: float) -> None:
+        for watcher in self._watchers:
+            watcher(value)
 
     def close(self) -> None:
         """Release the pins."""

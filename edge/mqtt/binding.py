@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 
 from edge.errors import EdgeError, RpcError
 from edge.gpio import methods as gpio_methods
+from edge.gpio.binding import status_attributes
 from edge.gpio.service import GpioService
 from edge.livekit.room import ConnectionState, Room
 from edge.livekit.rpc import RpcEndpoint
 from edge.livekit.twin_publisher import TwinPublisher
 from edge.mqtt.bridge import MqttBridge
-from edge.mqtt.discovery import SensorInfo
+from edge.mqtt.discovery import sensor_info
 from edge.mqtt.spec import MqttConfig
 from edge.protocol.participants import RoomMetadataChanged
 from edge.protocol.rpc import RpcErrorCode, RpcInvocation
@@ -70,11 +72,28 @@ def open_bridge(
         identity=identity,
         dispatch=dispatch,
         forward=link.forward,
-        sensors=[SensorInfo(s.name, unit=s.unit) for s in sensors],
+        sensors=[sensor_info(s) for s in sensors],
         outputs=gpio.config.outputs,
+        inputs=gpio.config.inputs,
+        read_input=gpio.read,
+        output_values=lambda: {o.name: gpio.actuator.value(o.name) for o in gpio.config.outputs},
         model=model,
     )
     twin.on_change = bridge.publish_state
+    # Until the first room session binds GPIO (and whenever none is), output changes made from
+    # MQTT or by the fail-safes still reach the twin, hence MQTT.
+    loop = asyncio.get_running_loop()
+    for spec in gpio.config.inputs:  # buttons and digital inputs: each change at once
+
+        def changed(value: float, name: str = spec.name) -> None:  # on gpiozero's thread
+            loop.call_soon_threadsafe(bridge.publish_input, name, value)
+
+        gpio.watch(spec.name, changed)
+
+    def outputs_changed() -> None:
+        twin.update(status_attributes(gpio))
+
+    gpio.on_change = outputs_changed
     if telemetry is not None:
 
         def mirror(sample: Sample) -> None:

@@ -1,28 +1,34 @@
 """MqttBridge: the device on the local MQTT broker (topic layout: `edge.mqtt.topics`).
 
-Out: readings (`publish_reading`), the twin as retained `state` (`publish_state`), output
-values, room metadata, availability with a Last Will, Home Assistant discovery.
+Out: readings (`publish_reading`), the twin as retained `state` (`publish_state`; without
+`edge.status`: `availability` and its Last Will are the status on MQTT), output values and input
+readings (retained, all of them again on every connect), room metadata, availability, Home
+Assistant discovery (`edge.mqtt.discovery`). On each connect `online` goes first, then the
+current state, then what waited in the outbox.
 In: commands on `<base>/cmd/<method>[/<who>]`, run through the `dispatch` callable as caller
-`mqtt:<who>` (default `mqtt:local`) and answered on `<base>/reply/<method>[/<who>]`; messages on
-`forward` filters handed to `forward`; messages on `read_allow` filters remembered for `mqtt.read`.
+`mqtt:<who>` (default `mqtt:local`) and answered on `<base>/reply/<method>[/<who>]`. A command
+its publisher retained is refused and cleared from the broker (it would run again on every
+reconnect); the client subscribes with MQTT 5's "retain as published", so this holds for live
+deliveries too. Messages on `forward` filters go to `forward`; messages on `read_allow` filters
+are remembered for `mqtt.read`.
 Room side: `rpc_publish` / `rpc_read` back the `mqtt.publish` / `mqtt.read` RPC methods.
 """
 
 from __future__ import annotations
 
 import asyncio
-import enum
 import fnmatch
-import json
 import logging
 import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from edge import __version__
 from edge.errors import EdgeError, RpcError
-from edge.gpio.spec import OutputSpec
+from edge.gpio.actuator import allowed
+from edge.gpio.spec import InputKind, InputSpec, OutputSpec
 from edge.mqtt.client import AsyncMqttClient, Message, MqttSettings
-from edge.mqtt.discovery import SensorInfo, discovery_configs
+from edge.mqtt.discovery import SensorInfo, discovery_configs, output_info
+from edge.mqtt.payloads import BridgeErrorCode, encode, invalid, json_object, parsed, text
 from edge.mqtt.spec import MqttConfig
 from edge.mqtt.topics import Topics, base_topic, matches_any, topic_error
 
@@ -33,23 +39,15 @@ Dispatch = Callable[[str, str, str], Awaitable[str]]
 Forward = Callable[[str, bytes], Awaitable[None]]
 """`(topic, payload)`: hand one local message to the room."""
 
-MAX_PAYLOAD_BYTES = 4096
 MAX_REMEMBERED_TOPICS = 256
 """Topics `mqtt.read` remembers; beyond it the longest-remembered is forgotten."""
 FORWARD_QUEUE_SIZE = 64
 """Messages waiting for `forward`; when full the newest is dropped and counted."""
 OUTPUT_PREFIX = "gpio."
-
-
-class BridgeErrorCode(enum.IntEnum):
-    """Codes in error replies; GPIO codes (2000-2005) pass through from `dispatch`."""
-
-    INVALID_PAYLOAD = 2000
-    ACCESS_DENIED = 2003
-    NO_VALUE = 2010
-    UNSUPPORTED_METHOD = 1400
-    """LiveKit's own code for an unknown method."""
-    INTERNAL = 1500
+STATUS_KEY = "edge.status"
+"""Left out of `state`: a retained "online" would outlive a kill -9 (the Will only fixes
+`availability`)."""
+ReadInput = Callable[[str], float]
 
 
 class MqttBridge:
@@ -66,8 +64,13 @@ class MqttBridge:
         forward: Forward | None = None,
         sensors: Sequence[SensorInfo] = (),
         outputs: Sequence[OutputSpec] = (),
+        inputs: Sequence[InputSpec] = (),
+        read_input: ReadInput | None = None,
+        output_values: Callable[[], Mapping[str, float]] | None = None,
         model: str = "",
     ) -> None:
+        """`read_input` reads an input by name (may block); `output_values` gives every output's
+        current value (published on each connect; else the last ones seen in `publish_state`)."""
         self.config = config
         self.identity = identity
         self.topics = Topics(base_topic(config.base_topic, identity), config.discovery_prefix)
@@ -90,9 +93,14 @@ class MqttBridge:
         self._forward = forward
         self._sensors = tuple(sensors)
         self._outputs = tuple(outputs)
+        # Readings are revealed only where Home Assistant's caller may read them.
+        self._inputs = tuple(i for i in inputs if allowed(i.allow, config.ha_caller))
+        self._read_input = read_input
+        self._current_outputs = output_values
         self._model = model
         self._state: bytes | None = None
         self._output_values: dict[str, str] = {}
+        self._input_values: dict[str, str] = {}
         self._remembered: dict[str, Message] = {}
         self._forward_queue: asyncio.Queue[Message] = asyncio.Queue(maxsize=FORWARD_QUEUE_SIZE)
         self.dropped_forwards = 0
@@ -107,6 +115,8 @@ class MqttBridge:
             tg.create_task(self._inbound(), name="mqtt.inbound")
             if self._forward is not None:
                 tg.create_task(self._forwarder(self._forward), name="mqtt.forward")
+            if self._inputs and self._read_input is not None:
+                tg.create_task(self._poll_inputs(self._read_input), name="mqtt.inputs")
             started()
 
     # -- outbound ----------------------------------------------------------------------------
@@ -115,17 +125,29 @@ class MqttBridge:
         """One sensor reading to `<base>/sensor/<sensor>` (not retained)."""
         shown = value if math.isfinite(value) else None
         body = {"value": shown, "unit": unit, "time_us": time_us}
-        self.client.publish(Message(self.topics.sensor(sensor), _json(body)))
+        self.client.publish(Message(self.topics.sensor(sensor), encode(body)))
 
     def publish_state(self, attributes: Mapping[str, str]) -> None:
         """The twin as retained `<base>/state`, and each changed `gpio.<output>` value."""
-        self._state = _json(dict(sorted(attributes.items())))
+        shown = {k: v for k, v in sorted(attributes.items()) if k != STATUS_KEY}
+        self._state = encode(shown)
         self.client.publish(Message(self.topics.state, self._state, retain=True, qos=1))
         for key, value in attributes.items():
-            if key.startswith(OUTPUT_PREFIX) and self._output_values.get(key) != value:
-                self._output_values[key] = value
-                topic = self.topics.output(key.removeprefix(OUTPUT_PREFIX))
-                self.client.publish(Message(topic, value.encode(), retain=True, qos=1))
+            name = key.removeprefix(OUTPUT_PREFIX)
+            if key.startswith(OUTPUT_PREFIX) and self._output_values.get(name) != value:
+                self._output_values[name] = value
+                self._retain(self.topics.output(name), value)
+
+    def publish_input(self, name: str, value: float) -> None:
+        """An input's reading, retained at `<base>/input/<name>` when it changed."""
+        shown = f"{value:g}" if math.isfinite(value) else ""
+        if any(i.name == name for i in self._inputs) and self._input_values.get(name) != shown:
+            self._input_values[name] = shown
+            self._retain(self.topics.input(name), shown)
+
+    def _retain(self, topic: str, value: str | bytes) -> None:
+        payload = value.encode() if isinstance(value, str) else value
+        self.client.publish(Message(topic, payload, retain=True, qos=1))
 
     def publish_room_metadata(self, metadata: str) -> None:
         """The room's metadata, retained (empty metadata clears the retained message)."""
@@ -133,20 +155,45 @@ class MqttBridge:
         self.client.publish(message)
 
     def _on_connected(self) -> None:
-        publish = self.client.publish
-        publish(Message(self.topics.availability, b"online", retain=True, qos=1))
+        """Everything retained again: a broker without persistence forgot it all."""
+        self._retain(self.topics.availability, "online")
         if self._state is not None:
-            publish(Message(self.topics.state, self._state, retain=True, qos=1))
-        if self.config.discovery:
-            for config in discovery_configs(
-                self.topics,
-                identity=self.identity,
-                version=__version__,
-                model=self._model,
-                sensors=self._sensors,
-                outputs=self._outputs,
-            ):
-                publish(Message(config.topic, config.encoded(), retain=True, qos=1))
+            self._retain(self.topics.state, self._state)
+        if self._current_outputs is not None:
+            current = self._current_outputs()
+            self._output_values.update({k: f"{v:g}" for k, v in current.items()})
+        for name, value in self._output_values.items():
+            self._retain(self.topics.output(name), value)
+        for name, value in self._input_values.items():
+            self._retain(self.topics.input(name), value)
+        if not self.config.discovery:
+            return
+        for spec in self._outputs:
+            self._retain(self.topics.output_info(spec.name), encode(output_info(spec)))
+        for config in discovery_configs(
+            self.topics,
+            identity=self.identity,
+            version=__version__,
+            model=self._model,
+            sensors=self._sensors,
+            outputs=self._outputs,
+            inputs=self._inputs,
+            ha_caller=self.config.ha_caller,
+        ):
+            self._retain(config.topic, config.encoded())
+
+    async def _poll_inputs(self, read: ReadInput) -> None:
+        """Every input's reading each `input_period_s` (read off the loop: sensors may block)."""
+        while True:
+            for spec in self._inputs:
+                try:
+                    value = await asyncio.to_thread(read, spec.name)
+                except EdgeError as exc:
+                    _LOGGER.debug("MQTT: input %s not read: %s", spec.name, exc)
+                    continue
+                binary = spec.kind in (InputKind.BUTTON, InputKind.DIGITAL)
+                self.publish_input(spec.name, float(round(value)) if binary else value)
+            await asyncio.sleep(self.config.input_period_s)  # a sampling period
 
     # -- inbound -----------------------------------------------------------------------------
 
@@ -169,10 +216,16 @@ class MqttBridge:
     async def _command(self, message: Message, method: str, who: str) -> None:
         caller = f"mqtt:{who or 'local'}"
         reply: dict[str, object]
+        if message.retain and not message.payload:
+            return  # a retained command being cleared (by us, below): nothing to run
         try:
             if message.retain:
-                raise RpcError(BridgeErrorCode.INVALID_PAYLOAD, "retained commands are ignored")
-            payload = _text(message.payload)
+                self._retain(message.topic, b"")  # else it replays on every subscribe
+                raise invalid(
+                    "retained commands are refused (and cleared from the broker): publish "
+                    "commands with retain off"
+                )
+            payload = text(message.payload)
             if method not in self.config.commands or self._dispatch is None:
                 accepted = ", ".join(self.config.commands) if self._dispatch else "none"
                 raise RpcError(
@@ -180,7 +233,7 @@ class MqttBridge:
                     f"method {method!r} is not accepted over MQTT (accepted: {accepted})",
                 )
             result = await self._dispatch(method, caller, payload)
-            reply = {"ok": True, "result": _parsed(result)}
+            reply = {"ok": True, "result": parsed(result)}
         except RpcError as exc:
             self.rejected_commands += 1
             _LOGGER.info("MQTT command %s from %r refused: %s", method, caller, exc.message)
@@ -190,7 +243,7 @@ class MqttBridge:
             _LOGGER.exception("MQTT command %s from %r failed", method, caller)
             error = {"code": int(BridgeErrorCode.INTERNAL), "message": "internal error"}
             reply = {"ok": False, "error": error}
-        self.client.publish(Message(self.topics.reply(method, who), _json(reply), qos=1))
+        self.client.publish(Message(self.topics.reply(method, who), encode(reply), qos=1))
 
     def _remember(self, message: Message) -> None:
         self._remembered.pop(message.topic, None)
@@ -214,10 +267,10 @@ class MqttBridge:
         data = self._request(caller, payload, self.config.publish_allow, ("payload", "retain"))
         body, retain = data.get("payload", ""), data.get("retain", False)
         if not isinstance(body, str) or not isinstance(retain, bool):
-            raise _invalid("payload must be a string and retain true or false")
+            raise invalid("payload must be a string and retain true or false")
         topic = str(data["topic"])
         self.client.publish(Message(topic, body.encode(), retain=retain, qos=1))
-        return _json({"topic": topic, "queued": self.client.state.value != "connected"}).decode()
+        return encode({"topic": topic, "queued": self.client.state.value != "connected"}).decode()
 
     async def rpc_read(self, caller: str, payload: str) -> str:
         """`{"topic"}` -> the last value seen (retained ones included) on an allowed topic."""
@@ -225,62 +278,23 @@ class MqttBridge:
         message = self._remembered.get(topic)
         if message is None:
             raise RpcError(BridgeErrorCode.NO_VALUE, f"no value seen on {topic!r}")
-        text = _text(message.payload)
-        return _json({"topic": topic, "payload": text, "retained": message.retain}).decode()
+        body = text(message.payload)
+        return encode({"topic": topic, "payload": body, "retained": message.retain}).decode()
 
     def _request(
         self, caller: str, payload: str, allowed: tuple[str, ...], optional: tuple[str, ...]
     ) -> dict[str, object]:
         if not any(fnmatch.fnmatchcase(caller, p) for p in self.config.rpc_allow):
             raise RpcError(BridgeErrorCode.ACCESS_DENIED, f"{caller!r} may not use MQTT")
-        data = _object(payload)
+        data = json_object(payload)
         unknown = sorted(set(data) - {"topic", *optional})
         if unknown:
-            raise _invalid(f"unknown field(s): {', '.join(unknown)}")
+            raise invalid(f"unknown field(s): {', '.join(unknown)}")
         topic = data.get("topic")
         if not isinstance(topic, str):
-            raise _invalid("topic: expected a string")
+            raise invalid("topic: expected a string")
         if (error := topic_error(topic)) is not None:
-            raise _invalid(error)
+            raise invalid(error)
         if not matches_any(allowed, topic):
             raise RpcError(BridgeErrorCode.ACCESS_DENIED, f"topic {topic!r} is not allowed")
         return data
-
-
-def _invalid(message: str) -> RpcError:
-    return RpcError(BridgeErrorCode.INVALID_PAYLOAD, message)
-
-
-def _text(payload: bytes) -> str:
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        raise _invalid(f"payload is {len(payload)} bytes, over {MAX_PAYLOAD_BYTES}")
-    try:
-        text = payload.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise _invalid(f"payload is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    if text.strip():
-        _object(text)
-    return text
-
-
-def _object(text: str) -> dict[str, object]:
-    if len(text.encode("utf-8", "replace")) > MAX_PAYLOAD_BYTES:
-        raise _invalid(f"payload over {MAX_PAYLOAD_BYTES} bytes")
-    try:
-        data = json.loads(text) if text.strip() else {}
-    except json.JSONDecodeError as exc:
-        raise _invalid(f"payload is not JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise _invalid("payload must be a JSON object")
-    return data
-
-
-def _parsed(result: str) -> object:
-    try:
-        return json.loads(result)
-    except json.JSONDecodeError:
-        return result
-
-
-def _json(value: object) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()

@@ -10,68 +10,39 @@
 The socket is read and written through `loop.add_reader` / `add_writer`; keep-alive runs from
 `run`. Only the blocking connect (DNS, TCP, TLS handshake) runs off the loop, in the default
 executor. `run` reconnects forever with `Backoff`; publishes made while disconnected wait in a
-bounded outbox (oldest dropped and counted). This is the only module that imports paho.
+bounded outbox (oldest dropped and counted), sent after `on_connected`'s own messages. This is
+the only module that imports paho.
+
+MQTT 5 (mosquitto 1.6 or later), clean start, and every subscription with "retain as
+published": a message its publisher retained arrives with `retain` set even when it is
+delivered live (MQTT 3.1.1 clears the flag then), so retained commands can be told apart.
+Cancelling `run` says goodbye: `farewell`, its acknowledgement (bounded wait), DISCONNECT.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
-import enum
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from paho.mqtt import client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from edge.backoff import Backoff
+from edge.mqtt.settings import Message, MqttSettings, MqttState
+
+__all__ = ["AsyncMqttClient", "Message", "MqttSettings", "MqttState"]
 
 _LOGGER = logging.getLogger(__name__)
 
 MISC_INTERVAL_S = 1.0
 """How often paho's keep-alive bookkeeping (`loop_misc`) runs."""
+GOODBYE_TIMEOUT_S = 2.0
+"""Longest wait for the broker to acknowledge `farewell` before DISCONNECT."""
 _CREDENTIAL_HINTS = ("not authori", "bad user name", "password")
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    """One MQTT message, either way."""
-
-    topic: str
-    payload: bytes
-    retain: bool = False
-    qos: int = 0
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MqttSettings:
-    """Where and how to connect."""
-
-    host: str
-    port: int = 1883
-    client_id: str = ""
-    username: str = ""
-    password: str = field(default="", repr=False)
-    tls: bool = False
-    ca_file: str = ""
-    """CA bundle for TLS; empty = the system's."""
-    keepalive_s: int = 30
-    connect_timeout_s: float = 10.0
-    will: Message | None = None
-    """Published by the broker if we vanish without a clean disconnect."""
-    outbox_size: int = 1000
-    """Publishes held while disconnected; when full the oldest is dropped and counted."""
-    inbox_size: int = 256
-    """Received messages not yet taken by `receive`; when full the newest is dropped, counted."""
-    backoff: Backoff = field(default_factory=lambda: Backoff(base_s=1.0, cap_s=30.0))
-
-
-class MqttState(enum.Enum):
-    DISCONNECTED = "disconnected"
-    CONNECTING = "connecting"
-    CONNECTED = "connected"
+_OPTIONS = SubscribeOptions(qos=1, retainAsPublished=True)
 
 
 class AsyncMqttClient:
@@ -96,12 +67,16 @@ class AsyncMqttClient:
         self._filters: list[str] = []
         self._connack: asyncio.Future[Any] | None = None
         self._lost = asyncio.Event()
+        self._farewell_mid = -1
+        self._farewell_acked = asyncio.Event()
         self._sock: Any = None
         self._client = self._make_client()
 
     def _make_client(self) -> paho.Client:
         s = self.settings
-        client = paho.Client(CallbackAPIVersion.VERSION2, client_id=s.client_id, clean_session=True)
+        client = paho.Client(
+            CallbackAPIVersion.VERSION2, client_id=s.client_id, protocol=paho.MQTTv5
+        )
         client.connect_timeout = s.connect_timeout_s
         if s.username:
             client.username_pw_set(s.username, s.password or None)
@@ -112,17 +87,24 @@ class AsyncMqttClient:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_publish = self._on_publish
         return client
 
     # -- public ------------------------------------------------------------------------------
 
     def publish(self, message: Message) -> None:
-        """Send now if connected, else hold in the outbox (oldest dropped when full)."""
+        """Send now if connected, else hold in the outbox (oldest dropped when full).
+
+        A retained message replaces one still waiting for the same topic: only the last value
+        of a topic matters, and replaying older ones after a reconnect makes it flicker."""
         if self.state is MqttState.CONNECTED:
             self._client.publish(
                 message.topic, message.payload, qos=message.qos, retain=message.retain
             )
             return
+        if message.retain:
+            for stale in [m for m in self._outbox if m.retain and m.topic == message.topic]:
+                self._outbox.remove(stale)
         if len(self._outbox) >= self.settings.outbox_size:
             self._outbox.popleft()
             self.dropped_outbound += 1
@@ -134,7 +116,7 @@ class AsyncMqttClient:
             return
         self._filters.append(topic_filter)
         if self.state is MqttState.CONNECTED:
-            self._client.subscribe(topic_filter, qos=1)
+            self._client.subscribe(topic_filter, options=_OPTIONS)
 
     async def receive(self) -> Message:
         """The next message on a subscribed topic."""
@@ -153,7 +135,10 @@ class AsyncMqttClient:
                 _LOGGER.warning("MQTT: %s; retrying in %.1f s", self.last_error, delay)
                 await asyncio.sleep(delay)
         finally:
-            self._close()
+            try:
+                await self._goodbye()
+            finally:
+                self._close()  # even if cancelled again while saying goodbye
 
     # -- connecting --------------------------------------------------------------------------
 
@@ -167,7 +152,9 @@ class AsyncMqttClient:
         loop = asyncio.get_running_loop()
         self._connack = loop.create_future()
         try:
-            await asyncio.to_thread(self._client.connect, s.host, s.port, s.keepalive_s)
+            await asyncio.to_thread(
+                self._client.connect, s.host, s.port, s.keepalive_s, clean_start=True
+            )
         except (OSError, ValueError) as exc:
             self._fail(f"broker {where} unreachable: {exc or type(exc).__name__}")
             return False
@@ -180,20 +167,20 @@ class AsyncMqttClient:
             return False
         if reason is None or reason.is_failure:
             text = str(reason) if reason is not None else "connection closed"
-            hint = (
-                " (check the [mqtt] username and password)"
-                if any(h in text.lower() for h in _CREDENTIAL_HINTS)
-                else ""
-            )
+            hint = ""
+            if any(h in text.lower() for h in _CREDENTIAL_HINTS):
+                hint = " (check the [mqtt] username and password)"
+            elif "protocol" in text.lower():
+                hint = " (the broker must speak MQTT 5, e.g. mosquitto 1.6 or later)"
             self._fail(f"broker {where} refused the connection: {text}{hint}")
             return False
         self.state = MqttState.CONNECTED
         _LOGGER.info("MQTT: connected to %s as %r", where, s.client_id)
         for topic_filter in self._filters:
-            self._client.subscribe(topic_filter, qos=1)
+            self._client.subscribe(topic_filter, options=_OPTIONS)
+        self.on_connected()  # "online" and current state first, then what waited
         while self._outbox:
             self.publish(self._outbox.popleft())
-        self.on_connected()
         return True
 
     async def _serve(self) -> None:
@@ -246,12 +233,28 @@ class AsyncMqttClient:
     def _writable(self) -> None:
         self._client.loop_write()
 
+    async def _goodbye(self) -> None:
+        """Publish `farewell` and wait (bounded) until the broker acknowledged it.
+
+        By then every earlier acknowledgement has been read too: closing a socket with unread
+        data makes the kernel reset the connection, and the broker then loses our DISCONNECT
+        (and publishes the Will instead).
+        """
+        if self.state is not MqttState.CONNECTED or self.farewell is None:
+            return
+        f = self.farewell
+        self._farewell_acked.clear()
+        info = self._client.publish(f.topic, f.payload, qos=max(f.qos, 1), retain=f.retain)
+        self._farewell_mid = info.mid
+        try:
+            async with asyncio.timeout(GOODBYE_TIMEOUT_S):
+                await self._farewell_acked.wait()  # set on its PUBACK, or when the link drops
+        except TimeoutError:
+            _LOGGER.warning("MQTT: the broker did not acknowledge our goodbye in time")
+
     def _close(self) -> None:
-        """Say goodbye (farewell, DISCONNECT) if connected, without awaiting."""
-        if self.state is MqttState.CONNECTED:
-            if self.farewell is not None:
-                f = self.farewell
-                self._client.publish(f.topic, f.payload, qos=f.qos, retain=f.retain)
+        """DISCONNECT if connected, without awaiting."""
+        if self.state is MqttState.CONNECTED and not self._lost.is_set():
             self._client.disconnect()
             for _ in range(16):  # small packets on a non-blocking socket: usually one pass
                 if self._client.loop_write() != MQTTErrorCode.MQTT_ERR_SUCCESS:
@@ -274,6 +277,11 @@ class AsyncMqttClient:
         if self.state is MqttState.CONNECTED:
             self.last_error = f"connection to the broker lost: {reason}"
         self._lost.set()
+        self._farewell_acked.set()  # nothing more will be acknowledged
+
+    def _on_publish(self, _c: Any, _u: Any, mid: int, _reason: Any, _props: Any) -> None:
+        if mid == self._farewell_mid:
+            self._farewell_acked.set()
 
     def _on_message(self, _c: Any, _u: Any, message: Any) -> None:
         item = Message(message.topic, bytes(message.payload), bool(message.retain), message.qos)

@@ -11,6 +11,8 @@ client_id = ""                 # empty = "edge-<identity>"
 base_topic = "edge/{identity}" # every topic of this device lives under it
 discovery_prefix = "homeassistant"
 discovery = true               # publish Home Assistant discovery configs
+ha_caller = "mqtt:ha"          # who Home Assistant's commands come from (for allow-lists)
+input_period_s = 1.0           # how often inputs are read for `<base>/input/<name>`
 keepalive_s = 30
 outbox_size = 1000             # publishes held while the broker is away (oldest dropped)
 commands = ["gpio.list", "gpio.set", "gpio.pulse", "gpio.read", "gpio.lease"]
@@ -22,12 +24,14 @@ rpc_allow = []                 # room identities (shell patterns) allowed mqtt.p
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from edge.fields import Table
 from edge.mqtt.topics import filter_error, level, topic_error
 
+HA_CALLER = re.compile(r"mqtt:[A-Za-z0-9_-]+")
 DEFAULT_COMMANDS = ("gpio.list", "gpio.set", "gpio.pulse", "gpio.read", "gpio.lease")
 
 
@@ -46,6 +50,10 @@ class MqttConfig:
     base_topic: str = "edge/{identity}"
     discovery_prefix: str = "homeassistant"
     discovery: bool = True
+    ha_caller: str = "mqtt:ha"
+    """Home Assistant's commands arrive on `<base>/cmd/<method>/<who>` with this caller
+    (`mqtt:<who>`); GPIO allow-lists must name it for HA to actuate."""
+    input_period_s: float = 1.0
     keepalive_s: int = 30
     outbox_size: int = 1000
     commands: tuple[str, ...] = DEFAULT_COMMANDS
@@ -62,8 +70,8 @@ class MqttConfig:
 SCHEMA: Mapping[str, tuple[str, ...]] = {
     "mqtt": (
         "host", "port", "tls", "ca_file", "username", "password", "client_id", "base_topic",
-        "discovery_prefix", "discovery", "keepalive_s", "outbox_size", "commands",
-        "publish_allow", "read_allow", "forward", "rpc_allow",
+        "discovery_prefix", "discovery", "ha_caller", "input_period_s", "keepalive_s",
+        "outbox_size", "commands", "publish_allow", "read_allow", "forward", "rpc_allow",
     ),
 }  # fmt: skip
 
@@ -89,6 +97,10 @@ def parse_mqtt(table: Table) -> MqttConfig:
     prefix = table.string("discovery_prefix", max_bytes=256) or d.discovery_prefix
     _check_topic(table, "discovery_prefix", prefix, wildcards=False)
     discovery = table.boolean("discovery", d.discovery)
+    ha_caller = table.string("ha_caller", max_bytes=64) if table.has("ha_caller") else d.ha_caller
+    if not HA_CALLER.fullmatch(ha_caller):
+        table.issue("ha_caller", f"expected 'mqtt:' and letters, digits, _ or -, got {ha_caller!r}")
+    input_period = table.number("input_period_s", d.input_period_s, low=0.05, high=3600.0)
     keepalive = table.number("keepalive_s", d.keepalive_s, low=5, high=3600, integer=True)
     outbox = table.number("outbox_size", d.outbox_size, low=1, high=100_000, integer=True)
     commands = table.strings("commands", d.commands)
@@ -109,6 +121,8 @@ def parse_mqtt(table: Table) -> MqttConfig:
         base_topic=base,
         discovery_prefix=prefix,
         discovery=discovery,
+        ha_caller=ha_caller,
+        input_period_s=float(input_period),
         keepalive_s=int(keepalive),
         outbox_size=int(outbox),
         commands=commands,

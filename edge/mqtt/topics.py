@@ -7,10 +7,13 @@ Every topic of one edge lives under a base, by default `edge/<identity>`:
     <base>/room/metadata         the LiveKit room's metadata, retained
     <base>/sensor/<sensor>       one reading: {"value", "unit", "time_us"}
     <base>/output/<output>       an output's current value, retained
+    <base>/output/<output>/info  what Home Assistant shows of it: {"max_hold_s", ...}, retained
+    <base>/input/<input>         an input's current reading, retained
     <base>/cmd/<method>[/<who>]  a command; the payload is the method's JSON payload
     <base>/reply/<method>[/<who>]  its answer: {"ok": true, "result"} or {"ok": false, "error"}
 
-Home Assistant discovery configs go to `<prefix>/<component>/<node_id>/<object_id>/config`.
+Home Assistant discovery configs go to `<prefix>/<component>/<node_id>/<object_id>/config`;
+Home Assistant accepts only `[a-zA-Z0-9_-]` in node and object ids (`object_id` makes one).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from dataclasses import dataclass
 MAX_TOPIC_BYTES = 65_535
 """The MQTT limit on a topic's UTF-8 length."""
 _UNSAFE_LEVEL = re.compile(r"[^A-Za-z0-9_.-]+")
+_UNSAFE_ID = re.compile(r"[^A-Za-z0-9_-]+")
 
 
 def topic_error(topic: str) -> str | None:
@@ -81,6 +85,12 @@ def level(name: str) -> str:
     return cleaned or "_"
 
 
+def object_id(name: str) -> str:
+    """`name` as a Home Assistant node or object id (`[a-zA-Z0-9_-]` only)."""
+    cleaned = _UNSAFE_ID.sub("_", name).strip("_")
+    return cleaned or "_"
+
+
 def base_topic(template: str, identity: str) -> str:
     """The base topic: `template` with `{identity}` replaced by a topic-safe identity."""
     return template.replace("{identity}", level(identity)).rstrip("/")
@@ -116,6 +126,12 @@ class Topics:
     def output(self, name: str) -> str:
         return f"{self.base}/output/{level(name)}"
 
+    def output_info(self, name: str) -> str:
+        return f"{self.output(name)}/info"
+
+    def input(self, name: str) -> str:
+        return f"{self.base}/input/{level(name)}"
+
     def command(self, method: str, who: str = "") -> str:
         return f"{self.base}/cmd/{method}" + (f"/{level(who)}" if who else "")
 
@@ -132,5 +148,6 @@ class Topics:
             return None
         return parts[0], parts[1] if len(parts) == 2 else ""
 
-    def discovery(self, component: str, node_id: str, object_id: str) -> str:
-        return f"{self.discovery_prefix}/{component}/{level(node_id)}/{level(object_id)}/config"
+    def discovery(self, component: str, node: str, entity: str) -> str:
+        """`node` and `entity` are made ids (see `object_id`)."""
+        return f"{self.discovery_prefix}/{component}/{object_id(node)}/{object_id(entity)}/config"

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Protocol
 
 from edge.telemetry.codec import Value
-from edge.telemetry.spec import SensorKind, SensorSpec
+from edge.telemetry.spec import BUILTIN_UNITS, SensorKind, SensorSpec
 
 VCGENCMD_TIMEOUT_S = 2.0
 
@@ -213,24 +213,24 @@ def build_sensor(
 
     `read_input` reads a GPIO input by name (the daemon passes the GPIO service's).
     """
-    unit = spec.unit
+    unit = spec.unit or BUILTIN_UNITS.get(spec.kind, "")
     match spec.kind:
         case SensorKind.GPIO:
             return GpioSensor(spec.name, unit, spec.input, read_input)
         case SensorKind.SOC_TEMPERATURE:
             file = "sys/class/thermal/thermal_zone0/temp"
-            return FileSensor(spec.name, unit or "°C", file, _millidegrees, root)
+            return FileSensor(spec.name, unit, file, _millidegrees, root)
         case SensorKind.CPU_LOAD:
             return FileSensor(spec.name, unit, "proc/loadavg", _load1, root)
         case SensorKind.MEMORY:
-            return FileSensor(spec.name, unit or "%", "proc/meminfo", _memory_used_percent, root)
+            return FileSensor(spec.name, unit, "proc/meminfo", _memory_used_percent, root)
         case SensorKind.DISK:
-            return DiskUsage(spec.name, spec.path, unit or "%")
+            return DiskUsage(spec.name, spec.path, unit)
         case SensorKind.WIFI_SIGNAL:
             parse = _wifi_level(spec.interface)
-            return FileSensor(spec.name, unit or "dBm", "proc/net/wireless", parse, root)
+            return FileSensor(spec.name, unit, "proc/net/wireless", parse, root)
         case SensorKind.THROTTLED:
-            return Throttled(spec.name, unit or "flags")
+            return Throttled(spec.name, unit)
         case SensorKind.SIMULATED:
             return SimulatedSensor(
                 spec.name,

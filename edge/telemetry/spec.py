@@ -53,6 +53,15 @@ class SensorKind(enum.Enum):
     GPIO = "gpio"
 
 
+BUILTIN_UNITS = {
+    SensorKind.SOC_TEMPERATURE: "°C",
+    SensorKind.MEMORY: "%",
+    SensorKind.DISK: "%",
+    SensorKind.WIFI_SIGNAL: "dBm",
+    SensorKind.THROTTLED: "flags",
+}
+"""The unit of a kind's readings when the config gives none."""
+
 _TARGET = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
 
 

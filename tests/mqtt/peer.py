@@ -43,6 +43,11 @@ class MqttPeer:
         with self._lock:
             return [s for s in self._seen if s.topic == topic]
 
+    def all(self) -> list[Seen]:
+        """Everything received so far, in arrival order."""
+        with self._lock:
+            return list(self._seen)
+
     def last(self, topic: str) -> bytes | None:
         found = self.seen(topic)
         return found[-1].payload if found else None

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import select
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -66,7 +68,7 @@ async def test_broker_outage_is_retried_with_backoff_and_the_outbox_is_delivered
         await assert_eventually(lambda: client.state is not MqttState.CONNECTED)
         lost_at, attempts_at_loss = time.monotonic(), client.attempts
         for n in range(3):  # outbox holds 2: the first is dropped
-            client.publish(Message("t/outbox", f"m{n}".encode(), retain=True, qos=1))
+            client.publish(Message(f"t/outbox/{n}", f"m{n}".encode(), retain=True, qos=1))
         assert client.dropped_outbound == 1
         await assert_eventually(lambda: client.attempts >= attempts_at_loss + 3)
         assert "unreachable" in client.last_error
@@ -76,9 +78,10 @@ async def test_broker_outage_is_retried_with_backoff_and_the_outbox_is_delivered
         await assert_eventually(lambda: client.state is MqttState.CONNECTED, timeout=10)
         peer = MqttPeer(private_mosquitto.host, private_mosquitto.port)
         try:
-            peer.subscribe("t/outbox")
-            await assert_eventually(lambda: peer.last("t/outbox") == b"m2")
-            assert [s.payload for s in peer.seen("t/outbox")] == [b"m2"]  # retained: the last
+            peer.subscribe("t/outbox/#")
+            await assert_eventually(lambda: peer.last("t/outbox/2") == b"m2")
+            await assert_eventually(lambda: peer.last("t/outbox/1") == b"m1")
+            assert peer.seen("t/outbox/0") == []  # the oldest was dropped
         finally:
             peer.close()
 
@@ -103,3 +106,46 @@ async def test_wrong_credentials_are_reported_and_retried_slowly(
     )
     async with running(right):
         await assert_eventually(lambda: right.state is MqttState.CONNECTED)
+
+
+async def test_stopping_says_offline_then_disconnect_even_with_unread_acknowledgements(
+    mosquitto: Broker, mqtt_peer: MqttPeer
+) -> None:
+    """A socket closed with unread data is reset by the kernel, and the broker then drops our
+    DISCONNECT and fires the Will: the goodbye must read the broker's acknowledgements first."""
+    client_id = f"bye-{uuid4().hex[:8]}"
+    availability = f"edge/{client_id}/availability"
+    offline = Message(availability, b"offline", retain=True, qos=1)
+    client = AsyncMqttClient(
+        MqttSettings(host=mosquitto.host, port=mosquitto.port, client_id=client_id, will=offline)
+    )
+    client.farewell = offline
+    mqtt_peer.subscribe(availability)
+    task = asyncio.create_task(client.run(), name="test.mqtt-client")
+    try:
+        await assert_eventually(lambda: client.state is MqttState.CONNECTED)
+        for n in range(20):
+            client.publish(Message(f"t/{client_id}", str(n).encode(), qos=1))
+        # Without yielding to the loop (whose reader would take them): write the publishes,
+        # wait until the broker's acknowledgements sit unread in our socket, then stop.
+        paho_client = client._client
+        paho_client.loop_write()
+        sock = paho_client.socket()
+        assert sock is not None
+        readable, _, _ = select.select([sock], [], [], 10.0)
+        assert readable
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await assert_eventually(
+            lambda: f"Received DISCONNECT from {client_id}" in mosquitto.log_path.read_text(),
+            message=lambda: mosquitto.log_path.read_text()[-1500:],
+        )
+        await assert_eventually(lambda: mqtt_peer.last(availability) == b"offline")
+        assert [s.payload for s in mqtt_peer.seen(availability)][-1:] == [b"offline"]
+        assert len([s for s in mqtt_peer.seen(availability) if s.payload == b"offline"]) == 1
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        mqtt_peer.publish(availability, b"", retain=True)

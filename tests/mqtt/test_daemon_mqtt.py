@@ -119,6 +119,9 @@ async def test_the_daemon_bridges_readings_commands_state_and_availability(
 
         assert await edge.stop(signal.SIGTERM) == 0
         assert peer.last(f"{BASE}/availability") == b"offline"
+        # A clean goodbye: "offline", then DISCONNECT (so the broker does not fire the Will).
+        log = mosquitto.log_path.read_text()
+        assert "Received DISCONNECT from edge-edge-mq" in log, log[-2000:]
         assert any("output relay -> 0 (daemon stopping)" in line for line in edge.lines)
     finally:
         await edge.kill()

@@ -44,3 +44,12 @@ def test_problems_are_reported_with_paths() -> None:
         "mqtt.publish_allow: topic filter 'a/#/b': '#' must be a whole last level",
         "mqtt.hots: unknown key (did you mean 'host'?)",
     ]
+
+
+def test_the_home_assistant_caller_is_an_mqtt_identity() -> None:
+    config, issues = parse({"ha_caller": "mqtt:homeassistant", "input_period_s": 0.5})
+    assert issues == []
+    assert (config.ha_caller, config.input_period_s) == ("mqtt:homeassistant", 0.5)
+    assert parse({})[0].ha_caller == "mqtt:ha"
+    _, issues = parse({"ha_caller": "ha/x"})
+    assert issues == ["mqtt.ha_caller: expected 'mqtt:' and letters, digits, _ or -, got 'ha/x'"]
