@@ -26,6 +26,8 @@ BUDGET_S = 1.0
 def implementations() -> dict[str, Callable[[bytes], int]]:
     """Every CRC32C implementation importable here, by a short name."""
     found: dict[str, Callable[[bytes], int]] = {}
+    checksum = importlib.import_module("edge.livekit.checksum")
+    checksum.prepare()  # google-crc32c's import, quiet where the compiled replacement is there
     python = importlib.import_module("google_crc32c.python")
     found["google-crc32c pure Python"] = python.value
     try:
