@@ -106,10 +106,9 @@ def prepare() -> None:
             importlib.import_module("google_crc32c")
         except ImportError:
             return  # aiortc's own import says so
-    replaced = _import_replacement() is not None
     for warning in caught:
         slow = str(warning.message).startswith(SLOW_WARNING)
-        if slow and replaced and issubclass(warning.category, RuntimeWarning):
+        if slow and issubclass(warning.category, RuntimeWarning) and _import_replacement():
             continue
         warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
 
