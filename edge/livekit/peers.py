@@ -25,7 +25,7 @@ from aiortc.sdp import SessionDescription, candidate_from_sdp
 from livekit.protocol import rtc as proto_rtc
 
 from edge.errors import PeerConnectionError
-from edge.livekit import ice, sctp, sctp_inbound
+from edge.livekit import checksum, ice, sctp, sctp_inbound
 from edge.livekit.liveness import StreamSample
 
 _LOGGER = logging.getLogger(__name__)
@@ -93,6 +93,7 @@ class PeerConnection:
     ) -> None:
         self.name = name
         sctp.tune()
+        checksum.install()
         sctp_inbound.install()
         ice.install()
         self._pc = RTCPeerConnection(configuration=configuration)

@@ -5,3 +5,8 @@
 one bounded handoff from capture threads) → `frames.EncodedFrame` / `frames.PcmFrame` → the
 aiortc tracks. Importing this package loads nothing heavy.
 """
+
+from edge.livekit import checksum
+
+# Before `tracks` imports aiortc (which imports google-crc32c): see edge.livekit.checksum.
+checksum.prepare()

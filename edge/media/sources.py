@@ -31,7 +31,7 @@ def open_video_source(
     if simulate or config.source is CameraKind.SYNTHETIC or cameras is not None:
         from edge.media.synthetic import SyntheticCameraSystem
 
-        system = cameras or SyntheticCameraSystem()
+        system = cameras or SyntheticCameraSystem(clip=config.clip)
         # the twin stands in for the encoder too: libx264, whatever the board would use
         config = dataclasses.replace(config, encoder=EncoderKind.SOFTWARE, device="")
         return CameraSource(config, api=system.api)

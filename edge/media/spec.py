@@ -12,6 +12,7 @@ framerate = 30.0            # synthetic: 15
 bitrate = 1500000           # bits per second
 keyframe_interval_s = 2.0   # periodic IDR; viewers' PLIs ask for extra ones (rate-limited)
 allow = []                  # who may call media.set / camera.snapshot on it; empty = nobody
+clip = ""                   # synthetic: replay this H.264 file instead of libx264 (edge.media.clip)
 
 [microphone]
 enabled = true
@@ -99,6 +100,9 @@ class CameraConfig:
     """Seconds between periodic IDRs; PLIs from viewers ask for extra ones."""
     allow: tuple[str, ...] = ()
     """Caller identity patterns allowed to call media.set and camera.snapshot; empty: nobody."""
+    clip: str = ""
+    """synthetic: a pre-encoded H.264 file replayed instead of encoding with libx264, for a
+    PyAV without it (PyPI's armv7l wheel); see edge.media.clip."""
 
     @property
     def keyframe_interval_frames(self) -> int:
@@ -143,7 +147,7 @@ SYNTHETIC_CAMERA = CameraConfig(
 SCHEMA: Mapping[str, tuple[str, ...]] = {
     "camera": (
         "enabled", "source", "encoder", "device", "name", "width", "height", "framerate",
-        "bitrate", "keyframe_interval_s", "allow",
+        "bitrate", "keyframe_interval_s", "allow", "clip",
     ),
     "microphone": (
         "enabled", "source", "device", "name", "sample_rate", "channels", "tone_hz", "allow",
@@ -174,6 +178,9 @@ def parse_camera(table: Table, *, board: BoardDefaults | None = None) -> CameraC
         table.issue("device", f"expected a camera number such as '0' for picamera2, got {device!r}")
     if device and source is CameraKind.SYNTHETIC:
         table.issue("device", "does not apply to a synthetic camera")
+    clip = table.string("clip", max_bytes=4096)
+    if clip and source is not CameraKind.SYNTHETIC:
+        table.issue("clip", f'applies to source = "synthetic" only, not {source.value}')
     name = _name(table, d.name)
     kind = "hardware" if encoder is EncoderKind.HARDWARE else "software"
     max_w, max_h = HARDWARE_MAX_SIZE if encoder is EncoderKind.HARDWARE else SOFTWARE_MAX_SIZE
@@ -209,6 +216,7 @@ def parse_camera(table: Table, *, board: BoardDefaults | None = None) -> CameraC
         bitrate=int(bitrate),
         keyframe_interval_s=float(interval),
         allow=allow,
+        clip=clip,
     )
 
 

@@ -70,19 +70,31 @@ class Output:
 class SyntheticCameraSystem:
     """The simulated camera connector: how many cameras are attached and which are open."""
 
-    def __init__(self, *, cameras: int = 1) -> None:
+    def __init__(self, *, cameras: int = 1, clip: str = "") -> None:
         self.cameras = cameras
         """Attached cameras; `Picamera2(n)` raises IndexError for n >= this."""
+        self.clip = clip
+        """A pre-encoded H.264 file replayed instead of running libx264 (edge.media.clip)."""
+        self._encoders: tuple[type[SoftwareH264Encoder], type[SoftwareH264Encoder]] = (
+            SoftwareH264Encoder,
+            LibavH264Encoder,
+        )
+        if clip:
+            self._encoders = (
+                type("ClipH264Encoder", (SoftwareH264Encoder,), {"clip": clip}),
+                type("ClipLibavH264Encoder", (LibavH264Encoder,), {"clip": clip}),
+            )
         self.opened: list[SyntheticPicamera2] = []
         """Cameras open right now (tests reach the encoder through them)."""
         self._lock = threading.Lock()
 
     def api(self) -> Picamera2Api:
         """picamera2's names, bound to this system; both encoder kinds are the libx264 twin."""
+        h264_encoder, libav_h264_encoder = self._encoders
         return Picamera2Api(
             picamera2=self.open_camera,
-            h264_encoder=SoftwareH264Encoder,
-            libav_h264_encoder=LibavH264Encoder,
+            h264_encoder=h264_encoder,
+            libav_h264_encoder=libav_h264_encoder,
             output=Output,
         )
 
@@ -306,6 +318,9 @@ class SoftwareH264Encoder:
     The twin of the SoC's encoder, and the real encoder of `edge.media.v4l2` cameras.
     """
 
+    clip: str = ""
+    """Set on the subclasses `SyntheticCameraSystem(clip=...)` makes: replay it, no libx264."""
+
     def __init__(
         self,
         bitrate: int | None = None,
@@ -419,7 +434,11 @@ class SoftwareH264Encoder:
         for out in self._output:
             out.outputframe(frame, keyframe, timestamp, packet, audio)
 
-    def _open_codec(self) -> av.video.codeccontext.VideoCodecContext:
+    def _open_codec(self) -> Any:
+        if self.clip:
+            from edge.media.clip import ClipStream, load_clip
+
+            return ClipStream(load_clip(self.clip))
         profile = X264_PROFILES.get((self.profile or "constrained baseline").lower())
         if profile is None:
             raise RuntimeError(f"Profile {self.profile} not recognised")

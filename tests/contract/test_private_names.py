@@ -196,6 +196,26 @@ async def test_aiortc_sctp_reads_the_timer_globals_we_set(monkeypatch: pytest.Mo
     await gatherer._connection.close()
 
 
+def test_aiortc_sctp_checksums_every_packet_with_the_crc32c_global(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # checksum.install() assigns `rtcsctptransport.crc32c`: it must be read at every packet
+    # serialized and parsed, not bound elsewhere at import.
+    calls: list[int] = []
+
+    def recording(data: bytes) -> int:
+        calls.append(len(data))
+        return 0x01020304
+
+    monkeypatch.setattr(rtcsctptransport, "crc32c", recording)
+    chunk = rtcsctptransport.DataChunk(flags=3)
+    chunk.user_data = b"x" * 100
+    packet = rtcsctptransport.serialize_packet(5000, 5000, 7, chunk)
+    assert packet[8:12] == (0x01020304).to_bytes(4, "little")
+    rtcsctptransport.parse_packet(packet)
+    assert len(calls) == 2
+
+
 def test_gpiozero_distance_sensor_has_a_stoppable_queue() -> None:
     # Input.close() stops a distance sensor's reader thread through `_queue` first.
     from gpiozero import DistanceSensor, SmoothedInputDevice

@@ -27,15 +27,19 @@ class EdgeProcess:
         cwd: Path,
         env: dict[str, str] | None = None,
         wrapper: Sequence[str] = (),
+        python: str = sys.executable,
     ) -> EdgeProcess:
-        """`wrapper` prefixes the command (e.g. `ip netns exec <ns>`); it must exec, not fork."""
+        """`wrapper` prefixes the command (e.g. `ip netns exec <ns>`); it must exec, not fork.
+
+        `python` is the interpreter as the wrapped command sees it (another root's, in a chroot).
+        """
         inherited = {
             k: v for k, v in os.environ.items() if not k.startswith(("LIVEKIT_", "GPIOZERO_"))
         }
         env = {**inherited, **(env or {})}
         proc = await asyncio.create_subprocess_exec(
             *wrapper,
-            sys.executable,
+            python,
             "-m",
             "edge",
             *args,
