@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import json
 from pathlib import Path
 
@@ -159,7 +160,7 @@ async def test_a_thousand_hostile_calls_leave_pss_within_ten_percent(
     wrong = await fire(peers, 1000)
 
     after = pss_kib(edge.proc.pid)
-    print(f"hostile calls: PSS {before} KiB -> {after} KiB")  # the figure, with -s
+    logging.getLogger(__name__).warning("hostile calls: PSS %d KiB -> %d KiB", before, after)
     assert not wrong, "\n".join(wrong[:20])
     assert after <= before * 1.10, f"PSS {before} KiB -> {after} KiB (+{after / before - 1:.1%})"
     # Still serving, and nothing reached a handler's traceback.
