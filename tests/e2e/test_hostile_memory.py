@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import logging
 import json
+import logging
+from collections.abc import Awaitable
 from pathlib import Path
 
 import pytest
@@ -143,6 +144,7 @@ async def test_a_thousand_hostile_calls_leave_pss_within_ten_percent(
         timeout=60,
         message=lambda: f"camera never live: {seen.attributes}; log:\n{edge.log()}",
     )
+
     # History to amplify: 4 sensors at 20 Hz; wait until an answer could carry 1000 readings.
     async def has_reading(seq: int) -> bool:
         reply = await peers["operator-1"].local.perform_rpc(
@@ -152,7 +154,10 @@ async def test_a_thousand_hostile_calls_leave_pss_within_ten_percent(
         )
         return bool(json.loads(reply)["count"])
 
-    await assert_eventually(lambda: has_reading(1000), timeout=90, interval=0.5)
+    reached: Awaitable[bool] = assert_eventually(
+        lambda: has_reading(1000), timeout=90, interval=0.5
+    )
+    await reached
     warm_up = await fire(peers, 2 * len(CALLS) * len(PEERS))
     assert not warm_up, "\n".join(warm_up)
     before = pss_kib(edge.proc.pid)
