@@ -225,8 +225,15 @@ class TelemetryService:
             write = functools.partial(self.outbox.append, samples, dropped_before=dropped)
             self._inflight = asyncio.get_running_loop().run_in_executor(None, write)
             try:
-                # Shielded: a cancelled writer leaves the append to finish; aclose() waits for it.
+                # Shielded: a cancelled writer lets the append finish and records it, so the
+                # spool and `last_seq` agree once run() has returned.
                 readings = await asyncio.shield(self._inflight)
+            except asyncio.CancelledError:
+                await asyncio.wait([self._inflight])
+                if not self._inflight.cancelled() and self._inflight.exception() is None:
+                    self.last_seq = self._inflight.result()[-1].seq
+                    self._appended.set()
+                raise
             except Exception:  # disk full, I/O error: count and carry on
                 _LOGGER.exception("could not spool %d reading(s); dropped", len(samples))
                 self._queue_dropped += dropped + len(samples)

@@ -98,6 +98,29 @@ async def test_a_failing_junk_or_absent_sensor_does_not_stop_the_others(
     assert any("gone unavailable" in e for e in service.events)
 
 
+async def test_cancelled_during_an_append_run_returns_with_that_append_recorded(
+    outbox: Outbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entered, release = threading.Event(), threading.Event()
+    real_append = outbox.append
+
+    def slow_append(*args: object, **kwargs: object) -> object:
+        entered.set()
+        release.wait(10)
+        return real_append(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(outbox, "append", slow_append)
+    service = TelemetryService(config("good"), outbox, sensors=[Scripted("good", "counts")])
+    task = asyncio.create_task(service.run(), name="test.telemetry")
+    await assert_eventually(entered.is_set)
+    task.cancel()
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await assert_eventually(lambda: outbox.last_seq >= 1)  # the append itself has finished
+    assert service.last_seq == outbox.last_seq
+
+
 async def test_a_hung_sensor_holds_one_read_and_the_others_keep_flowing(outbox: Outbox) -> None:
     hung, good = Scripted("hung", "hangs"), Scripted("good", "counts")
     service = TelemetryService(config("hung", "good"), outbox, sensors=[hung, good])
