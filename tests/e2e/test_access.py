@@ -122,11 +122,19 @@ TABLE: list[tuple[str, str, object, str | int]] = [
 ]
 
 
-async def answer(peer: OfficialPeer, method: str, payload: object) -> str | int:
+async def answer(
+    peer: OfficialPeer,
+    method: str,
+    payload: object,
+    *,
+    edge: str = EDGE,
+    timeout: float = 10,  # noqa: ASYNC109 - the RPC's own
+) -> str | int:
+    """ "ok" (the reply is JSON) or the error code; a str payload is sent as it is."""
     text = payload if isinstance(payload, str) else json.dumps(payload)
     try:
         reply = await peer.local.perform_rpc(
-            destination_identity=EDGE, method=method, payload=text, response_timeout=10
+            destination_identity=edge, method=method, payload=text, response_timeout=timeout
         )
     except rtc.RpcError as exc:
         return exc.code

@@ -18,9 +18,9 @@ from collections.abc import Awaitable
 from pathlib import Path
 
 import pytest
-from livekit import rtc
 
 from tests.conftest import OfficialPeerFactory
+from tests.e2e.test_access import OK, answer
 from tests.e2e.test_daemon import StartEdge, start_edge, write_config  # noqa: F401 - fixture
 from tests.helpers import assert_eventually
 from tests.official_peer import LiveKitServer, OfficialPeer
@@ -60,7 +60,6 @@ framerate = 5
 bitrate = 200000
 allow = ["operator-*"]
 """
-OK = "ok"
 DEEP = '{"device": ' + "[" * 1500 + "]" * 1500 + "}"
 BIG = json.dumps({"device": "lamp", "value": 1, "pad": "x" * 15_000})
 
@@ -89,17 +88,6 @@ def pss_kib(pid: int) -> int:
     raise AssertionError("no Pss line")
 
 
-async def answer(peer: OfficialPeer, method: str, payload: object) -> str | int:
-    text = payload if isinstance(payload, str) else json.dumps(payload)
-    try:
-        await peer.local.perform_rpc(
-            destination_identity=EDGE, method=method, payload=text, response_timeout=15
-        )
-    except rtc.RpcError as exc:
-        return exc.code
-    return OK
-
-
 async def fire(peers: dict[str, OfficialPeer], total: int) -> list[str]:
     """`total` calls of the mix, each peer with IN_FLIGHT at once; the unexpected answers."""
     plan = list(itertools.islice(itertools.cycle(CALLS), total))
@@ -111,7 +99,7 @@ async def fire(peers: dict[str, OfficialPeer], total: int) -> list[str]:
 
         async def one(method: str, payload: object, allowed: frozenset[str | int]) -> None:
             async with gate:
-                got = await answer(peers[identity], method, payload)
+                got = await answer(peers[identity], method, payload, edge=EDGE, timeout=15)
             if got not in allowed | {2004}:
                 wrong.append(f"{identity} {method}: {got}, want one of {sorted(map(str, allowed))}")
 
@@ -174,5 +162,6 @@ async def test_a_thousand_hostile_calls_leave_pss_within_ten_percent(
     assert not wrong, "\n".join(wrong[:20])
     assert after <= before * 1.10, f"PSS {before} KiB -> {after} KiB (+{after / before - 1:.1%})"
     # Still serving, and nothing reached a handler's traceback.
-    assert await answer(peers["operator-1"], "gpio.set", {"device": "lamp", "value": 1}) == OK
+    lamp_on = {"device": "lamp", "value": 1}
+    assert await answer(peers["operator-1"], "gpio.set", lamp_on, edge=EDGE) == OK
     assert not any("Traceback" in line for line in edge.lines), edge.log()
