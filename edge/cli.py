@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from edge import __version__
+from edge.allocator import limit_arenas
 from edge.config import (
     DEFAULT_TOKEN_TTL_S,
     LOG_LEVELS,
@@ -80,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    limit_arenas()  # before any thread allocates
     _setup_logging(args.log_level or "info")
     config = load_config(args.config, simulate=args.simulate)
     state = check_state_dir(config)

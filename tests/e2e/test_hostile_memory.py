@@ -5,7 +5,9 @@ big and deep payloads) come from four participants at once, 25 in flight each: i
 no permission, and an operator who may read history and take snapshots but asks for all of it,
 as fast as it can. PSS is read from the kernel (`/proc/<pid>/smaps_rollup`) after a warm-up
 round of the same calls and again after the 1000; the bound is 10 % (issue: 300 history calls
-took 63 to 141 MiB, never given back).
+took 63 to 141 MiB, never given back). Python's own heap grew by ~1 MB here even before the
+fix; what stayed was glibc's per-thread arenas (see `edge/allocator.py`): on a loaded machine
+PSS grew 12 to 27 % without the arena cap, under 2 % with it.
 """
 
 from __future__ import annotations
@@ -81,11 +83,13 @@ PEERS = ("intruder-1", "intruder-2", "intruder-3", "operator-1")
 IN_FLIGHT = 25
 
 
-def pss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-        if line.startswith("Pss:"):
-            return int(line.split()[1])
-    raise AssertionError("no Pss line")
+def memory_kib(pid: int) -> dict[str, int]:
+    """The kernel's memory figures for `pid` (`Pss`, `Pss_Anon`, `Anonymous`, ...) in KiB."""
+    figures: dict[str, int] = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+        key, value = line.split(":", 1)
+        figures[key] = int(value.split()[0])
+    return figures
 
 
 async def fire(peers: dict[str, OfficialPeer], total: int) -> list[str]:
@@ -114,11 +118,6 @@ async def fire(peers: dict[str, OfficialPeer], total: int) -> list[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    reason="open (issue 16): in a full-suite run PSS grew 94.6 -> 119.8 MB (+27 %); "
-    "alone it stayed within 10 %",
-    strict=False,
-)
 async def test_a_thousand_hostile_calls_leave_pss_within_ten_percent(
     start_edge: StartEdge,  # noqa: F811 - the fixture
     official_peer: OfficialPeerFactory,
@@ -153,14 +152,15 @@ async def test_a_thousand_hostile_calls_leave_pss_within_ten_percent(
     await reached
     warm_up = await fire(peers, 2 * len(CALLS) * len(PEERS))
     assert not warm_up, "\n".join(warm_up)
-    before = pss_kib(edge.proc.pid)
+    before = memory_kib(edge.proc.pid)
 
     wrong = await fire(peers, 1000)
 
-    after = pss_kib(edge.proc.pid)
-    logging.getLogger(__name__).warning("hostile calls: PSS %d KiB -> %d KiB", before, after)
+    after = memory_kib(edge.proc.pid)
+    logging.getLogger(__name__).warning("hostile calls: %s -> %s", before, after)
     assert not wrong, "\n".join(wrong[:20])
-    assert after <= before * 1.10, f"PSS {before} KiB -> {after} KiB (+{after / before - 1:.1%})"
+    pss = before["Pss"], after["Pss"]
+    assert pss[1] <= pss[0] * 1.10, f"PSS {pss[0]} KiB -> {pss[1]} KiB (+{pss[1] / pss[0] - 1:.1%})"
     # Still serving, and nothing reached a handler's traceback.
     lamp_on = {"device": "lamp", "value": 1}
     assert await answer(peers["operator-1"], "gpio.set", lamp_on, edge=EDGE) == OK
