@@ -8,6 +8,7 @@ config below); each row says what the answer must be: "ok" or an error code. Bad
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from livekit.protocol import models as proto_models
 
 from edge.livekit.room import Room, RoomOptions
 from tests.conftest import OfficialPeerFactory
+from tests.e2e.edge_process import EdgeProcess
 from tests.e2e.test_daemon import StartEdge, start_edge, write_config  # noqa: F401 - fixture
 from tests.helpers import assert_eventually
 from tests.official_peer import LiveKitServer, OfficialPeer, mint_token
@@ -142,6 +144,29 @@ async def answer(
     return OK
 
 
+async def start_and_watch(
+    start_edge: StartEdge,  # noqa: F811 - the fixture's value
+    official_peer: OfficialPeerFactory,
+    config: Path,
+    identity: str,
+    names: Sequence[str],
+) -> tuple[EdgeProcess, dict[str, OfficialPeer], rtc.RemoteParticipant]:
+    """`edge run --simulate` on `config`, official peers `names` in the room, its camera live.
+
+    Returns the daemon, the peers by name, and the daemon as the first peer sees it.
+    """
+    edge = await start_edge("run", "--config", str(config), "--simulate")
+    peers = {name: await official_peer(name) for name in names}
+    await edge.wait_line("joined room", timeout=60)
+    seen = await peers[names[0]].wait_participant(identity, timeout=30)
+    await assert_eventually(
+        lambda: seen.attributes.get("media.camera") == "live",
+        timeout=60,
+        message=lambda: f"camera never live: {seen.attributes}; log:\n{edge.log()}",
+    )
+    return edge, peers, seen
+
+
 async def test_every_identity_gets_exactly_its_answer_per_method_and_device(
     start_edge: StartEdge,  # noqa: F811 - the fixture
     official_peer: OfficialPeerFactory,
@@ -151,18 +176,8 @@ async def test_every_identity_gets_exactly_its_answer_per_method_and_device(
 ) -> None:
     config = write_config(tmp_path / "edge.toml", livekit_server, room_name, identity=EDGE)
     config.write_text(config.read_text() + ACCESS)
-    edge = await start_edge("run", "--config", str(config), "--simulate")
-    peers = {
-        name: await official_peer(name)
-        for name in ("intruder", "guest", "operator-1", "auditor", "auditor-2")
-    }
-    await edge.wait_line("joined room", timeout=60)
-    seen = await peers["operator-1"].wait_participant(EDGE, timeout=30)
-    await assert_eventually(
-        lambda: seen.attributes.get("media.camera") == "live",
-        timeout=60,
-        message=lambda: f"camera never live: {seen.attributes}; log:\n{edge.log()}",
-    )
+    names = ("operator-1", "intruder", "guest", "auditor", "auditor-2")
+    edge, peers, seen = await start_and_watch(start_edge, official_peer, config, EDGE, names)
     got = [(who, method, payload, await answer(peers[who], method, payload)) for (
         who, method, payload, _) in TABLE]  # fmt: skip
     wrong = [
