@@ -45,11 +45,7 @@ def _slug(heading: str) -> str:
     dropped, lower case, spaces to hyphens."""
     text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", heading)
     text = text.replace("`", "").lower()
-    kept = [
-        ch
-        for ch in text
-        if ch in " -_" or unicodedata.category(ch)[0] in ("L", "M", "N")
-    ]
+    kept = [ch for ch in text if ch in " -_" or unicodedata.category(ch)[0] in ("L", "M", "N")]
     return "".join(kept).replace(" ", "-")
 
 

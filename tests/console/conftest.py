@@ -18,7 +18,7 @@ ARTIFACTS = REPO_ROOT / ".cache" / "console-tests"
 """Screenshots of every test run land here."""
 DOCS_SCREENSHOT = REPO_ROOT / "docs" / "console.png"
 UPDATE_DOCS_ENV = "EDGE_UPDATE_SCREENSHOTS"
-"""Set to 1 to refresh the README's screenshot (kept opt-in so test runs leave git clean)."""
+"""Set to 1 to refresh docs/console.png (kept opt-in so test runs leave git clean)."""
 
 StartConsole = Callable[..., Awaitable[str]]
 StartEdge = Callable[..., Awaitable[EdgeProcess]]
@@ -128,7 +128,7 @@ async def start_edge(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIte
 
 
 async def save_screenshot(page: Browser, name: str, *, docs: bool = False) -> Path:
-    """Screenshot into the artifacts directory; with `docs` also the README's, when asked to."""
+    """Screenshot into the artifacts directory; with `docs` also docs/console.png, if asked."""
     path = await page.screenshot(ARTIFACTS / f"{name}.png")
     if docs and os.environ.get(UPDATE_DOCS_ENV) == "1":
         await page.screenshot(DOCS_SCREENSHOT)
