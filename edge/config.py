@@ -34,6 +34,13 @@ ENV_API_KEY = "LIVEKIT_API_KEY"
 ENV_API_SECRET = "LIVEKIT_API_SECRET"
 ENV_TOKEN = "LIVEKIT_TOKEN"
 LOG_LEVELS = ("debug", "info", "warning", "error")
+# Config keys whose value is a secret: a file holding one must not be readable by every user.
+SECRET_KEYS = (
+    ("livekit", "token"),
+    ("livekit", "api_secret"),
+    ("livekit", "token_url_auth"),
+    ("mqtt", "password"),
+)
 URL_SCHEMES = ("ws", "wss", "http", "https")
 MAX_NAME_BYTES = 256
 MAX_METADATA_BYTES = 65536
@@ -198,13 +205,24 @@ def load_config(
         config = dataclasses.replace(
             config, daemon=dataclasses.replace(config.daemon, state_dir=state_dir)
         )
-    livekit = data.get("livekit")
-    has_secret = isinstance(livekit, Mapping) and any(
-        livekit.get(key) for key in ("token", "api_secret")
-    )
-    if has_secret and path.stat().st_mode & 0o004:
-        _LOGGER.warning("%s holds a secret but every user can read it; restrict its mode", path)
+    secrets = held_secrets(data)
+    if secrets and path.stat().st_mode & 0o004:
+        _LOGGER.warning(
+            "%s holds %s but every user can read it; restrict its mode",
+            path,
+            ", ".join(secrets),
+        )
     return config
+
+
+def held_secrets(data: Mapping[str, object]) -> list[str]:
+    """The dotted names of the secrets (`SECRET_KEYS`) that a raw config table sets."""
+    held = []
+    for table, key in SECRET_KEYS:
+        section = data.get(table)
+        if isinstance(section, Mapping) and section.get(key):
+            held.append(f"{table}.{key}")
+    return held
 
 
 def parse_config(

@@ -339,6 +339,28 @@ def test_world_readable_file_with_a_secret_is_warned_about(
     assert str(path) in record.getMessage()
 
 
+def test_every_secret_in_a_world_readable_file_is_named(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="edge.config")
+    toml = """\
+[livekit]
+url = "wss://lk.example.org"
+room = "workshop"
+identity = "edge-pi-01"
+token_url = "https://tokens.example.org/edge"
+token_url_auth = "Bearer device-secret"
+
+[mqtt]
+host = "127.0.0.1"
+username = "edge"
+password = "broker-secret"
+"""
+    load_config(_write(tmp_path, toml, mode=0o644), env={})
+    [record] = caplog.records
+    assert "livekit.token_url_auth, mqtt.password" in record.getMessage()
+
+
 def test_world_readable_file_without_secrets_is_fine(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

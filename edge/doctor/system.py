@@ -8,7 +8,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
-from edge.config import Config, load_config
+from edge.config import Config, held_secrets, load_config
 from edge.doctor.context import SERVICE_USER, Context
 from edge.doctor.findings import Finding, fail, ok, warn
 from edge.doctor.probes import Probes, User
@@ -18,7 +18,6 @@ from edge.token import EARLIEST_PLAUSIBLE_TIME, iso_utc
 SPOOL_ROW_BYTES = 200
 """Disk a spooled reading takes in sqlite, generously (row, index, journal)."""
 MIB = 1024 * 1024
-SECRET_KEYS = (("livekit", "token"), ("livekit", "api_secret"), ("mqtt", "password"))
 
 
 def read_config(path: Path, probes: Probes) -> tuple[Config | None, Mapping[str, object], Finding]:
@@ -42,7 +41,7 @@ def check_secrets(ctx: Context) -> Finding:
         return ok("secrets", f"not checked: {exc.strerror}")
     mode = stat.S_IMODE(info.st_mode)
     fix = f"sudo chown root:{SERVICE_USER} {path} && sudo chmod 0640 {path}"
-    secrets = [f"{table}.{key}" for table, key in SECRET_KEYS if _has(ctx.raw, table, key)]
+    secrets = held_secrets(ctx.raw)
     if secrets and mode & stat.S_IROTH:
         held = ", ".join(secrets)
         return fail(
@@ -103,11 +102,6 @@ def _raw(path: Path) -> Mapping[str, object]:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return {}
-
-
-def _has(raw: Mapping[str, object], table: str, key: str) -> bool:
-    section = raw.get(table)
-    return isinstance(section, Mapping) and bool(section.get(key))
 
 
 def _readable_by(info: os.stat_result, user: User) -> bool:

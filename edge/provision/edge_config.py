@@ -69,7 +69,7 @@ def generated_config(
     """
     api_key, api_secret, token = (env.get(k, "") for k in (ENV_API_KEY, ENV_API_SECRET, ENV_TOKEN))
     lines = [
-        "# Written by `edge provision`; see the README, section Configuration, for more keys.",
+        "# Written by `edge provision`; see docs/configuration.md for more keys.",
         "[livekit]",
         f"url = {toml_string(url)}",
         f"room = {toml_string(room)}",
