@@ -263,7 +263,6 @@ class DeviceFacts:
     board_model: str
     version: str
     uptime_s: float
-    temperatures_c: Mapping[str, float] | None = None
     rtt_ms: float | None = None
     network_quality: str = ""
     lease_holder: str = ""
@@ -281,6 +280,4 @@ class DeviceFacts:
             "edge.lease": self.lease_holder,
             "edge.error": self.last_error[: MAX_VALUE_BYTES // 4] or None,
         }
-        for name, celsius in (self.temperatures_c or {}).items():
-            attributes[f"edge.temperature.{name}"] = f"{celsius:.1f}"
         return attributes

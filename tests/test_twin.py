@@ -198,13 +198,11 @@ def test_device_facts_become_edge_keys() -> None:
         board_model="Raspberry Pi 4 Model B",
         version="0.1.0",
         uptime_s=185.0,
-        temperatures_c={"soc": 48.26},
         rtt_ms=None,
     )
     attributes = facts.as_attributes()
     assert attributes["edge.status"] == "online"
     assert attributes["edge.uptime_s"] == "180"
-    assert attributes["edge.temperature.soc"] == "48.3"
     assert attributes["edge.rtt_ms"] is None  # unknown: deleted from the twin
 
 
