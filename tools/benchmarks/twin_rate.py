@@ -23,6 +23,7 @@ from pathlib import Path
 from edge.config import parse_config
 from edge.telemetry.codec import Sample
 from edge.telemetry.sensors import SimulatedSensor, build_sensor
+from edge.temperature_mirror import TemperatureMirror
 from edge.twin import DeviceFacts, Twin
 
 DEMO_SCRIPT = Path(__file__).resolve().parents[1] / "demo"
@@ -55,7 +56,7 @@ _PLACEHOLDERS = {
 
 
 def every_reading(sample: Sample, _now: float) -> dict[str, str | None]:
-    """Each °C reading straight into the twin."""
+    """Each °C reading straight into the twin (the daemon before the deadband)."""
     return {f"edge.temperature.{sample.sensor}": f"{float(sample.value):.1f}"}
 
 
@@ -141,13 +142,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=30.0, help="measured fake minutes")
     args = parser.parse_args(argv)
     for label, mirror in MIRRORS.items():
-        result = measure(mirror, minutes=args.minutes)
+        result = measure(mirror(), minutes=args.minutes)
         keys = ", ".join(f"{k} {n}" for k, n in sorted(result.keys.items(), key=lambda kv: -kv[1]))
         sys.stdout.write(f"{label}: {result.per_minute:.1f} updates/min ({keys})\n")
     return 0
 
 
-MIRRORS: dict[str, Mirror] = {"every reading mirrored": every_reading}
+MIRRORS: dict[str, Callable[[], Mirror]] = {
+    "every reading mirrored (before)": lambda: every_reading,
+    "deadbanded (the daemon now)": lambda: TemperatureMirror().changes,
+}
 
 
 if __name__ == "__main__":
