@@ -57,6 +57,7 @@ from edge.telemetry.outbox import Outbox
 from edge.telemetry.sampler import TelemetryService
 from edge.telemetry.spec import SensorKind
 from edge.telemetry.uplink import serve_telemetry
+from edge.temperature_mirror import TemperatureMirror
 from edge.token import inspect_token, iso_utc, require_set_clock, token_for
 from edge.twin import DeviceFacts
 
@@ -249,7 +250,7 @@ async def _session(daemon: _Daemon, board: SimulatedBoard | None) -> _Outcome:
             daemon.connection.joined(room=room.name, identity=lk.identity, now=time.monotonic())
             _connection_changed(daemon)
             try:
-                await _serve(room, daemon, board)
+                await _serve(room, daemon)
             finally:
                 daemon.refreshed_token = room.token if room.token != token else ""
             error = room.disconnect_error or ConnectionError_("disconnected")
@@ -271,7 +272,7 @@ async def _session(daemon: _Daemon, board: SimulatedBoard | None) -> _Outcome:
     return _Outcome(error, fatal=fatal, joined=True)
 
 
-async def _serve(room: Room, daemon: _Daemon, board: SimulatedBoard | None) -> None:
+async def _serve(room: Room, daemon: _Daemon) -> None:
     """Bind every service to the room and run until the room disconnects."""
     # One endpoint of each per session, created before any await: calls and streams that
     # arrive meanwhile are held by the room until these register.
@@ -300,11 +301,6 @@ async def _serve(room: Room, daemon: _Daemon, board: SimulatedBoard | None) -> N
         if daemon.telemetry is not None:
             uplink = serve_telemetry(room, daemon.telemetry, streams=streams, rpc=rpc)
             tasks.append(tg.create_task(uplink, name="daemon.telemetry-uplink"))
-        if board is not None:
-            period = daemon.config.simulation.sensor_period_s
-            tasks.append(
-                tg.create_task(_simulate(room, board, period), name="daemon.simulated-board")
-            )
         await room.wait_disconnected()
         for task in tasks:
             task.cancel()
@@ -355,13 +351,14 @@ async def _session_token(daemon: _Daemon) -> str:
 
 
 def _mirror_temperatures(telemetry: TelemetryService, twin: TwinPublisher) -> None:
-    """Readings in °C also appear in the twin as `edge.temperature.<sensor>`."""
+    """Readings in °C also appear in the twin as `edge.temperature.<sensor>`, deadbanded."""
     previous = telemetry.on_reading
+    mirror = TemperatureMirror()
 
     def on_reading(sample: Sample) -> None:
         previous(sample)
-        if sample.unit == "°C" and isinstance(sample.value, int | float):
-            twin.update({f"edge.temperature.{sample.sensor}": f"{sample.value:.1f}"})
+        if changes := mirror.changes(sample, time.monotonic()):
+            twin.update(changes)
 
     telemetry.on_reading = on_reading
 
@@ -435,18 +432,6 @@ def _describe(event: RoomEvent) -> None:
             _LOGGER.info("room connection ended: %s", reason)
         case _:
             _LOGGER.debug("%s", event)
-
-
-async def _simulate(room: Room, board: SimulatedBoard, period_s: float) -> None:
-    """Publish the simulated board's SoC temperature as a participant attribute."""
-    while True:
-        temperature = board.soc_temperature_c(time.time())
-        try:
-            await room.set_attributes({"sim.soc_temperature_c": f"{temperature:.1f}"})
-            _LOGGER.info("simulated board: SoC temperature %.1f °C", temperature)
-        except ConnectionError_ as exc:
-            _LOGGER.warning("simulated board: could not publish reading: %s", exc)
-        await asyncio.sleep(period_s)
 
 
 def _request_stop(stop: asyncio.Event, signum: int) -> None:

@@ -1,21 +1,16 @@
-"""SimulatedBoard: synthetic sensors for `edge run --simulate`, laptops and CI."""
+"""SimulatedBoard: what `edge run --simulate` says it runs on, for laptops and CI.
+
+Its readings come from `[[telemetry.sensors]]` with `kind = "simulated"`, like any sensor.
+"""
 
 from __future__ import annotations
 
-import math
-import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SimulatedBoard:
-    """A board whose SoC temperature drifts on a slow sine with a little noise."""
+    """A board that exists only in software."""
 
     model: str = "Simulated board (edge-participant)"
     """What `device_model` reports for this board."""
-    rng: random.Random = field(default_factory=random.Random)
-    """Source of noise; seed it for repeatable readings."""
-
-    def soc_temperature_c(self, now: float) -> float:
-        """A plausible SoC temperature for time `now` (seconds), in °C, one decimal."""
-        return round(48.0 + 6.0 * math.sin(now / 60.0) + self.rng.uniform(-0.3, 0.3), 1)

@@ -21,6 +21,8 @@ class Change:
     device: str
     value: float
     reason: str
+    failsafe: bool = False
+    """A fail-safe drives it safe (controller gone, link lost, hold expired, stopping)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,8 @@ class _State:
     """Who set the current non-safe value."""
     expires_at: float | None = None
     """When a non-safe value reverts to safe (hold, dead-man or pulse)."""
+    pulse: bool = False
+    """`expires_at` ends a pulse: going back is its normal end, not a fail-safe."""
     last_change: float = -math.inf
 
 
@@ -90,10 +94,11 @@ class Actuator:
             state.last_change = now
         state.value = value
         if safe:
-            state.controller, state.expires_at = None, None
+            state.controller, state.expires_at, state.pulse = None, None, False
             return Change(device, value, f"set to safe value by {caller}")
         state.controller = caller
         state.expires_at = expires_at
+        state.pulse = bool(pulse_s)
         what = f"pulse {pulse_s:g} s" if pulse_s else "set"
         return Change(device, value, f"{what} by {caller}")
 
@@ -120,7 +125,10 @@ class Actuator:
         changes = []
         for name, state in self._states.items():
             if state.expires_at is not None and now >= state.expires_at:
-                changes.append(self._to_safe(name, "hold time expired without renewal"))
+                if state.pulse:
+                    changes.append(self._to_safe(name, "pulse ended", failsafe=False))
+                else:
+                    changes.append(self._to_safe(name, "hold time expired without renewal"))
         return changes
 
     def next_deadline(self) -> float | None:
@@ -148,13 +156,13 @@ class Actuator:
     def revert(self, device: str, reason: str) -> Change:
         """Record `device` as back at its safe value (after its hardware failed)."""
         self._spec(device)
-        return self._to_safe(device, reason)
+        return self._to_safe(device, reason, failsafe=False)
 
-    def _to_safe(self, name: str, reason: str) -> Change:
+    def _to_safe(self, name: str, reason: str, *, failsafe: bool = True) -> Change:
         state = self._states[name]
         state.value = self.specs[name].safe_value
-        state.controller, state.expires_at = None, None
-        return Change(name, state.value, reason)
+        state.controller, state.expires_at, state.pulse = None, None, False
+        return Change(name, state.value, reason, failsafe=failsafe)
 
     def _live_lease(self, now: float) -> Lease | None:
         if self.lease is not None and now >= self.lease.expires_at:

@@ -22,6 +22,8 @@ _PEER_LOG = PeerLog(_LOGGER)
 
 LEASE_ATTRIBUTE = "edge.lease"
 """Participant attribute naming the controller-lease holder ("" when free)."""
+FAILSAFE_ATTRIBUTE = "edge.last_failsafe"
+"""`{"what": [outputs], "why": "...", "at": <Unix s>}` of the latest fail-safe (absent before)."""
 OUTPUT_ATTRIBUTE_PREFIX = "gpio."
 """`gpio.<output>` attributes carry each output's current value."""
 DESCRIBE_METHOD = "edge.describe"
@@ -107,6 +109,8 @@ def status_attributes(gpio: GpioService) -> dict[str, str]:
     """The GPIO part of our participant attributes."""
     lease = gpio.lease
     attributes = {LEASE_ATTRIBUTE: lease.holder if lease else ""}
+    if gpio.last_failsafe is not None:
+        attributes[FAILSAFE_ATTRIBUTE] = gpio.last_failsafe.as_json()
     for spec in gpio.config.outputs:
         attributes[OUTPUT_ATTRIBUTE_PREFIX + spec.name] = f"{gpio.actuator.value(spec.name):g}"
     return attributes

@@ -7,9 +7,11 @@ participant departures and link loss/restore.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from edge.errors import HardwareError, UnknownDevice
@@ -27,6 +29,23 @@ from edge.gpio.spec import GpioConfig
 _LOGGER = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FailSafe:
+    """The latest time a fail-safe drove outputs to their safe values."""
+
+    what: tuple[str, ...]
+    """The outputs it drove."""
+    why: str
+    """What triggered it ("controller 'x' left", "room connection lost for 10.0 s", ...)."""
+    at: float
+    """When, in Unix seconds."""
+
+    def as_json(self) -> str:
+        """`{"what": [...], "why": "...", "at": <Unix s>}`, compact."""
+        record = {"what": list(self.what), "why": self.why, "at": int(self.at)}
+        return json.dumps(record, separators=(",", ":"), ensure_ascii=False)
+
+
 class GpioService:
     """Outputs start safe; every fail-safe trigger drives them safe again."""
 
@@ -36,10 +55,14 @@ class GpioService:
         *,
         pin_factory: Any = None,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
         self.actuator = Actuator(config.outputs, lease_max_s=config.lease_max_s)
         self._clock = clock
+        self._wall_clock = wall_clock
+        self.last_failsafe: FailSafe | None = None
+        """The latest fail-safe (None: none since the daemon started)."""
         # A factory we open is ours to close; an injected one (tests, --simulate) is not.
         self._own_factory = None
         if pin_factory is None and (config.outputs or config.inputs):
@@ -91,14 +114,20 @@ class GpioService:
     def apply(self, changes: Iterable[Change]) -> None:
         """Drive the hardware; a failing pin is logged and does not stop the others."""
         changed = False
+        failsafe: list[Change] = []
         for change in changes:
             changed = True
+            if change.failsafe:
+                failsafe.append(change)
             try:
                 self._outputs[change.device].drive(change.value)
             except HardwareError as exc:
                 _LOGGER.error("%s", exc)
                 continue
             _LOGGER.info("output %s -> %g (%s)", change.device, change.value, change.reason)
+        if failsafe:
+            what = tuple(c.device for c in failsafe)
+            self.last_failsafe = FailSafe(what=what, why=failsafe[0].reason, at=self._wall_clock())
         if changed:
             self._wake.set()
             self.on_change()

@@ -4,14 +4,16 @@
     publisher.update({"gpio.relay": "1"})      # from any service, any time; never blocks
     await publisher.run(room)                  # one room session; cancel it when the room ends
 
-`run` wakes on each update, waits out the twin's coalescing interval and sends one
-`set_attributes` with only the changed keys. A refused `canUpdateOwnMetadata` grant is logged
+`run` wakes on each update, waits until the twin says an update is due (at once for an urgent
+key, else after its coalescing interval) and sends one `set_attributes` with only the changed
+keys. A refused `canUpdateOwnMetadata` grant is logged
 once, as an error that says what to fix, and publishing stops for that session.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -62,24 +64,19 @@ class TwinPublisher:
         """Publish to `room` until cancelled; `initial` = our attributes as the room has them."""
         self.twin.rejoined(initial or {})
         self.grant_missing = False
-        self._wake.set()
         while True:
-            await self._wake.wait()
             self._wake.clear()
-            while (due := self.twin.next_due(self._clock())) is not None:
-                delay = due - self._clock()
-                if delay > 0:
-                    await asyncio.sleep(delay)  # a rate limit, not synchronisation
-                update = self.twin.poll(self._clock())
-                if update is None:
-                    continue
-                if not await self._send(room, update):
-                    if self.grant_missing:
-                        return
-                    break  # retried on the next update or after the interval below
-            if not self._wake.is_set() and self.twin.pending():
-                await asyncio.sleep(self.twin.min_interval_s)
-                self._wake.set()
+            due = self.twin.next_due(self._clock())
+            delay = None if due is None else due - self._clock()
+            if delay is None or delay > 0:
+                # Until due, or sooner: an urgent change must not wait for a coalesced one.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(delay):
+                        await self._wake.wait()
+                continue
+            update = self.twin.poll(self._clock())
+            if update is not None and not await self._send(room, update) and self.grant_missing:
+                return
 
     async def _send(self, room: AttributeRoom, update: dict[str, str]) -> bool:
         try:

@@ -82,22 +82,32 @@ async def test_simulated_board_joins_publishes_and_leaves_cleanly_on_sigterm(
     tmp_path: Path,
 ) -> None:
     viewer = await official_peer("viewer")
-    config = write_config(tmp_path / "edge.toml", livekit_server, room_name, identity="edge-sim")
+    sensor = """
+[[telemetry.sensors]]
+name = "soc"
+kind = "simulated"
+period_s = 0.5
+unit = "°C"
+mean = 48.0
+amplitude = 6.0
+"""
+    config = write_config(
+        tmp_path / "edge.toml", livekit_server, room_name, identity="edge-sim", extra=sensor
+    )
     edge = await start_edge("run", "--config", str(config), "--simulate")
 
     seen = await viewer.wait_participant("edge-sim", timeout=30)
     assert seen.name == "Bench board"
     assert seen.attributes["location"] == "bench"
     assert seen.attributes["edge.status"] == "online"
-    await assert_eventually(
-        lambda: any(
-            identity == "edge-sim" and "sim.soc_temperature_c" in changed
-            for identity, changed in viewer.attribute_changes
-        ),
+    # The simulated board's temperature comes as any sensor's: one deadbanded attribute.
+    temperature = await assert_eventually(
+        lambda: viewer.remote("edge-sim").attributes.get("edge.temperature.soc"),  # type: ignore[union-attr]
         message=lambda: f"viewer saw {viewer.attribute_changes}; edge log:\n{edge.log()}",
     )
-    temperature = float(viewer.remote("edge-sim").attributes["sim.soc_temperature_c"])  # type: ignore[union-attr]
-    assert 30.0 < temperature < 70.0
+    assert 30.0 < float(temperature) < 70.0
+    attributes = viewer.remote("edge-sim").attributes  # type: ignore[union-attr]
+    assert not [key for key in attributes if key.startswith("sim.")], attributes
     rtt = await assert_eventually(
         lambda: viewer.remote("edge-sim").attributes.get("edge.rtt_ms"),  # type: ignore[union-attr]
         timeout=30,

@@ -110,7 +110,8 @@ def test_dead_man_interval_reverts_unless_renewed() -> None:
     assert act.poll(9.9) == []
     act.request(device="fan", value=0.7, caller="op-a", now=9.9)  # renewal
     assert act.poll(19.8) == []
-    assert act.poll(19.9) == [Change("fan", 0.0, "hold time expired without renewal")]
+    expired = Change("fan", 0.0, "hold time expired without renewal", failsafe=True)
+    assert act.poll(19.9) == [expired]
     assert act.value("fan") == 0
     assert act.controller("fan") is None
 
@@ -120,7 +121,7 @@ def test_hold_must_fit_within_the_dead_man_interval() -> None:
     with pytest.raises(InvalidValue, match=r"hold_s must be > 0 and <= 10 s"):
         act.request(device="fan", value=0.5, caller="op-a", now=0, hold_s=11)
     act.request(device="fan", value=0.5, caller="op-a", now=0, hold_s=2)
-    assert act.poll(2.0) == [Change("fan", 0.0, "hold time expired without renewal")]
+    assert act.poll(2.0) == [Change("fan", 0.0, "hold time expired without renewal", failsafe=True)]
 
 
 def test_pulse_returns_to_safe_after_its_duration() -> None:
@@ -128,7 +129,7 @@ def test_pulse_returns_to_safe_after_its_duration() -> None:
     change = act.request(device="relay", value=1, caller="op-a", now=5, pulse_s=0.5)
     assert change.reason == "pulse 0.5 s by op-a"
     assert act.poll(5.4) == []
-    assert [c.value for c in act.poll(5.5)] == [0.0]
+    assert act.poll(5.5) == [Change("relay", 0.0, "pulse ended")]  # its end, not a fail-safe
 
 
 def test_controller_leaving_makes_only_its_outputs_safe() -> None:
@@ -136,7 +137,7 @@ def test_controller_leaving_makes_only_its_outputs_safe() -> None:
     act.request(device="relay", value=1, caller="op-anna", now=0)
     act.request(device="motor", value=0.5, caller="op-ben", now=0)
     changes = act.participant_left("op-anna")
-    assert changes == [Change("relay", 0.0, "controller 'op-anna' left")]
+    assert changes == [Change("relay", 0.0, "controller 'op-anna' left", failsafe=True)]
     assert act.value("motor") == 0.5
     assert act.participant_left("op-anna") == []
 
@@ -147,6 +148,7 @@ def test_all_safe_drives_every_output() -> None:
     changes = act.all_safe("daemon stopping")
     assert {c.device: c.value for c in changes} == {"relay": 0, "fan": 0, "motor": 0, "valve": 1}
     assert {c.reason for c in changes} == {"daemon stopping"}
+    assert all(c.failsafe for c in changes)
 
 
 def test_lease_gives_exclusive_control_until_it_expires_or_is_released() -> None:

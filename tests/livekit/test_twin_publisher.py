@@ -1,4 +1,4 @@
-"""TwinPublisher against a room stand-in: a missing grant is reported once, clearly."""
+"""TwinPublisher against a room stand-in: urgent keys at once, a missing grant reported once."""
 
 from __future__ import annotations
 
@@ -47,3 +47,33 @@ def test_oversize_values_are_logged_and_not_taken(caplog: pytest.LogCaptureFixtu
     assert [r.key for r in refusals] == ["edge.error"]
     assert "edge.error" not in publisher.twin.desired
     assert "twin attribute 'edge.error' refused, not sent: value is 9 bytes" in caplog.text
+
+
+class RecordingRoom:
+    def __init__(self) -> None:
+        self.updates: list[dict[str, str]] = []
+        self.changed = asyncio.Event()
+
+    async def set_attributes(self, attributes: Mapping[str, str]) -> None:
+        self.updates.append(dict(attributes))
+        self.changed.set()
+
+    async def next_update(self) -> dict[str, str]:
+        self.changed.clear()
+        await self.changed.wait()
+        return self.updates[-1]
+
+
+async def test_an_urgent_change_is_not_held_back_by_a_coalesced_one_waiting() -> None:
+    room = RecordingRoom()
+    publisher = TwinPublisher(Twin(min_interval_s=3600))
+    publisher.update({"edge.rtt_ms": "3"})
+    async with asyncio.timeout(5), asyncio.TaskGroup() as tg:
+        task = tg.create_task(publisher.run(room), name="test.twin")
+        assert await room.next_update() == {"edge.rtt_ms": "3"}
+        publisher.update({"edge.rtt_ms": "4"})  # due in an hour
+        publisher.update({"gpio.lamp": "1"})
+        assert await room.next_update() == {"gpio.lamp": "1", "edge.rtt_ms": "4"}
+        publisher.update({"gpio.lamp": "0"})
+        assert await room.next_update() == {"gpio.lamp": "0"}
+        task.cancel()
