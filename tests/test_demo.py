@@ -194,6 +194,27 @@ def test_two_demos_run_side_by_side_each_on_its_own_ports_and_logs(demos: Demos)
 
 
 @pytest.mark.parametrize(
+    ("signum", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)], ids=["TERM", "INT"]
+)
+def test_a_signal_to_the_demo_stops_everything_it_started(
+    demos: Demos, signum: signal.Signals, status: int
+) -> None:
+    demo = demos.start(free_demo_port())
+    demo.wait_for(JOINED)
+    demo.wait_for("Open the operator console")
+    # The runner, livekit-server, the console server and the daemon (and any short-lived helper).
+    assert len(demo.group()) >= 4, demo.text()
+
+    demo.proc.send_signal(signum)
+
+    assert demo.proc.wait(timeout=STOP_TIMEOUT_S) == status, demo.text()
+    assert demo.group() == [], f"left running: {demo.group()}\n{demo.text()}"
+    # The daemon itself was told to stop (its outputs go safe and it leaves the room).
+    assert f"{signum.name} received: leaving the room" in demo.text()
+    assert "left room cleanly" in demo.text()
+
+
+@pytest.mark.parametrize(
     ("kind", "offset", "what"),
     [
         (socket.SOCK_STREAM, 0, "signalling"),
