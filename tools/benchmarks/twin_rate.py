@@ -2,11 +2,11 @@
 
     python -m tools.benchmarks.twin_rate [--minutes 30]
 
-Drives the device twin (`edge.twin.Twin`) the way the daemon does with `tools/demo`'s config:
-its telemetry sensors read on their periods, °C readings mirrored into the twin, the daemon's
-facts (uptime, round-trip time, ...) refreshed on their schedule, every output idle. Each
-`set_attributes` the twin asks for counts as one update and is accepted at once. The first
-minute (joining, the first facts) is left out.
+Drives the device twin (`edge.twin.Twin`) the way the daemon does with the demo's config
+(written by `tools/demo-run`): its telemetry sensors read on their periods, °C readings
+mirrored into the twin, the daemon's facts (uptime, round-trip time, ...) refreshed on their
+schedule, every output idle. Each `set_attributes` the twin asks for counts as one update and
+is accepted at once. The first minute (joining, the first facts) is left out.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from edge.telemetry.sensors import SimulatedSensor, build_sensor
 from edge.temperature_mirror import TemperatureMirror
 from edge.twin import DeviceFacts, Twin
 
-DEMO_SCRIPT = Path(__file__).resolve().parents[1] / "demo"
+DEMO_SCRIPT = Path(__file__).resolve().parents[1] / "demo-run"
 WARM_UP_S = 60.0
 FACTS_PERIOD_S = 30.0
 """As the daemon's `_report_facts`: a first refresh at join, one at 7 s, then every 30 s."""
