@@ -483,7 +483,16 @@ async def test_readings_taken_during_an_outage_arrive_after_the_daemon_rejoins(
     edge = await start_edge("run", "--config", str(config), "--simulate")
     try:
         await edge.wait_line("joined room")
-        await edge.wait_line("simulated board")  # sessions are up; readings are flowing
+        # Sessions are up and readings are flowing: a first watcher receives one.
+        watcher = await OfficialPeer.connect(
+            server.url, mint_token(server, identity="watcher", room=room_name), identity="watcher"
+        )
+        first = TelemetryInbox(watcher)
+        try:
+            await assert_eventually(lambda: bool(first.readings), message=lambda: edge.log())
+        finally:
+            first.close()
+            await watcher.disconnect()
         private_livekit_server.kill()
         down_at_us = time.time_ns() // 1000
         # The daemon noticed, and a retry failed too: readings are being taken meanwhile.
