@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from edge.errors import RpcError
 from edge.gpio.actuator import allowed
-from edge.gpio.methods import ErrorCode
+from edge.protocol.codes import ErrorCode
 from edge.protocol.payload import PayloadError, parse_object
 from edge.protocol.rpc import RpcInvocation
 from edge.protocol.rpc_limits import CallLimits
