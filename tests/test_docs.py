@@ -188,3 +188,10 @@ def test_every_error_code_is_in_the_one_error_table() -> None:
     text = _section((DOCS / "rpc.md").read_text(encoding="utf-8"), "## Error codes")
     missing = sorted(c for c in codes if not re.search(rf"^\| {c} \|", text, re.M))
     assert not missing, f"docs/rpc.md's error table lacks {missing}"
+
+
+def test_the_error_table_names_each_code_as_the_code_does() -> None:
+    text = _section((DOCS / "rpc.md").read_text(encoding="utf-8"), "## Error codes")
+    documented = {int(c): name for c, name in re.findall(r"^\| (\d+) \| `(\w+)` \|", text, re.M)}
+    declared = {int(c): c.name for enum in (RpcErrorCode, ErrorCode) for c in enum}
+    assert documented == declared
