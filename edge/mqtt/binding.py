@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
+from edge.access import AccessPolicy
 from edge.errors import EdgeError, RpcError
 from edge.gpio import methods as gpio_methods
 from edge.gpio.binding import status_attributes
@@ -56,13 +57,20 @@ def open_bridge(
     sensors: Sequence[SensorSpec],
     model: str,
     link: RoomLink,
+    policy: AccessPolicy | None = None,
 ) -> MqttBridge:
-    """The bridge for the daemon's lifetime, wired to GPIO commands, readings and the twin."""
+    """The bridge for the daemon's lifetime, wired to GPIO commands, readings and the twin.
+
+    Commands pass `policy` (the RPC endpoint's access check) before their method runs.
+    """
 
     async def dispatch(method: str, caller: str, payload: str) -> str:
-        # Same methods, schemas, allow-lists and fail-safes as over RPC.
+        # Same methods, access policy, schemas and fail-safes as over RPC.
         if method not in gpio_methods.METHODS:
             raise RpcError(RpcErrorCode.UNSUPPORTED_METHOD, f"no method {method!r}")
+        refusal = policy.refusal(caller, method, payload) if policy is not None else None
+        if refusal is not None:
+            raise refusal
         return await gpio_methods.call(gpio, method, caller, payload)
 
     bridge = MqttBridge(
