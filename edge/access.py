@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from edge.errors import RpcError
 from edge.gpio.actuator import allowed
-from edge.gpio.methods import ErrorCode
+from edge.protocol.codes import ErrorCode
 from edge.protocol.payload import PayloadError, parse_object
 from edge.protocol.rpc import RpcInvocation
 from edge.protocol.rpc_limits import CallLimits
@@ -121,7 +121,10 @@ class AccessPolicy:
 
     def check(self, invocation: RpcInvocation) -> RpcError | None:
         """Why `invocation` is refused (2003 access, 2000 payload), or None to run it."""
-        caller, method = invocation.caller_identity, invocation.method
+        return self.refusal(invocation.caller_identity, invocation.method, invocation.payload)
+
+    def refusal(self, caller: str, method: str, payload: str) -> RpcError | None:
+        """`check` for a call that did not come over RPC (an MQTT command)."""
         rule = self.rules.get(method)
         if rule is None:
             return _denied(f"{method} has no access rule, so nobody may call it")
@@ -129,7 +132,7 @@ class AccessPolicy:
         if not device_rule and not allowed(rule.allow, caller):
             return _denied(f"{caller!r} may not call {method}", rule.setting)
         try:
-            params = parse_object(invocation.payload)
+            params = parse_object(payload)
         except PayloadError as exc:
             return RpcError(int(ErrorCode.INVALID_PAYLOAD), str(exc))
         if not device_rule:
@@ -144,11 +147,7 @@ class AccessPolicy:
 
     def allows(self, caller: str, method: str, payload: str = "") -> bool:
         """Whether `caller` may call `method` with `payload` (for tests and `edge.describe`)."""
-        invocation = RpcInvocation(
-            request_id="", caller_identity=caller, method=method, payload=payload,
-            response_timeout_s=1.0,
-        )  # fmt: skip
-        refusal = self.check(invocation)
+        refusal = self.refusal(caller, method, payload)
         return refusal is None or refusal.code != ErrorCode.ACCESS_DENIED
 
 

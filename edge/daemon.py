@@ -109,6 +109,7 @@ async def run_daemon(config: Config, *, simulate: bool, pin_factory: Any = None)
             sensors=config.telemetry.sensors,
             model=model,
             link=link,
+            policy=AccessPolicy.from_config(config),
         )
     if telemetry is not None:
         _mirror_temperatures(telemetry, twin)

@@ -20,11 +20,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from edge import __version__
-from edge.errors import RpcError
-from edge.gpio.methods import ErrorCode
 from edge.livekit.rpc import RpcEndpoint
 from edge.livekit.streams import StreamEndpoint
-from edge.protocol.payload import PayloadError, parse_object
 from edge.protocol.rpc import RpcInvocation
 
 _LOGGER = logging.getLogger(__name__)
@@ -32,7 +29,7 @@ _LOGGER = logging.getLogger(__name__)
 MAX_LINES = 2_000
 """Lines kept in memory (the oldest go first)."""
 FILES_TOPIC = "edge.files"
-INVALID_PAYLOAD = ErrorCode.INVALID_PAYLOAD
+DEFAULT_LINES = 500
 
 
 class LogRing(logging.Handler):
@@ -78,15 +75,7 @@ def serve_logs(
 
     async def logs(invocation: RpcInvocation) -> str:
         caller = invocation.caller_identity
-        try:
-            params = parse_object(invocation.payload)
-        except PayloadError as exc:
-            raise RpcError(INVALID_PAYLOAD, str(exc)) from None
-        count = params.pop("lines", 500)
-        if params:
-            raise RpcError(INVALID_PAYLOAD, f"unknown field(s): {', '.join(sorted(params))}")
-        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_LINES:
-            raise RpcError(INVALID_PAYLOAD, f"lines: expected an integer from 1 to {MAX_LINES}")
+        count: int = invocation.params.get("lines", DEFAULT_LINES)  # validated: 1..MAX_LINES
         data = bundle(ring, lines=count, config=config)
         name = time.strftime("edge-logs-%Y%m%dT%H%M%SZ.txt", time.gmtime())
         path = await asyncio.to_thread(_write_temp, workdir, data)
@@ -111,6 +100,7 @@ def serve_logs(
         params={
             "type": "object",
             "properties": {"lines": {"type": "integer", "minimum": 1, "maximum": MAX_LINES}},
+            "additionalProperties": False,
         },
     )
 

@@ -11,8 +11,7 @@ import pytest
 
 from edge import config as edge_config
 from edge.gpio.methods import METHODS as GPIO_METHODS
-from edge.gpio.methods import ErrorCode
-from edge.mqtt.payloads import BridgeErrorCode
+from edge.protocol.codes import ErrorCode
 from edge.protocol.rpc import RpcErrorCode
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -174,7 +173,7 @@ def test_every_rpc_method_is_in_the_rpc_reference() -> None:
 
 def _declared_codes() -> set[int]:
     """Every RPC error code declared in the code: the enums and the module constants."""
-    codes = {int(c) for enum in (RpcErrorCode, ErrorCode, BridgeErrorCode) for c in enum}
+    codes = {int(c) for enum in (RpcErrorCode, ErrorCode) for c in enum}
     constant = re.compile(r"^[A-Z_]+\s*=\s*(1[45]\d\d|2\d\d\d)\s*$", re.M)
     for source in (ROOT / "edge").rglob("*.py"):
         code = source.read_text(encoding="utf-8")
@@ -189,3 +188,10 @@ def test_every_error_code_is_in_the_one_error_table() -> None:
     text = _section((DOCS / "rpc.md").read_text(encoding="utf-8"), "## Error codes")
     missing = sorted(c for c in codes if not re.search(rf"^\| {c} \|", text, re.M))
     assert not missing, f"docs/rpc.md's error table lacks {missing}"
+
+
+def test_the_error_table_names_each_code_as_the_code_does() -> None:
+    text = _section((DOCS / "rpc.md").read_text(encoding="utf-8"), "## Error codes")
+    documented = {int(c): name for c, name in re.findall(r"^\| (\d+) \| `(\w+)` \|", text, re.M)}
+    declared = {int(c): c.name for enum in (RpcErrorCode, ErrorCode) for c in enum}
+    assert documented == declared

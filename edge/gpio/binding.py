@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 
-from edge.errors import ConnectionError_, RpcError
+from edge.errors import AccessDenied, ConnectionError_, DeviceError
 from edge.gpio import methods
 from edge.gpio.service import GpioService
 from edge.livekit.room import Reconnected, Reconnecting, Room
 from edge.livekit.rpc import RpcEndpoint
 from edge.peer_log import PeerLog
+from edge.protocol.codes import ErrorCode
 from edge.protocol.participants import ParticipantLeft
 from edge.protocol.rpc import RpcInvocation
 
@@ -26,7 +26,6 @@ FAILSAFE_ATTRIBUTE = "edge.last_failsafe"
 """`{"what": [outputs], "why": "...", "at": <Unix s>}` of the latest fail-safe (absent before)."""
 OUTPUT_ATTRIBUTE_PREFIX = "gpio."
 """`gpio.<output>` attributes carry each output's current value."""
-DESCRIBE_METHOD = "edge.describe"
 ATTRIBUTE_MIN_INTERVAL_S = 1.0
 """Coalesce attribute updates to at most one per interval."""
 
@@ -40,8 +39,14 @@ async def serve_gpio(
 ) -> None:
     """Serve the GPIO methods in `room` and feed departures to the fail-safes until it ends."""
     rpc = rpc or RpcEndpoint(room)
-    for name in methods.METHODS:
-        rpc.register_method(name, _handler(gpio, name, rpc))
+    for name, method in methods.METHODS.items():
+        rpc.register_method(
+            name,
+            _handler(gpio, name),
+            description=method.description,
+            params=method.params,
+            max_bytes=methods.MAX_PAYLOAD_BYTES,
+        )
     gpio.link_restored()
     changed = asyncio.Event()
     changed.set()
@@ -67,30 +72,16 @@ async def serve_gpio(
         gpio.link_lost()  # the room is gone: the grace timer starts
 
 
-def _handler(
-    gpio: GpioService, method: str, rpc: RpcEndpoint
-) -> Callable[[RpcInvocation], Awaitable[str]]:
+def _handler(gpio: GpioService, method: str) -> Callable[[RpcInvocation], Awaitable[str]]:
     async def handle(invocation: RpcInvocation) -> str:
         caller = invocation.caller_identity
         try:
-            result = await methods.call(gpio, method, caller, invocation.payload)
-            if method == DESCRIBE_METHOD:  # and every other service's described methods
-                described = json.loads(result)
-                described["methods"].update(rpc.descriptions)
-                result = json.dumps(described)
-            return result
-        except methods.MethodError as exc:
-            level = logging.WARNING if exc.code is methods.ErrorCode.ACCESS_DENIED else logging.INFO
-            _PEER_LOG.log(
-                level,
-                caller,
-                "%s from %r refused: %s (%s)",
-                method,
-                caller,
-                exc.message,
-                exc.code.name,
-            )
-            raise RpcError(int(exc.code), exc.message) from None
+            return await methods.run(gpio, method, caller, invocation.params)
+        except DeviceError as exc:  # the endpoint answers it; the refusal is logged per peer
+            level = logging.WARNING if isinstance(exc, AccessDenied) else logging.INFO
+            name = ErrorCode(exc.code).name if exc.code in set(ErrorCode) else exc.code
+            _PEER_LOG.log(level, caller, "%s from %r refused: %s (%s)", method, caller, exc, name)
+            raise
 
     return handle
 

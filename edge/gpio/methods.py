@@ -1,64 +1,28 @@
-"""The GPIO RPC methods: JSON payloads in, JSON results out, errors with stable codes.
+"""The GPIO RPC methods: each with its payload schema; JSON results out.
 
 gpio.list      {}                                            -> devices, values, lease
 gpio.set       {"device": "relay", "value": 1, "hold_s": 5}   -> the value driven
 gpio.pulse     {"device": "relay", "duration_s": 0.5, "value": 1}
 gpio.read      {"device": "door"}                            -> {"device", "value"}
 gpio.lease     {"action": "acquire" | "release", "duration_s": 30}
-edge.describe  {}                                            -> every method with its schema
+
+Handlers get params already validated against the schema (by the RPC endpoint, or by `call`
+for the MQTT bridge) and raise `DeviceError`s, which carry their error codes.
 """
 
 from __future__ import annotations
 
 import asyncio
-import enum
 import json
-import math
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from edge.errors import (
-    AccessDenied,
-    DeviceError,
-    HardwareError,
-    InvalidValue,
-    RateLimited,
-    UnknownDevice,
-)
+from edge.errors import AccessDenied
 from edge.gpio.service import GpioService
-from edge.protocol.payload import PayloadError, parse_object
+from edge.protocol.schema import Schema, prepare
 
 MAX_PAYLOAD_BYTES = 4096
-
-
-class ErrorCode(enum.IntEnum):
-    """RPC error codes of the GPIO methods (outside LiveKit's reserved 1001-1999)."""
-
-    INVALID_PAYLOAD = 2000
-    UNKNOWN_DEVICE = 2001
-    INVALID_VALUE = 2002
-    ACCESS_DENIED = 2003
-    RATE_LIMITED = 2004
-    HARDWARE_ERROR = 2005
-
-
-class MethodError(Exception):
-    """A refusal to send back to the caller with `code` and `message`."""
-
-    def __init__(self, code: ErrorCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-_DEVICE_CODES: tuple[tuple[type[DeviceError], ErrorCode], ...] = (
-    (UnknownDevice, ErrorCode.UNKNOWN_DEVICE),
-    (InvalidValue, ErrorCode.INVALID_VALUE),
-    (AccessDenied, ErrorCode.ACCESS_DENIED),
-    (RateLimited, ErrorCode.RATE_LIMITED),
-    (HardwareError, ErrorCode.HARDWARE_ERROR),
-)
 
 Handler = Callable[[GpioService, str, Mapping[str, Any]], Awaitable[object]]
 
@@ -68,19 +32,19 @@ class Method:
     """One RPC method: its handler and the JSON schema of its payload."""
 
     description: str
-    params: Mapping[str, Any]
+    params: Schema
     handler: Handler
 
 
 async def call(service: GpioService, method: str, caller: str, payload: str) -> str:
-    """Run `method` for `caller`; raise `MethodError` for anything the caller got wrong."""
-    spec = METHODS[method]
-    params = _parse(payload, spec.params)
-    try:
-        result = await spec.handler(service, caller, params)
-    except DeviceError as exc:
-        code = next(c for kind, c in _DEVICE_CODES if isinstance(exc, kind))
-        raise MethodError(code, str(exc)) from None
+    """Validate `payload` against `method`'s schema, then `run` it (the MQTT bridge's way in)."""
+    params = prepare(payload, METHODS[method].params, max_bytes=MAX_PAYLOAD_BYTES)
+    return await run(service, method, caller, params)
+
+
+async def run(service: GpioService, method: str, caller: str, params: Mapping[str, Any]) -> str:
+    """Run `method` for `caller` on validated `params`; its result as JSON."""
+    result = await METHODS[method].handler(service, caller, params)
     return json.dumps(result, separators=(",", ":"))
 
 
@@ -157,15 +121,6 @@ async def _lease_method(service: GpioService, caller: str, params: Mapping[str, 
     return {"lease": _lease(service)}
 
 
-async def _describe(_service: GpioService, _caller: str, _params: Mapping[str, Any]) -> object:
-    return {
-        "methods": {
-            name: {"description": m.description, "params": m.params} for name, m in METHODS.items()
-        },
-        "errors": {code.name: int(code) for code in ErrorCode},
-    }
-
-
 def _lease(service: GpioService) -> object:
     lease = service.lease
     if lease is None:
@@ -173,7 +128,7 @@ def _lease(service: GpioService) -> object:
     return {"holder": lease.holder, "expires_in_s": round(lease.expires_at - service.now(), 3)}
 
 
-def _object(properties: Mapping[str, Any], required: tuple[str, ...] = ()) -> Mapping[str, Any]:
+def _object(properties: Mapping[str, Any], required: tuple[str, ...] = ()) -> Schema:
     return {
         "type": "object",
         "properties": dict(properties),
@@ -211,43 +166,4 @@ METHODS: Mapping[str, Method] = {
         _object({"action": {"enum": ["acquire", "release"]}, "duration_s": _SECONDS}, ("action",)),
         _lease_method,
     ),
-    "edge.describe": Method("Every method with its payload schema", _object({}), _describe),
 }
-
-
-def _parse(payload: str, schema: Mapping[str, Any]) -> Mapping[str, Any]:
-    """Check `payload` against the small JSON-schema subset used above."""
-    try:
-        data = parse_object(payload, max_bytes=MAX_PAYLOAD_BYTES)
-    except PayloadError as exc:
-        raise MethodError(ErrorCode.INVALID_PAYLOAD, str(exc)) from None
-    properties: Mapping[str, Any] = schema["properties"]
-    unknown = sorted(set(data) - set(properties))
-    if unknown:
-        raise MethodError(ErrorCode.INVALID_PAYLOAD, f"unknown field(s): {', '.join(unknown)}")
-    missing = [key for key in schema["required"] if key not in data]
-    if missing:
-        raise MethodError(ErrorCode.INVALID_PAYLOAD, f"missing field(s): {', '.join(missing)}")
-    for key, value in data.items():
-        _check_field(key, value, properties[key])
-    return data
-
-
-def _check_field(key: str, value: object, rule: Mapping[str, Any]) -> None:
-    if "enum" in rule and value not in rule["enum"]:
-        options = ", ".join(map(str, rule["enum"]))
-        raise MethodError(ErrorCode.INVALID_PAYLOAD, f"{key}: expected one of {options}")
-    kinds = rule.get("type", [])
-    kinds = [kinds] if isinstance(kinds, str) else kinds
-    ok = (
-        ("string" in kinds and isinstance(value, str))
-        or ("boolean" in kinds and isinstance(value, bool))
-        or ("number" in kinds and isinstance(value, int | float) and not isinstance(value, bool))
-    )
-    if kinds and not ok:
-        raise MethodError(ErrorCode.INVALID_PAYLOAD, f"{key}: expected {' or '.join(kinds)}")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise MethodError(ErrorCode.INVALID_PAYLOAD, f"{key}: expected a finite number")
-    minimum = rule.get("exclusiveMinimum")
-    if minimum is not None and isinstance(value, int | float) and not value > minimum:
-        raise MethodError(ErrorCode.INVALID_PAYLOAD, f"{key}: must be > {minimum}")

@@ -7,14 +7,21 @@
 Handlers run as room-owned tasks named `rpc:<method>`, each under the caller's response
 timeout. With a `policy` (the daemon's `edge.access.AccessPolicy`), every call first passes its
 per-caller limits (else 2004), then its access and payload check (2003 / 2000), in that
-order, here and nowhere else. Everything here runs on the event loop; the protocol decisions live in
-`edge.protocol.rpc` and `edge.protocol.rpc_caller`.
+order, here and nowhere else. A method registered with `params` (its payload's JSON schema,
+`edge.protocol.schema`) then has its payload validated against it (else 2000): the handler
+reads `invocation.params` and never sees an invalid one. What a handler raises is answered in
+one place: an `EdgeError` with a code (`edge.errors.wire_error`) as that error, anything else
+as 1500. The endpoint itself serves `edge.describe`: every method with its schema, every code.
+Everything here runs on the event loop; the protocol decisions live in `edge.protocol.rpc` and
+`edge.protocol.rpc_caller`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -22,10 +29,12 @@ from typing import Any, Protocol
 
 from livekit.protocol import models as proto_models
 
-from edge.errors import ConnectionError_, DataError, RpcError
+from edge.errors import ConnectionError_, DataError, EdgeError, InvalidPayload, RpcError, wire_error
 from edge.livekit.room import ConnectionState, Room, RoomEvent
+from edge.protocol.codes import ErrorCode
 from edge.protocol.packets import OtherPacket
 from edge.protocol.participants import ParticipantLeft
+from edge.protocol.payload import MAX_BYTES
 from edge.protocol.rpc import (
     ACK_TIMEOUT_S,
     DEFAULT_RESPONSE_TIMEOUT_S,
@@ -40,18 +49,18 @@ from edge.protocol.rpc import (
 )
 from edge.protocol.rpc_caller import RpcCaller
 from edge.protocol.rpc_limits import CallLimiter, CallLimits
+from edge.protocol.schema import EMPTY, Schema, check_schema, prepare
 
 __all__ = ["RpcEndpoint", "RpcError", "RpcHandler", "RpcInvocation", "RpcPolicy"]
 
 _LOGGER = logging.getLogger(__name__)
 
 RpcHandler = Callable[[RpcInvocation], Awaitable[str]]
-"""Answers one call; raise `RpcError` to send that error, anything else becomes 1500."""
+"""Answers one call; raise an `EdgeError` with a code to send that error, anything else: 1500."""
 SETTLING_S = 3.0
 """After the endpoint is made, a call to a method nobody registered yet waits this long for it
 (services register as they start; a peer may call the moment it sees us join)."""
-LIMITED = 2004
-"""Application error code: the caller is over a method's call limits (also GPIO's RATE_LIMITED)."""
+DESCRIBE_METHOD = "edge.describe"
 
 
 class RpcPolicy(Protocol):
@@ -90,6 +99,7 @@ class RpcEndpoint:
         self._policy = policy
         self._limiter = CallLimiter()
         self._handlers: dict[str, RpcHandler] = {}
+        self._schemas: dict[str, tuple[Schema, int]] = {}
         self._responder = RpcResponder(max_concurrent=max_concurrent)
         self._caller = RpcCaller(ack_timeout_s=ack_timeout_s)
         self._waiting: dict[str, asyncio.Future[CallOutcome]] = {}
@@ -102,6 +112,12 @@ class RpcEndpoint:
         room.register_packet_handler("rpc_response", self._on_reply)
         # Subscribe now, not when the task first runs, so no departure slips between.
         room.start_task(self._watch_room(room.events()), name="rpc.watch-room")
+        self.register_method(
+            DESCRIBE_METHOD,
+            self._describe,
+            description="Every method with its payload schema, and every error code",
+            params=EMPTY,
+        )
 
     def register_method(
         self,
@@ -109,15 +125,22 @@ class RpcEndpoint:
         handler: RpcHandler,
         *,
         description: str = "",
-        params: Mapping[str, Any] | None = None,
+        params: Schema | None = None,
+        max_bytes: int = MAX_BYTES,
     ) -> None:
         """Answer calls of `method` with `handler`, replacing any earlier one.
 
-        A `description` (and the payload's JSON schema, `params`) makes the method appear in
-        `descriptions`, which `edge.describe` returns to callers.
+        With `params` (the payload's JSON schema, `edge.protocol.schema`), payloads over
+        `max_bytes` or not matching it are refused with 2000 before `handler` runs. A
+        `description` makes the method appear in `descriptions` and `edge.describe`.
         """
         if not method:
             raise ValueError("an RPC method needs a name")
+        if params is not None:
+            check_schema(params)
+            self._schemas[method] = (params, max_bytes)
+        else:
+            self._schemas.pop(method, None)
         self._handlers[method] = handler
         self._registered.set()
         self._registered.clear()
@@ -133,6 +156,7 @@ class RpcEndpoint:
     def unregister_method(self, method: str) -> None:
         """Stop answering `method` (calls already running finish); unknown names are ignored."""
         self._handlers.pop(method, None)
+        self._schemas.pop(method, None)
         self._descriptions.pop(method, None)
 
     async def perform_rpc(
@@ -218,19 +242,50 @@ class RpcEndpoint:
                 invocation, error=built_in(RpcErrorCode.UNSUPPORTED_METHOD)
             )
         if self._policy is None:
-            return await self._run(handler, invocation)
+            return await self._validated(handler, invocation)
         refusal = self._limiter.admit(caller, method, self._policy.limits(method), _now())
         if refusal is not None:
             _LOGGER.debug("rpc %r from %r refused: %s", method, caller, refusal)
-            return self._responder.respond(invocation, error=RpcError(LIMITED, refusal))
+            limited = RpcError(ErrorCode.RATE_LIMITED, refusal)
+            return self._responder.respond(invocation, error=limited)
         try:
             error = self._policy.check(invocation)
             if error is not None:
                 _LOGGER.info("rpc %r from %r refused: %s", method, caller, error)
                 return self._responder.respond(invocation, error=error)
-            return await self._run(handler, invocation)
+            return await self._validated(handler, invocation)
         finally:
             self._limiter.release(caller, method)
+
+    async def _validated(
+        self, handler: RpcHandler, invocation: RpcInvocation
+    ) -> proto_models.DataPacket:
+        """Run `handler` on the payload validated against the method's schema, if it has one."""
+        registered = self._schemas.get(invocation.method)
+        if registered is not None:
+            schema, max_bytes = registered
+            try:
+                params = prepare(invocation.payload, schema, max_bytes=max_bytes)
+            except InvalidPayload as exc:
+                error = wire_error(exc) or RpcError(ErrorCode.INVALID_PAYLOAD, str(exc))
+                _LOGGER.info(
+                    "rpc %r from %r refused: %s",
+                    invocation.method,
+                    invocation.caller_identity,
+                    error,
+                )
+                return self._responder.respond(invocation, error=error)
+            invocation = dataclasses.replace(invocation, params=params)
+        return await self._run(handler, invocation)
+
+    async def _describe(self, invocation: RpcInvocation) -> str:
+        codes = (*ErrorCode, *RpcErrorCode)
+        return json.dumps(
+            {
+                "methods": self.descriptions,
+                "errors": {code.name: int(code) for code in codes},
+            }
+        )
 
     async def _run(self, handler: RpcHandler, invocation: RpcInvocation) -> proto_models.DataPacket:
         method, caller = invocation.method, invocation.caller_identity
@@ -253,9 +308,14 @@ class RpcEndpoint:
             return self._responder.respond(
                 invocation, error=built_in(RpcErrorCode.RESPONSE_TIMEOUT)
             )
-        except RpcError as exc:
-            _LOGGER.info("rpc %r from %r answered with %s", method, caller, exc)
-            return self._responder.respond(invocation, error=exc)
+        except EdgeError as exc:
+            error = wire_error(exc)
+            if error is None:  # a failure, not a refusal: the log has why
+                _LOGGER.warning("rpc %r from %r: handler failed", method, caller, exc_info=True)
+                error = built_in(RpcErrorCode.APPLICATION_ERROR)
+            else:
+                _LOGGER.info("rpc %r from %r answered with %s", method, caller, error)
+            return self._responder.respond(invocation, error=error)
         except asyncio.CancelledError:
             task = asyncio.current_task()
             if task is not None and task.cancelling():

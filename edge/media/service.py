@@ -21,11 +21,10 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import cast
 
 from edge.backoff import Backoff
-from edge.errors import ConnectionError_, MediaError, RpcError
-from edge.gpio.methods import ErrorCode
+from edge.errors import ConnectionError_, DeviceUnavailable, InvalidPayload, MediaError
 from edge.livekit.publisher import LocalTrack, MediaSource, TrackOptions
 from edge.livekit.room import Room
 from edge.livekit.rpc import RpcEndpoint, RpcInvocation
@@ -33,20 +32,15 @@ from edge.livekit.streams import StreamEndpoint
 from edge.media.frames import AudioSource, VideoSource
 from edge.media.spec import CameraConfig, MicrophoneConfig
 from edge.media.tracks import EncodedVideoTrack, PcmAudioTrack
-from edge.protocol.payload import PayloadError, parse_object
+from edge.protocol.codes import ErrorCode
+from edge.protocol.schema import EMPTY, Schema
 
 _LOGGER = logging.getLogger(__name__)
 
 SNAPSHOT_TOPIC = "edge.snapshot"
 """Byte-stream topic of `camera.snapshot` answers."""
 MAX_PAYLOAD_BYTES = 1024
-INVALID_PAYLOAD = ErrorCode.INVALID_PAYLOAD
-MEDIA_UNAVAILABLE = 2200
-"""The track is off or its device is unavailable."""
-UNKNOWN_TRACK = 2201
-EMPTY: Mapping[str, Any] = {"type": "object", "properties": {}}
-_JSON_TYPES = {"string": str, "boolean": bool}
-"""What the payload schemas' JSON types mean in Python (all media.* needs)."""
+LIST_PARAMS: Schema = {"type": "object", "properties": {}}
 RETRY_CAP_S = 10.0
 """Longest wait between attempts to open a missing device."""
 
@@ -270,10 +264,10 @@ class MediaService:
             return json.dumps({"tracks": [d.describe() for d in self.devices.values()]})
 
         async def media_set(invocation: RpcInvocation) -> str:
-            params = _params(invocation.payload, media_set_params)
-            device = self._device(params.get("track"))
+            params = invocation.params
+            device = self.devices[params["track"]]  # the schema's enum: a known track
             if "muted" not in params and "enabled" not in params:
-                raise RpcError(INVALID_PAYLOAD, 'give "muted" and/or "enabled" (true or false)')
+                raise InvalidPayload('give "muted" and/or "enabled" (true or false)')
             device.muted = bool(params.get("muted", device.muted))
             device.enabled = bool(params.get("enabled", device.enabled))
             _LOGGER.info(
@@ -287,15 +281,14 @@ class MediaService:
             return json.dumps(device.describe())
 
         async def snapshot(invocation: RpcInvocation) -> str:
-            _params(invocation.payload, EMPTY)
-            device = self._device("camera")
+            device = self.devices["camera"]
             if device.source is None:
-                raise RpcError(MEDIA_UNAVAILABLE, f"the camera is {device.state.value}")
+                raise DeviceUnavailable(f"the camera is {device.state.value}")
             camera = cast(VideoSource, device.source)  # the camera device opens video sources
             try:
                 jpeg: bytes = await camera.snapshot_jpeg()
             except MediaError as exc:
-                raise RpcError(MEDIA_UNAVAILABLE, f"snapshot failed: {exc}") from None
+                raise DeviceUnavailable(f"snapshot failed: {exc}") from None
             name = time.strftime("snapshot-%Y%m%dT%H%M%SZ.jpg", time.gmtime())
             info = await streams.send_bytes(
                 jpeg,
@@ -307,23 +300,30 @@ class MediaService:
             _LOGGER.info("sent a %d-byte snapshot to %r", len(jpeg), invocation.caller_identity)
             return json.dumps({"stream_id": info.stream_id, "name": name, "bytes": len(jpeg)})
 
-        media_set_params: Mapping[str, Any] = {
+        track = {
+            "type": "string",
+            "enum": sorted(self.devices),
+            "x-unknown-code": int(ErrorCode.UNKNOWN_TRACK),
+        }
+        media_set_params: Schema = {
             "type": "object",
             "properties": {
-                "track": {"type": "string", "enum": sorted(self.devices)},
+                "track": track,
                 "muted": {"type": "boolean"},
                 "enabled": {"type": "boolean"},
             },
             "required": ["track"],
+            "additionalProperties": False,
         }
         rpc.register_method(
-            "media.list", media_list, description="Each media track's state", params=EMPTY
+            "media.list", media_list, description="Each media track's state", params=LIST_PARAMS
         )
         rpc.register_method(
             "media.set",
             media_set,
             description="Mute/unmute a track, or enable/disable it (disabled: unpublished)",
             params=media_set_params,
+            max_bytes=MAX_PAYLOAD_BYTES,
         )
         if "camera" in self.devices:
             rpc.register_method(
@@ -331,33 +331,8 @@ class MediaService:
                 snapshot,
                 description="A JPEG of the camera picture, as a byte stream to the caller",
                 params=EMPTY,
+                max_bytes=MAX_PAYLOAD_BYTES,
             )
-
-    def _device(self, name: object) -> _Device:
-        if not isinstance(name, str) or name not in self.devices:
-            known = ", ".join(sorted(self.devices)) or "none configured"
-            raise RpcError(UNKNOWN_TRACK, f"unknown track {name!r} (known: {known})")
-        return self.devices[name]
-
-
-def _params(payload: str, schema: Mapping[str, Any]) -> dict[str, Any]:
-    """The payload checked against the fields and JSON types of the published `schema`.
-
-    An unknown track is left to `_device` (its own code, 2201), so `enum` is not checked here.
-    """
-    fields: Mapping[str, Mapping[str, str]] = schema["properties"]
-    try:
-        params = parse_object(payload, max_bytes=MAX_PAYLOAD_BYTES)
-    except PayloadError as exc:
-        raise RpcError(INVALID_PAYLOAD, str(exc)) from None
-    for key, value in params.items():
-        if key not in fields:
-            known = ", ".join(fields) or "none"
-            raise RpcError(INVALID_PAYLOAD, f"unknown field {key!r} (fields: {known})")
-        expected = _JSON_TYPES[fields[key]["type"]]
-        if not isinstance(value, expected):
-            raise RpcError(INVALID_PAYLOAD, f"{key}: expected {expected.__name__}, got {value!r}")
-    return params
 
 
 async def _first(name: str, *events: asyncio.Event) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
+from edge.access import AccessPolicy
 from edge.errors import EdgeError, RpcError
 from edge.gpio import methods as gpio_methods
 from edge.gpio.binding import status_attributes
@@ -13,8 +14,9 @@ from edge.gpio.service import GpioService
 from edge.livekit.room import ConnectionState, Room
 from edge.livekit.rpc import RpcEndpoint
 from edge.livekit.twin_publisher import TwinPublisher
-from edge.mqtt.bridge import MqttBridge
+from edge.mqtt.bridge import PUBLISH_PARAMS, READ_PARAMS, MqttBridge
 from edge.mqtt.discovery import sensor_info
+from edge.mqtt.payloads import MAX_PAYLOAD_BYTES
 from edge.mqtt.spec import MqttConfig
 from edge.protocol.participants import RoomMetadataChanged
 from edge.protocol.rpc import RpcErrorCode, RpcInvocation
@@ -55,17 +57,21 @@ def open_bridge(
     sensors: Sequence[SensorSpec],
     model: str,
     link: RoomLink,
+    policy: AccessPolicy | None = None,
 ) -> MqttBridge:
-    """The bridge for the daemon's lifetime, wired to GPIO commands, readings and the twin."""
+    """The bridge for the daemon's lifetime, wired to GPIO commands, readings and the twin.
+
+    Commands pass `policy` (the RPC endpoint's access check) before their method runs.
+    """
 
     async def dispatch(method: str, caller: str, payload: str) -> str:
-        # Same methods, validation, allow-lists and fail-safes as over RPC.
+        # Same methods, access policy, schemas and fail-safes as over RPC.
         if method not in gpio_methods.METHODS:
             raise RpcError(RpcErrorCode.UNSUPPORTED_METHOD, f"no method {method!r}")
-        try:
-            return await gpio_methods.call(gpio, method, caller, payload)
-        except gpio_methods.MethodError as exc:
-            raise RpcError(int(exc.code), exc.message) from None
+        refusal = policy.refusal(caller, method, payload) if policy is not None else None
+        if refusal is not None:
+            raise refusal
+        return await gpio_methods.call(gpio, method, caller, payload)
 
     bridge = MqttBridge(
         config,
@@ -107,27 +113,24 @@ async def serve_mqtt(room: Room, bridge: MqttBridge, *, rpc: RpcEndpoint, link: 
     """Serve mqtt.publish / mqtt.read in `room`, forward into it, mirror its metadata."""
 
     async def publish(invocation: RpcInvocation) -> str:
-        return await bridge.rpc_publish(invocation.caller_identity, invocation.payload)
+        return await bridge.rpc_publish(invocation.params)
 
     async def read(invocation: RpcInvocation) -> str:
-        return await bridge.rpc_read(invocation.caller_identity, invocation.payload)
+        return await bridge.rpc_read(invocation.params)
 
-    topic = {"topic": {"type": "string"}}
     rpc.register_method(
         "mqtt.publish",
         publish,
         description="Publish to an allowed topic of the local MQTT broker",
-        params={
-            "type": "object",
-            "properties": {**topic, "payload": {"type": "string"}, "retain": {"type": "boolean"}},
-            "required": ["topic"],
-        },
+        params=PUBLISH_PARAMS,
+        max_bytes=MAX_PAYLOAD_BYTES,
     )
     rpc.register_method(
         "mqtt.read",
         read,
         description="The last value seen on an allowed MQTT topic",
-        params={"type": "object", "properties": topic, "required": ["topic"]},
+        params=READ_PARAMS,
+        max_bytes=MAX_PAYLOAD_BYTES,
     )
     events = room.events()
     bridge.publish_room_metadata(room.metadata)

@@ -17,25 +17,27 @@ Room side: `rpc_publish` / `rpc_read` back the `mqtt.publish` / `mqtt.read` RPC 
 from __future__ import annotations
 
 import asyncio
-import fnmatch
 import logging
 import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
 
 from edge import __version__
-from edge.errors import EdgeError, RpcError
+from edge.errors import AccessDenied, EdgeError, NoValue, RpcError, wire_error
 from edge.gpio.actuator import allowed
 from edge.gpio.spec import InputKind, InputSpec, OutputSpec
 from edge.mqtt.client import AsyncMqttClient, Message, MqttSettings
 from edge.mqtt.discovery import SensorInfo, discovery_configs, output_info
-from edge.mqtt.payloads import BridgeErrorCode, encode, invalid, json_object, parsed, text
+from edge.mqtt.payloads import encode, invalid, parsed, text
 from edge.mqtt.spec import MqttConfig
 from edge.mqtt.topics import Topics, base_topic, matches_any, topic_error
+from edge.protocol.rpc import RpcErrorCode
+from edge.protocol.schema import Schema
 
 _LOGGER = logging.getLogger(__name__)
 
 Dispatch = Callable[[str, str, str], Awaitable[str]]
-"""`(method, caller, payload) -> JSON result`; refusals raise `RpcError(code, message)`."""
+"""`(method, caller, payload) -> JSON result`; refusals raise `EdgeError`s carrying a code."""
 Forward = Callable[[str, bytes], Awaitable[None]]
 """`(topic, payload)`: hand one local message to the room."""
 
@@ -48,6 +50,21 @@ STATUS_KEY = "edge.status"
 """Left out of `state`: a retained "online" would outlive a kill -9 (the Will only fixes
 `availability`)."""
 ReadInput = Callable[[str], float]
+_TOPIC = {"type": "string", "description": "an MQTT topic name (no wildcards)"}
+PUBLISH_PARAMS: Schema = {
+    "type": "object",
+    "properties": {"topic": _TOPIC, "payload": {"type": "string"}, "retain": {"type": "boolean"}},
+    "required": ["topic"],
+    "additionalProperties": False,
+}
+"""The published schema of `mqtt.publish`."""
+READ_PARAMS: Schema = {
+    "type": "object",
+    "properties": {"topic": _TOPIC},
+    "required": ["topic"],
+    "additionalProperties": False,
+}
+"""The published schema of `mqtt.read`."""
 
 
 class MqttBridge:
@@ -229,20 +246,20 @@ class MqttBridge:
             if method not in self.config.commands or self._dispatch is None:
                 accepted = ", ".join(self.config.commands) if self._dispatch else "none"
                 raise RpcError(
-                    BridgeErrorCode.UNSUPPORTED_METHOD,
+                    RpcErrorCode.UNSUPPORTED_METHOD,
                     f"method {method!r} is not accepted over MQTT (accepted: {accepted})",
                 )
             result = await self._dispatch(method, caller, payload)
             reply = {"ok": True, "result": parsed(result)}
-        except RpcError as exc:
+        except Exception as exc:  # a service boundary: one bad command must not end the bridge
             self.rejected_commands += 1
-            _LOGGER.info("MQTT command %s from %r refused: %s", method, caller, exc.message)
-            reply = {"ok": False, "error": {"code": exc.code, "message": exc.message}}
-        except Exception:  # a service boundary: one bad command must not end the bridge
-            self.rejected_commands += 1
-            _LOGGER.exception("MQTT command %s from %r failed", method, caller)
-            error = {"code": int(BridgeErrorCode.INTERNAL), "message": "internal error"}
-            reply = {"ok": False, "error": error}
+            error = wire_error(exc) if isinstance(exc, EdgeError) else None
+            if error is None:
+                _LOGGER.exception("MQTT command %s from %r failed", method, caller)
+                error = RpcError(RpcErrorCode.APPLICATION_ERROR, "internal error")
+            else:
+                _LOGGER.info("MQTT command %s from %r refused: %s", method, caller, error.message)
+            reply = {"ok": False, "error": {"code": error.code, "message": error.message}}
         self.client.publish(Message(self.topics.reply(method, who), encode(reply), qos=1))
 
     def _remember(self, message: Message) -> None:
@@ -262,39 +279,29 @@ class MqttBridge:
 
     # -- the mqtt.publish / mqtt.read RPC methods --------------------------------------------
 
-    async def rpc_publish(self, caller: str, payload: str) -> str:
-        """`{"topic", "payload": str, "retain": bool}` into the broker, if the topic is allowed."""
-        data = self._request(caller, payload, self.config.publish_allow, ("payload", "retain"))
-        body, retain = data.get("payload", ""), data.get("retain", False)
-        if not isinstance(body, str) or not isinstance(retain, bool):
-            raise invalid("payload must be a string and retain true or false")
-        topic = str(data["topic"])
+    async def rpc_publish(self, params: Mapping[str, Any]) -> str:
+        """`{"topic", "payload": str, "retain": bool}` (validated: `PUBLISH_PARAMS`) into the
+        broker, if the topic is allowed."""
+        topic = self._topic(params["topic"], self.config.publish_allow)
+        body: str = params.get("payload", "")
+        retain: bool = params.get("retain", False)
         self.client.publish(Message(topic, body.encode(), retain=retain, qos=1))
         return encode({"topic": topic, "queued": self.client.state.value != "connected"}).decode()
 
-    async def rpc_read(self, caller: str, payload: str) -> str:
-        """`{"topic"}` -> the last value seen (retained ones included) on an allowed topic."""
-        topic = str(self._request(caller, payload, self.config.read_allow, ())["topic"])
+    async def rpc_read(self, params: Mapping[str, Any]) -> str:
+        """`{"topic"}` (validated: `READ_PARAMS`) -> the last value seen (retained ones
+        included) on an allowed topic."""
+        topic = self._topic(params["topic"], self.config.read_allow)
         message = self._remembered.get(topic)
         if message is None:
-            raise RpcError(BridgeErrorCode.NO_VALUE, f"no value seen on {topic!r}")
+            raise NoValue(f"no value seen on {topic!r}")
         body = text(message.payload)
         return encode({"topic": topic, "payload": body, "retained": message.retain}).decode()
 
-    def _request(
-        self, caller: str, payload: str, allowed: tuple[str, ...], optional: tuple[str, ...]
-    ) -> dict[str, object]:
-        if not any(fnmatch.fnmatchcase(caller, p) for p in self.config.rpc_allow):
-            raise RpcError(BridgeErrorCode.ACCESS_DENIED, f"{caller!r} may not use MQTT")
-        data = json_object(payload)
-        unknown = sorted(set(data) - {"topic", *optional})
-        if unknown:
-            raise invalid(f"unknown field(s): {', '.join(unknown)}")
-        topic = data.get("topic")
-        if not isinstance(topic, str):
-            raise invalid("topic: expected a string")
+    def _topic(self, topic: str, allowed: tuple[str, ...]) -> str:
+        """`topic` if it names one topic matching `allowed`; who may call is `edge.access`'s."""
         if (error := topic_error(topic)) is not None:
             raise invalid(error)
         if not matches_any(allowed, topic):
-            raise RpcError(BridgeErrorCode.ACCESS_DENIED, f"topic {topic!r} is not allowed")
-        return data
+            raise AccessDenied(f"topic {topic!r} is not allowed")
+        return topic

@@ -1,28 +1,20 @@
-"""Payload checks and JSON helpers of the MQTT bridge, and its error codes — pure."""
+"""Payload checks and JSON helpers of the MQTT bridge — pure.
+
+Refusals are `edge.errors` with their codes (`edge.protocol.codes`), answered as RPC's are.
+"""
 
 from __future__ import annotations
 
-import enum
 import json
 
-from edge.errors import RpcError
+from edge.errors import InvalidPayload
+from edge.protocol.payload import parse_object
 
 MAX_PAYLOAD_BYTES = 4096
 
 
-class BridgeErrorCode(enum.IntEnum):
-    """Codes in error replies; GPIO codes (2000-2005) pass through from `dispatch`."""
-
-    INVALID_PAYLOAD = 2000
-    ACCESS_DENIED = 2003
-    NO_VALUE = 2010
-    UNSUPPORTED_METHOD = 1400
-    """LiveKit's own code for an unknown method."""
-    INTERNAL = 1500
-
-
-def invalid(message: str) -> RpcError:
-    return RpcError(BridgeErrorCode.INVALID_PAYLOAD, message)
+def invalid(message: str) -> InvalidPayload:
+    return InvalidPayload(message)
 
 
 def text(payload: bytes) -> str:
@@ -38,15 +30,8 @@ def text(payload: bytes) -> str:
 
 
 def json_object(text: str) -> dict[str, object]:
-    if len(text.encode("utf-8", "replace")) > MAX_PAYLOAD_BYTES:
-        raise invalid(f"payload over {MAX_PAYLOAD_BYTES} bytes")
-    try:
-        data = json.loads(text) if text.strip() else {}
-    except json.JSONDecodeError as exc:
-        raise invalid(f"payload is not JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise invalid("payload must be a JSON object")
-    return data
+    """`text` as a JSON object, parsed with bounded cost (`{}` for blank text)."""
+    return parse_object(text, max_bytes=MAX_PAYLOAD_BYTES)
 
 
 def parsed(result: str) -> object:

@@ -20,7 +20,7 @@ import json
 import math
 from typing import Any
 
-from edge.errors import EdgeError
+from edge.errors import InvalidPayload
 
 MAX_BYTES = 15_360
 """LiveKit's limit for an RPC request payload; callers that obey it never see this refusal."""
@@ -30,7 +30,7 @@ INT_LIMIT = 2**63
 """Integers must lie in [-INT_LIMIT, INT_LIMIT)."""
 
 
-class PayloadError(EdgeError, ValueError):
+class PayloadError(InvalidPayload):
     """The payload is not an acceptable JSON object; the message says why."""
 
 

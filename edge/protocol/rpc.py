@@ -10,8 +10,9 @@ from __future__ import annotations
 import enum
 import logging
 from collections import OrderedDict
-from collections.abc import Container
-from dataclasses import dataclass
+from collections.abc import Container, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from livekit.protocol import models as proto_models
 
@@ -95,6 +96,9 @@ class RpcInvocation:
     payload: str
     response_timeout_s: float
     """How long the caller waits; the handler is cancelled after this."""
+    params: Mapping[str, Any] = field(default_factory=dict)
+    """The payload, parsed and validated against the method's published schema (a method
+    registered without one gets `{}` and reads `payload`)."""
 
 
 @dataclass(frozen=True, slots=True)

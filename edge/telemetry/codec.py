@@ -35,14 +35,14 @@ Unknown map keys are ignored (room for compatible additions); anything else malf
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import msgpack  # type: ignore[import-untyped]
 
-from edge.errors import EdgeError
-from edge.protocol.payload import PayloadError, parse_object
+from edge.errors import EdgeError, InvalidPayload
+from edge.protocol.schema import Schema, prepare
 
 SCHEMA_VERSION = 1
 CONTENT_TYPE = "application/msgpack"
@@ -244,25 +244,32 @@ class HistoryRequest:
     limit: int
 
 
-def parse_history_request(payload: str, *, max_limit: int) -> HistoryRequest:
-    """`{"since_seq": n}` or `{"since_us": t}`, optional `"limit"`; `CodecError` otherwise."""
-    try:
-        data = parse_object(payload)
-    except PayloadError as exc:
-        raise CodecError(str(exc)) from None
-    unknown = set(data) - {"since_seq", "since_us", "limit"}
-    if unknown:
-        raise CodecError(f"unknown field(s): {', '.join(sorted(unknown))}")
-    if ("since_seq" in data) == ("since_us" in data):
-        raise CodecError("give exactly one of since_seq, since_us")
-    limit = _check_int("limit", data.get("limit", max_limit), low=1)
-    since_seq = data.get("since_seq")
-    since_us = data.get("since_us")
+HISTORY_PARAMS: Schema = {
+    "type": "object",
+    "properties": {
+        "since_seq": {"type": "integer", "minimum": 0},
+        "since_us": {"type": "integer", "minimum": 0},
+        "limit": {"type": "integer", "minimum": 1},
+    },
+    "additionalProperties": False,
+}
+"""The published schema of a `telemetry.history` payload."""
+
+
+def history_request(params: Mapping[str, Any], *, max_limit: int) -> HistoryRequest:
+    """The request of validated `params`; `InvalidPayload` unless exactly one `since_*`."""
+    if ("since_seq" in params) == ("since_us" in params):
+        raise InvalidPayload("give exactly one of since_seq, since_us")
     return HistoryRequest(
-        since_seq=None if since_seq is None else _check_int("since_seq", since_seq, low=0),
-        since_us=None if since_us is None else _check_int("since_us", since_us, low=0),
-        limit=min(limit, max_limit),
+        since_seq=params.get("since_seq"),
+        since_us=params.get("since_us"),
+        limit=min(params.get("limit", max_limit), max_limit),
     )
+
+
+def parse_history_request(payload: str, *, max_limit: int) -> HistoryRequest:
+    """`{"since_seq": n}` or `{"since_us": t}`, optional `"limit"`; `InvalidPayload` otherwise."""
+    return history_request(prepare(payload, HISTORY_PARAMS), max_limit=max_limit)
 
 
 # -- helpers -----------------------------------------------------------------------------

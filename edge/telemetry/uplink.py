@@ -48,8 +48,6 @@ from edge.telemetry.sampler import TelemetryService
 _LOGGER = logging.getLogger(__name__)
 
 HISTORY_METHOD = "telemetry.history"
-INVALID_REQUEST = 2000
-"""RPC error code: the history payload is malformed (INVALID_PAYLOAD, as for every method)."""
 HISTORY_CHUNK_READINGS = 256
 """Readings read from the spool and encoded at a time for a history answer."""
 RETRY_AFTER_FAILURE_S = 1.0
@@ -64,14 +62,7 @@ async def serve_telemetry(
         HISTORY_METHOD,
         _history_handler(service, streams),
         description="Spooled readings after a sequence number or a time, as a byte stream",
-        params={
-            "type": "object",
-            "properties": {
-                "since_seq": {"type": "integer", "minimum": 0},
-                "since_us": {"type": "integer", "minimum": 0},
-                "limit": {"type": "integer", "minimum": 1},
-            },
-        },
+        params=codec.HISTORY_PARAMS,
     )
     try:
         async with asyncio.TaskGroup() as tg:
@@ -165,12 +156,7 @@ def _history_handler(service: TelemetryService, streams: StreamEndpoint) -> RpcH
     config = service.config
 
     async def history(invocation: RpcInvocation) -> str:
-        try:
-            request = codec.parse_history_request(
-                invocation.payload, max_limit=config.history_max_readings
-            )
-        except codec.CodecError as exc:
-            raise RpcError(INVALID_REQUEST, str(exc)) from None
+        request = codec.history_request(invocation.params, max_limit=config.history_max_readings)
         outbox = service.outbox
         found = await asyncio.to_thread(
             outbox.history,

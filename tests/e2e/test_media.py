@@ -287,7 +287,8 @@ async def test_bad_media_rpc_payloads_get_precise_errors(
         ({"track": "lamp", "muted": True}, 2201, "unknown track 'lamp'"),
         ({"track": "camera", "muted": "yes"}, 2000, "muted: expected bool"),
         ({"track": "camera"}, 2000, '"muted" and/or "enabled"'),
-        ({"track": "camera", "volume": 3}, 2000, "unknown field 'volume'"),
+        ({"track": "camera", "volume": 3}, 2000, "unknown field(s): volume"),
+        ({"muted": True}, 2000, "missing field(s): track"),
     ]
     for payload, code, fragment in cases:
         with pytest.raises(rtc.RpcError) as caught:

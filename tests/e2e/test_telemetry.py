@@ -15,12 +15,13 @@ from livekit import rtc
 from edge.livekit.room import Room, RoomOptions
 from edge.livekit.rpc import RpcEndpoint
 from edge.livekit.streams import StreamEndpoint
+from edge.protocol.codes import ErrorCode
 from edge.telemetry import codec
 from edge.telemetry.outbox import Outbox
 from edge.telemetry.sampler import TelemetryService
 from edge.telemetry.sensors import SimulatedSensor
 from edge.telemetry.spec import SensorKind, SensorSpec, TelemetryConfig
-from edge.telemetry.uplink import HISTORY_METHOD, INVALID_REQUEST, serve_telemetry
+from edge.telemetry.uplink import HISTORY_METHOD, serve_telemetry
 from tests.conftest import OfficialPeerFactory, ServerProcess
 from tests.helpers import assert_eventually
 from tests.official_peer import LiveKitServer, OfficialPeer, mint_token
@@ -286,5 +287,5 @@ async def test_a_late_joiner_fills_its_gap_through_the_history_rpc(
         await late.local.perform_rpc(
             destination_identity="edge-1", method=HISTORY_METHOD, payload='{"since": 1}'
         )
-    assert refused.value.code == INVALID_REQUEST
+    assert refused.value.code == ErrorCode.INVALID_PAYLOAD
     assert "unknown field(s): since" in refused.value.message

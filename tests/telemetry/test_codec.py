@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from edge.errors import InvalidPayload
 from edge.telemetry import codec
 from edge.telemetry.codec import CodecError, Reading, Sample
 
@@ -183,6 +184,6 @@ def test_history_requests_parse(payload: str, want: codec.HistoryRequest) -> Non
     ],
 )
 def test_bad_history_requests_are_refused(payload: str, complaint: str) -> None:
-    with pytest.raises(CodecError) as info:
+    with pytest.raises(InvalidPayload) as info:
         codec.parse_history_request(payload, max_limit=100)
     assert complaint in str(info.value)
