@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.console.browser import REPO_ROOT, Browser, missing_parts
+from tests.console.browser import DESKTOP, REPO_ROOT, Browser, missing_parts
 from tests.e2e.edge_process import EdgeProcess
 
 ARTIFACTS = REPO_ROOT / ".cache" / "console-tests"
@@ -49,15 +49,23 @@ FAILED = pytest.StashKey[bool]()
 
 
 @pytest.fixture
-async def browser(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Browser]:
-    """A headless Chromium page; an uncaught exception in the page fails the test.
+def viewport() -> tuple[int, int]:
+    """The page's size; parametrize `viewport` with `DESKTOP` and `PHONE` to test both."""
+    return DESKTOP
+
+
+@pytest.fixture
+async def browser(
+    request: pytest.FixtureRequest, tmp_path: Path, viewport: tuple[int, int]
+) -> AsyncIterator[Browser]:
+    """A headless Chromium page of size `viewport`; an uncaught exception in it fails the test.
 
     When the test fails, the page's screenshot and text land in the artifacts directory.
     """
     name = f"{request.node.name}-failed"
     for stale in (ARTIFACTS / f"{name}.png", ARTIFACTS / f"{name}.txt"):
         stale.unlink(missing_ok=True)
-    page = await Browser.launch(tmp_path / "chromium-profile")
+    page = await Browser.launch(tmp_path / "chromium-profile", viewport)
     try:
         yield page
         if request.node.stash.get(FAILED, False):
