@@ -22,7 +22,13 @@ export class Controls {
     this.outputs = new Map();
     this.leaseHolder = h('span', { class: 'lease-holder', text: 'free' });
     this.body = h('div', { class: 'controls-body' }, h('p', { class: 'muted', text: 'Asking the device what it offers…' }));
-    this.element = h('div', { class: 'controls' }, h('h3', { text: 'Controls' }), this.body);
+    // A disabled fieldset disables every control inside, including ones built later.
+    this.element = h('fieldset', { class: 'controls' }, h('legend', { text: 'Controls' }), this.body);
+  }
+
+  /** Nothing can be sent any more (the device or this page left the room). */
+  disable() {
+    /** @type {HTMLFieldSetElement} */ (this.element).disabled = true;
   }
 
   /** Build from an `edge.describe` answer and a `gpio.list` answer (null without gpio.list). */

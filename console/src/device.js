@@ -37,10 +37,14 @@ export class DeviceCard {
     this.badges = h('div', { class: 'badges' });
     this.plotArea = h('div', { class: 'plots' });
     this.telemetryNote = h('p', { class: 'muted', text: 'Waiting for readings…' });
+    this.staleNote = h('p', { class: 'stale-note', hidden: true, attrs: { role: 'status' } });
+    this.logs = h('div', { class: 'logs', hidden: true });
+    this.isStale = false;
     this.element = h(
       'section',
-      { class: 'device', data: { identity: participant.identity } },
+      { class: 'device', data: { identity: participant.identity, state: 'live' } },
       h('header', {}, this.title, this.badges),
+      this.staleNote,
       h(
         'div',
         { class: 'grid' },
@@ -56,6 +60,35 @@ export class DeviceCard {
     this.attributesChanged(participant.attributes);
   }
 
+  /**
+   * Nothing on this card is live any more (`why`, in words): the device left, or this page
+   * lost the room. The values stay, marked as the last known; every control is disabled.
+   */
+  stale(why) {
+    this.isStale = true;
+    this.element.dataset.state = 'stale';
+    this.element.classList.add('stale');
+    this.staleNote.hidden = false;
+    this.staleNote.textContent = why;
+    this.controls.disable();
+    const status = this.badges.querySelector('.badge.status');
+    if (status) {
+      status.className = 'badge status offline';
+      status.textContent = 'offline';
+    }
+    for (const badge of this.badges.querySelectorAll('.badge.edge-connection')) badge.remove();
+  }
+
+  /** The room connection is down for now (`why`) or back (null): controls off, then on again. */
+  suspend(why) {
+    if (this.isStale) return;
+    this.element.dataset.state = why ? 'suspended' : 'live';
+    this.element.classList.toggle('stale', Boolean(why));
+    this.staleNote.hidden = !why;
+    this.staleNote.textContent = why ?? '';
+    /** @type {HTMLFieldSetElement} */ (this.controls.element).disabled = Boolean(why);
+  }
+
   /** Ask the device what it offers and backfill its telemetry; failures are shown, not thrown. */
   async start() {
     await Promise.all([this.discover(), this.backfill()]);
@@ -68,6 +101,11 @@ export class DeviceCard {
    */
   async run(method, params = {}, { early = false } = {}) {
     for (let attempt = 1; ; attempt += 1) {
+      if (this.isStale) {
+        const err = new CallFailed(method, 0, 'not sent: the device is not connected', 'error');
+        this.activity.failed(method, params, err);
+        throw err;
+      }
       try {
         const reply = await this.caller.call(method, params);
         this.activity.ok(method, params, reply);
@@ -126,6 +164,7 @@ export class DeviceCard {
 
   /** The participant's attributes changed (all of them are passed; `changed` flashes). */
   attributesChanged(attributes, changed = {}) {
+    if (this.isStale) return;
     this.twin.update(attributes, changed);
     const p = this.participant;
     this.title.replaceChildren(h('span', { text: p.name || p.identity }), h('small', { text: ` ${p.identity}` }));

@@ -375,8 +375,8 @@ async def test_the_camera_plays_in_the_page(
     await browser.click(f"{CARD} details.more summary")  # folded again for the picture
     await save_screenshot(browser, "camera", docs=True)
     assert await edge.stop(signal.SIGTERM) == 0
-    await until(  # the card goes when the device leaves
-        lambda: _equals_js(browser, js(CARD, "el === null"), True)
+    await until(  # the card stays, marked offline, when the device leaves
+        lambda: _equals_js(browser, js(CARD, "el?.dataset.state"), "stale")
     )
 
 

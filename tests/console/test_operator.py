@@ -1,0 +1,152 @@
+"""What an operator meets beyond the happy path, on a laptop and on a phone.
+
+A lost connection (pushed out by a second tab, Leave, the device leaving) and connect failures
+in words.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import OfficialPeerFactory
+from tests.console.browser import DESKTOP, PHONE, Browser
+from tests.console.conftest import StartConsole, StartEdge, save_screenshot
+from tests.console.test_console import (
+    CARD,
+    CONSOLE,
+    EDGE,
+    js,
+    open_console,
+    until,
+)
+from tests.official_peer import LiveKitServer, mint_token
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+VIEWPORTS = pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+CONTROLS = f"{CARD} fieldset.controls"
+LAMP = f'{CARD} input[data-control="switch"][data-device="lamp"]'
+
+LIVE_CONTROLS = (
+    "[...el.querySelectorAll('button, input, select')].filter(c => !c.matches(':disabled'))"
+    ".map(c => c.dataset.control ?? c.textContent ?? c.type)"
+)
+"""Controls in `el` that can still be used (an empty list when all are disabled)."""
+
+
+async def _is(browser: Browser, expression: str, expected: object) -> bool:
+    return bool(await browser.evaluate(expression) == expected)
+
+
+async def status(browser: Browser, state: str) -> str:
+    """The status line's text once it is in `state` ("" before)."""
+    text = await browser.evaluate(
+        js("#status", f"el.dataset.state === {json.dumps(state)} && el.textContent")
+    )
+    return str(text or "")
+
+
+async def assert_stale(browser: Browser, because: str) -> None:
+    """The device card is marked offline at once, says `because`, and nothing in it works."""
+    note = await until(
+        lambda: browser.evaluate(
+            js(CARD, "el?.dataset.state === 'stale' && el.querySelector('.stale-note').textContent")
+        ),
+        message=lambda: f"card not stale; page:\n{browser.log()}",
+    )
+    assert because in note
+    assert await browser.evaluate(js(f"{CARD} .badge.status", "el.textContent")) == "offline"
+    assert await browser.evaluate(js(CONTROLS, "el.disabled")) is True
+    assert await browser.evaluate(js(CONTROLS, LIVE_CONTROLS)) == []
+
+
+async def assert_live(browser: Browser) -> None:
+    await until(
+        lambda: _is(browser, js(LAMP, "el !== null && !el.matches(':disabled')"), True),
+        timeout=30,
+        message=lambda: f"no live lamp switch; page:\n{browser.log()}",
+    )
+    assert await browser.evaluate(js(CARD, "el.dataset.state")) == "live"
+
+
+@VIEWPORTS
+async def test_a_lost_connection_greys_the_card_says_why_and_offers_reconnect(
+    browser: Browser,
+    start_edge: StartEdge,
+    start_console: StartConsole,
+    official_peer: OfficialPeerFactory,
+    livekit_server: LiveKitServer,
+    room_name: str,
+    tmp_path: Path,
+) -> None:
+    edge = await open_console(
+        browser, start_edge, start_console, livekit_server, room_name, tmp_path
+    )
+    await assert_live(browser)
+
+    # A second tab with the same identity pushes this one out.
+    second_tab = await official_peer(CONSOLE)
+    said = await until(
+        lambda: status(browser, "disconnected"),
+        message=lambda: f"still connected; page:\n{browser.log()}",
+    )
+    assert "same identity" in said
+    assert not any(ch.isdigit() for ch in said), said  # words, not a reason code
+    await assert_stale(browser, "same identity")
+    assert await browser.evaluate(js("#reconnect", "!el.hidden")) is True
+    # A click on a disabled control sends nothing and throws nothing.
+    await browser.evaluate(js(LAMP, "el.click()"))
+    assert await browser.evaluate(js(LAMP, "el.checked")) is False
+
+    await second_tab.disconnect()
+    await browser.click("#reconnect")
+    await until(lambda: status(browser, "connected"), timeout=20)
+    await assert_live(browser)
+
+    await browser.click("#leave")
+    assert "You left the room." in await until(lambda: status(browser, "disconnected"))
+    await assert_stale(browser, "You left the room.")
+    await browser.click("#reconnect")
+    await assert_live(browser)
+
+    # The device leaves while the page stays connected: its card turns stale at once.
+    assert await edge.stop(signal.SIGTERM) == 0
+    await assert_stale(browser, f"{EDGE} left the room")
+    assert await status(browser, "connected")
+    await save_screenshot(browser, f"device-left-{browser_size(browser)}")
+
+
+def browser_size(browser: Browser) -> str:
+    return "phone" if browser.viewport == PHONE else "desktop"
+
+
+@VIEWPORTS
+async def test_connect_problems_are_explained_and_the_form_says_where_tokens_come_from(
+    browser: Browser,
+    start_console: StartConsole,
+    livekit_server: LiveKitServer,
+    room_name: str,
+) -> None:
+    await browser.goto(await start_console())
+    hint = await browser.evaluate(js("#token-hint", "!el.hidden && el.textContent"))
+    assert "edge token --observer" in hint
+    assert "demo" in hint
+
+    await browser.click("#connect button[type=submit]")
+    said = await until(lambda: status(browser, "error"))
+    assert said == "Enter the server URL (ws://… or wss://…)."
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = f"ws://127.0.0.1:{probe.getsockname()[1]}"
+    await browser.fill("#url", closed)
+    await browser.fill("#token", mint_token(livekit_server, identity="someone", room=room_name))
+    await browser.click("#connect button[type=submit]")
+    said = await until(lambda: status(browser, "error"), timeout=20)
+    assert f"The LiveKit server at {closed} can't be reached" in said
+    assert "Failed to fetch" not in said
