@@ -6,6 +6,11 @@ import { formatNumber, h } from './dom.js';
 const HANDLED = new Set(['gpio.list', 'gpio.set', 'gpio.pulse', 'gpio.read', 'gpio.lease', 'edge.describe']);
 const DEFAULT_PULSE_S = 1;
 const DEFAULT_LEASE_S = 60;
+/**
+ * A slider sends its latest value at most this often while it moves: one request per key press
+ * or pointer move would run into the device's rate limit (`max_rate_hz`, 10 by default).
+ */
+const SLIDER_INTERVAL_MS = 200;
 
 /**
  * @callback Run  call a method, log the outcome; resolves to the reply or rejects
@@ -57,11 +62,7 @@ export class Controls {
   setOutput(name, text) {
     const row = this.outputs.get(name);
     if (!row) return;
-    const value = Number(text);
-    row.value.textContent = formatNumber(value);
-    row.value.dataset.value = String(value);
-    row.current = value;
-    this._sync(row);
+    this._confirmed(row, Number(text));
   }
 
   /** The controller lease holder ("" when free). */
@@ -70,8 +71,17 @@ export class Controls {
     this.leaseHolder.dataset.holder = holder;
   }
 
+  /** The device's word on an output's value: shown, and the control follows unless in use. */
+  _confirmed(row, value) {
+    row.value.textContent = formatNumber(value);
+    row.value.dataset.value = String(value);
+    row.current = value;
+    this._sync(row);
+  }
+
+  /** Put the control where the device says, unless the user is moving it or a value is on its way. */
   _sync(row) {
-    if (!row.input || row.input.dataset.dragging) return;
+    if (!row.input || row.busy?.()) return;
     if (row.input.type === 'checkbox') row.input.checked = row.current !== 0;
     else row.input.value = String(row.current);
   }
@@ -114,7 +124,9 @@ export class Controls {
     const [low, high] = output.range ?? [0, 1];
     const binary = low === 0 && high === 1 && ['digital', 'buzzer'].includes(output.kind);
     const value = h('output', { class: 'value', text: formatNumber(output.value), data: { value: output.value } });
-    const row = { value, input: null, current: Number(output.value) };
+    const pending = h('span', { class: 'pending', hidden: true });
+    /** @type {{value: HTMLElement, pending: HTMLElement, input: HTMLInputElement|null, current: number, busy?: () => boolean}} */
+    const row = { value, pending, input: null, current: Number(output.value) };
     const cells = [];
     if (has('gpio.set')) {
       const input = binary ? this._switch(output, row) : this._slider(output, row, low, high);
@@ -141,7 +153,7 @@ export class Controls {
       'tr',
       { data: { device: output.name, kind: output.kind } },
       h('th', { title: output.description ?? '' }, h('span', { text: output.name }), h('small', { text: output.kind }), ...notes),
-      h('td', {}, value),
+      h('td', {}, value, pending),
       h('td', {}, h('div', { class: 'control' }, ...cells)),
     );
   }
@@ -160,6 +172,11 @@ export class Controls {
     return input;
   }
 
+  /**
+   * A range slider. Moving it (pointer or keys) sends the latest value at most every
+   * SLIDER_INTERVAL_MS, one request at a time; the value cell shows what the device confirmed
+   * and, beside it, the value on its way. The slider is left alone while it is in use.
+   */
   _slider(output, row, low, high) {
     const input = h('input', {
       type: 'range',
@@ -169,12 +186,60 @@ export class Controls {
       attrs: { 'aria-label': `${output.name} value` },
       data: { control: 'slider', device: output.name },
     });
-    input.addEventListener('pointerdown', () => (input.dataset.dragging = '1'));
-    input.addEventListener('change', async () => {
-      delete input.dataset.dragging;
-      await this._try('gpio.set', { device: output.name, value: Number(input.value) });
-      this._sync(row);
+    let pointer = false;
+    let inFlight = false;
+    let timer = 0;
+    let lastSent = -Infinity;
+    /** @type {number | null} */
+    let wanted = null;
+    row.busy = () => pointer || inFlight || timer !== 0 || wanted !== null;
+    const showPending = () => {
+      const text = wanted ?? (inFlight ? row.sending : null);
+      row.pending.hidden = text === null || text === undefined;
+      row.pending.textContent = row.pending.hidden ? '' : `→ ${formatNumber(text)}`;
+      row.pending.title = 'sent, not yet confirmed by the device';
+      row.value.parentElement?.parentElement?.toggleAttribute('data-pending', !row.pending.hidden);
+    };
+    const send = async () => {
+      timer = 0;
+      if (wanted === null) return;
+      const value = wanted;
+      wanted = null;
+      inFlight = true;
+      row.sending = value;
+      lastSent = performance.now();
+      showPending();
+      const reply = await this._try('gpio.set', { device: output.name, value });
+      inFlight = false;
+      if (reply && typeof reply.value === 'number' && wanted === null) this._confirmed(row, reply.value);
+      schedule();
+      showPending();
+      this._sync(row); // after a refusal, back to the device's value
+    };
+    const schedule = () => {
+      if (inFlight || timer || wanted === null) return;
+      const wait = Math.max(0, lastSent + SLIDER_INTERVAL_MS - performance.now());
+      timer = window.setTimeout(send, wait);
+    };
+    input.addEventListener('input', () => {
+      wanted = Number(input.value);
+      showPending();
+      schedule();
     });
+    input.addEventListener('change', () => {
+      if (Number(input.value) !== row.current || inFlight) {
+        wanted = Number(input.value);
+        showPending();
+        schedule();
+      }
+    });
+    input.addEventListener('pointerdown', () => (pointer = true));
+    for (const end of ['pointerup', 'pointercancel', 'blur']) {
+      input.addEventListener(end, () => {
+        pointer = false;
+        this._sync(row);
+      });
+    }
     return input;
   }
 

@@ -1,7 +1,7 @@
 """What an operator meets beyond the happy path, on a laptop and on a phone.
 
 A lost connection (pushed out by a second tab, Leave, the device leaving) and connect failures
-in words.
+in words, and the fan slider under the keyboard.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import json
 import signal
 import socket
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,6 +21,8 @@ from tests.console.test_console import (
     CARD,
     CONSOLE,
     EDGE,
+    OPERATOR,
+    gpio_read,
     js,
     open_console,
     until,
@@ -31,6 +34,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 VIEWPORTS = pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 CONTROLS = f"{CARD} fieldset.controls"
 LAMP = f'{CARD} input[data-control="switch"][data-device="lamp"]'
+FAN = f'{CARD} input[data-control="slider"][data-device="fan"]'
 
 LIVE_CONTROLS = (
     "[...el.querySelectorAll('button, input, select')].filter(c => !c.matches(':disabled'))"
@@ -150,3 +154,48 @@ async def test_connect_problems_are_explained_and_the_form_says_where_tokens_com
     said = await until(lambda: status(browser, "error"), timeout=20)
     assert f"The LiveKit server at {closed} can't be reached" in said
     assert "Failed to fetch" not in said
+
+
+@VIEWPORTS
+async def test_the_fan_slider_follows_the_keyboard_without_hitting_the_rate_limit(
+    browser: Browser,
+    start_edge: StartEdge,
+    start_console: StartConsole,
+    official_peer: OfficialPeerFactory,
+    livekit_server: LiveKitServer,
+    room_name: str,
+    tmp_path: Path,
+) -> None:
+    operator = await official_peer(OPERATOR)
+    await open_console(browser, start_edge, start_console, livekit_server, room_name, tmp_path)
+    await until(lambda: _is(browser, js(FAN, "el?.value"), "0"))
+
+    await browser.press(FAN, "ArrowRight", times=10)
+    # Every press counted from where the last one left the slider: none snapped back.
+    assert await browser.evaluate(js(FAN, "el.value")) == "0.1"
+    await until(
+        lambda: _near(gpio_read(operator, "fan"), 0.1),
+        message=lambda: f"fan pin not at 0.1; page:\n{browser.log()}",
+    )
+    value = f'{CARD} tr[data-device="fan"] output.value'
+    await until(lambda: _is(browser, js(value, "el.textContent"), "0.1"))
+    await until(
+        lambda: _is(browser, js(f'{CARD} tr[data-device="fan"] .pending', "el.hidden"), True)
+    )
+    assert await browser.evaluate(js(FAN, "el.value")) == "0.1"
+    errors = await browser.evaluate(
+        js(CARD, "[...el.querySelectorAll('.activity-list li.error')].map(e => e.textContent)")
+    )
+    assert errors == []  # in particular no 2004 rate limited
+    sets = await browser.evaluate(
+        js(
+            CARD,
+            "[...el.querySelectorAll('.activity-list li.ok .what')]"
+            ".filter(e => e.textContent.startsWith('gpio.set')).length",
+        )
+    )
+    assert 1 <= sets <= 6, f"{sets} gpio.set calls for 10 key presses"
+
+
+async def _near(value: Any, expected: float) -> bool:
+    return abs(float(await value) - expected) < 1e-6
