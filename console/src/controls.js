@@ -3,7 +3,7 @@
 // other described method. The edge decides what is allowed; controls only hint at it.
 import { formatNumber, h } from './dom.js';
 
-const HANDLED = new Set(['gpio.list', 'gpio.set', 'gpio.pulse', 'gpio.read', 'gpio.lease', 'edge.describe']);
+const HANDLED = new Set(['gpio.list', 'gpio.set', 'gpio.pulse', 'gpio.read', 'gpio.lease', 'edge.describe', 'camera.snapshot', 'edge.logs']);
 const DEFAULT_PULSE_S = 1;
 const DEFAULT_LEASE_S = 60;
 /**
@@ -26,6 +26,12 @@ export class Controls {
     /** @type {Map<string, {value: HTMLElement, input: HTMLInputElement|null, safe: number}>} */
     this.outputs = new Map();
     this.leaseHolder = h('span', { class: 'lease-holder', text: 'free' });
+    this.leaseLeft = h('span', { class: 'lease-left', hidden: true });
+    /** @type {{holder: string, until: number} | null} */
+    this.leaseExpiry = null;
+    /** @type {string | undefined} */
+    this.reportedHolder = undefined;
+    this.leaseTimer = 0;
     this.body = h('div', { class: 'controls-body' }, h('p', { class: 'muted', text: 'Asking the device what it offers…' }));
     // A disabled fieldset disables every control inside, including ones built later.
     this.element = h('fieldset', { class: 'controls' }, h('legend', { text: 'Controls' }), this.body);
@@ -34,6 +40,7 @@ export class Controls {
   /** Nothing can be sent any more (the device or this page left the room). */
   disable() {
     /** @type {HTMLFieldSetElement} */ (this.element).disabled = true;
+    this._leaseExpires(null);
   }
 
   /** Build from an `edge.describe` answer and a `gpio.list` answer (null without gpio.list). */
@@ -41,10 +48,15 @@ export class Controls {
     const methods = describe?.methods ?? {};
     const has = (name) => Object.hasOwn(methods, name);
     const parts = [];
+    const tools = [];
+    if (has('camera.snapshot')) tools.push(this._button('Take snapshot', 'snapshot', 'camera.snapshot', 'a still from the camera, shown under Media'));
+    if (has('edge.logs')) tools.push(this._button('Get logs', 'logs', 'edge.logs', 'recent log lines and the redacted config, shown under Activity'));
+    if (tools.length) parts.push(h('div', { class: 'tools' }, ...tools));
     if (has('gpio.lease')) parts.push(this._leaseRow());
     if (list && (list.outputs?.length || list.inputs?.length)) {
       parts.push(this._devices(list, has));
       this.setLease(list.lease?.holder ?? '');
+      if (list.lease?.holder) this._leaseExpires(list.lease);
     }
     const others = Object.entries(methods).filter(([name]) => !HANDLED.has(name));
     const forms = others.map(([name, spec]) => this._methodForm(name, spec));
@@ -65,8 +77,18 @@ export class Controls {
     this._confirmed(row, Number(text));
   }
 
-  /** The controller lease holder ("" when free). */
+  /**
+   * The controller lease holder as the device's attributes say ("" when free). Attributes can
+   * lag behind a `gpio.lease` reply, so only a change of what they say counts.
+   */
   setLease(holder) {
+    if (holder === this.reportedHolder) return;
+    this.reportedHolder = holder;
+    this._showHolder(holder);
+    if (this.leaseExpiry && this.leaseExpiry.holder !== holder) this._leaseExpires(null);
+  }
+
+  _showHolder(holder) {
     this.leaseHolder.textContent = holder || 'free';
     this.leaseHolder.dataset.holder = holder;
   }
@@ -86,19 +108,62 @@ export class Controls {
     else row.input.value = String(row.current);
   }
 
+  /** Count down a lease (`{holder, expires_in_s}`, null to stop). */
+  _leaseExpires(lease) {
+    clearInterval(this.leaseTimer);
+    this.leaseTimer = 0;
+    this.leaseExpiry = lease?.holder ? { holder: lease.holder, until: performance.now() + lease.expires_in_s * 1000 } : null;
+    const tick = () => {
+      const left = this.leaseExpiry ? Math.ceil((this.leaseExpiry.until - performance.now()) / 1000) : 0;
+      this.leaseLeft.hidden = left <= 0;
+      this.leaseLeft.textContent = left > 0 ? `${left} s left` : '';
+      this.leaseLeft.dataset.seconds = String(Math.max(0, left));
+      if (left <= 0 && this.leaseTimer) {
+        clearInterval(this.leaseTimer);
+        this.leaseTimer = 0;
+      }
+    };
+    tick();
+    if (this.leaseExpiry) this.leaseTimer = setInterval(tick, 1000);
+  }
+
+  async _lease(params) {
+    const reply = await this._try('gpio.lease', params);
+    if (reply && 'lease' in reply) {
+      this._showHolder(reply.lease?.holder ?? '');
+      this._leaseExpires(reply.lease);
+    }
+  }
+
+  _button(text, control, method, title) {
+    return h('button', { type: 'button', text, title, data: { control }, on: { click: () => this._try(method, {}) } });
+  }
+
   _leaseRow() {
-    const seconds = h('input', { type: 'number', min: 1, step: 1, value: DEFAULT_LEASE_S, class: 'seconds', title: 'lease duration (s)' });
+    const seconds = h('input', { type: 'number', min: 1, step: 1, value: DEFAULT_LEASE_S, class: 'seconds', title: 'lease duration (s)', attrs: { 'aria-label': 'lease duration in seconds' } });
     const acquire = h('button', {
+      type: 'button',
       text: 'Acquire',
       data: { control: 'lease-acquire' },
-      on: { click: () => this._try('gpio.lease', { action: 'acquire', duration_s: Number(seconds.value) || DEFAULT_LEASE_S }) },
+      on: { click: () => this._lease({ action: 'acquire', duration_s: Number(seconds.value) || DEFAULT_LEASE_S }) },
     });
     const release = h('button', {
+      type: 'button',
       text: 'Release',
       data: { control: 'lease-release' },
-      on: { click: () => this._try('gpio.lease', { action: 'release' }) },
+      on: { click: () => this._lease({ action: 'release' }) },
     });
-    return h('div', { class: 'lease' }, h('span', { text: 'Controller lease: ' }), this.leaseHolder, seconds, h('span', { class: 'unit', text: 's' }), acquire, release);
+    return h(
+      'div',
+      { class: 'lease' },
+      h('span', { text: 'Controller lease: ' }),
+      this.leaseHolder,
+      this.leaseLeft,
+      seconds,
+      h('span', { class: 'unit', text: 's' }),
+      acquire,
+      release,
+    );
   }
 
   _devices(list, has) {

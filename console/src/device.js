@@ -52,7 +52,7 @@ export class DeviceCard {
         h('div', { class: 'telemetry' }, h('h3', { text: 'Telemetry' }), this.telemetryNote, this.plotArea),
         this.controls.element,
         this.twin.element,
-        this.activity.element,
+        h('div', { class: 'activity-column' }, this.activity.element, this.logs),
       ),
     );
     store.onChange = (sensors) => this.redraw(sensors);
@@ -185,11 +185,22 @@ export class DeviceCard {
     }
   }
 
-  /** A file the device sent us (a log bundle, a snapshot): a download link, images shown. */
-  file(name, blob) {
+  /** A file the device sent us (a log bundle, a snapshot): a download link, images and text shown. */
+  async file(name, blob) {
     const url = URL.createObjectURL(blob);
     this.activity.file(name, blob.size, url);
     if (blob.type.startsWith('image/')) this.media.snapshot(url, name);
+    else if (blob.type.startsWith('text/')) this.showText(name, await blob.text(), url);
+  }
+
+  /** The latest text file (a log bundle): readable in place, with a download link. */
+  showText(name, text, url) {
+    this.logs.hidden = false;
+    this.logs.replaceChildren(
+      h('h3', { text: 'Logs' }),
+      h('p', {}, h('a', { href: url, download: name, text: `Download ${name}` }), h('span', { class: 'muted', text: ` (${text.length} characters)` })),
+      h('pre', { class: 'log-text', tabIndex: 0, attrs: { 'aria-label': `contents of ${name}` }, text }),
+    );
   }
 
   /** A text line on the device's events topic. */
@@ -211,8 +222,11 @@ export class DeviceCard {
       plot.update(series);
     }
     if (this.plots.size) {
-      const dropped = this.store.dropped ? ` · ${this.store.dropped} dropped by the device's spool` : '';
-      this.telemetryNote.textContent = `Up to reading #${this.store.highestSeq}${dropped}`;
+      let latest = 0;
+      for (const series of this.store.sensors.values()) latest = Math.max(latest, series.points.at(-1)?.timeUs ?? 0);
+      const when = new Date(latest / 1000).toLocaleTimeString([], { hour12: false });
+      const dropped = this.store.dropped ? ` · ${this.store.dropped} older readings were lost on the device (its buffer was full)` : '';
+      this.telemetryNote.textContent = `Latest reading taken at ${when}${dropped}`;
     }
   }
 }

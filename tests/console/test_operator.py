@@ -1,7 +1,7 @@
 """What an operator meets beyond the happy path, on a laptop and on a phone.
 
 A lost connection (pushed out by a second tab, Leave, the device leaving) and connect failures
-in words, and the fan slider under the keyboard.
+in words, the fan slider under the keyboard, snapshot and log buttons and the lease countdown.
 """
 
 from __future__ import annotations
@@ -21,10 +21,12 @@ from tests.console.test_console import (
     CARD,
     CONSOLE,
     EDGE,
+    MEDIA_TOML,
     OPERATOR,
     gpio_read,
     js,
     open_console,
+    points,
     until,
 )
 from tests.official_peer import LiveKitServer, mint_token
@@ -199,3 +201,78 @@ async def test_the_fan_slider_follows_the_keyboard_without_hitting_the_rate_limi
 
 async def _near(value: Any, expected: float) -> bool:
     return abs(float(await value) - expected) < 1e-6
+
+
+@VIEWPORTS
+async def test_snapshot_logs_and_lease_countdown(
+    browser: Browser,
+    viewport: tuple[int, int],
+    start_edge: StartEdge,
+    start_console: StartConsole,
+    livekit_server: LiveKitServer,
+    room_name: str,
+    tmp_path: Path,
+) -> None:
+    logs_allowed = f'\n[daemon]\nlogs_allow = ["{CONSOLE}"]\n'
+    await open_console(
+        browser,
+        start_edge,
+        start_console,
+        livekit_server,
+        room_name,
+        tmp_path,
+        extra=MEDIA_TOML + logs_allowed,
+    )
+    snapshot_button = f'{CARD} button[data-control="snapshot"]'
+    await until(lambda: _is(browser, js(snapshot_button, "el !== null"), True))
+    await browser.click(snapshot_button)
+    width = await until(
+        lambda: browser.evaluate(
+            js(f"{CARD} .tile.snapshot img", "el && el.complete && el.naturalWidth")
+        ),
+        timeout=15,
+        message=lambda: f"no snapshot shown; page:\n{browser.log()}",
+    )
+    assert width == 320
+
+    await browser.click(f'{CARD} [data-control="lease-acquire"]')
+    left = f"{CARD} .lease-left"
+    first, shown = await until(
+        lambda: browser.evaluate(
+            js(left, "!el.hidden && [Number(el.dataset.seconds), el.textContent]")
+        )
+    )
+    assert 50 <= first <= 60
+    assert shown == f"{first} s left"
+    await until(
+        lambda: browser.evaluate(js(left, f"Number(el.dataset.seconds) < {first}")), timeout=5
+    )
+
+    note = await until(
+        lambda: browser.evaluate(
+            js(f"{CARD} .telemetry p", "el.textContent.startsWith('Latest') && el.textContent")
+        )
+    )
+    assert "#" not in note
+
+    await until(lambda: _at_least(browser, 5))
+    await until(
+        lambda: browser.evaluate(js(f"{CARD} .tile.video video", "el && el.currentTime > 0.5")),
+        timeout=20,
+    )
+    # The docs picture (before the log text, which shows this machine's paths).
+    await save_screenshot(browser, f"console-{browser_size(browser)}", docs=viewport)
+
+    await browser.click(f'{CARD} button[data-control="logs"]')
+    text = await until(
+        lambda: browser.evaluate(js(f"{CARD} .logs pre", "el?.textContent")),
+        timeout=15,
+        message=lambda: f"no log text shown; page:\n{browser.log()}",
+    )
+    assert EDGE in text
+    link = await browser.evaluate(js(f"{CARD} .logs a[download]", "el?.href"))
+    assert link.startswith("blob:")
+
+
+async def _at_least(browser: Browser, count: int) -> bool:
+    return await points(browser, "soc_temperature") >= count
