@@ -1,7 +1,8 @@
 """What an operator meets beyond the happy path, on a laptop and on a phone.
 
-A lost connection (pushed out by a second tab, Leave, the device leaving) and connect failures
-in words, the fan slider under the keyboard, snapshot and log buttons and the lease countdown.
+A lost connection (pushed out by a second tab, Leave, the device leaving), connect failures in
+words, the fan slider under the keyboard, snapshot and log buttons, the lease countdown, the
+phone layout, and an axe-core accessibility check of the whole page at both sizes.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import OfficialPeerFactory
-from tests.console.browser import DESKTOP, PHONE, Browser
+from tests.console.browser import CONSOLE_DIR, DESKTOP, PHONE, Browser
 from tests.console.conftest import StartConsole, StartEdge, save_screenshot
 from tests.console.test_console import (
     CARD,
@@ -34,6 +35,7 @@ from tests.official_peer import LiveKitServer, mint_token
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 VIEWPORTS = pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+AXE = CONSOLE_DIR / "node_modules" / "axe-core" / "axe.min.js"
 CONTROLS = f"{CARD} fieldset.controls"
 LAMP = f'{CARD} input[data-control="switch"][data-device="lamp"]'
 FAN = f'{CARD} input[data-control="slider"][data-device="fan"]'
@@ -142,6 +144,7 @@ async def test_connect_problems_are_explained_and_the_form_says_where_tokens_com
     hint = await browser.evaluate(js("#token-hint", "!el.hidden && el.textContent"))
     assert "edge token --observer" in hint
     assert "demo" in hint
+    await check_accessibility(browser)
 
     await browser.click("#connect button[type=submit]")
     said = await until(lambda: status(browser, "error"))
@@ -204,7 +207,7 @@ async def _near(value: Any, expected: float) -> bool:
 
 
 @VIEWPORTS
-async def test_snapshot_logs_and_lease_countdown(
+async def test_snapshot_logs_lease_countdown_layout_and_accessibility(
     browser: Browser,
     viewport: tuple[int, int],
     start_edge: StartEdge,
@@ -273,6 +276,63 @@ async def test_snapshot_logs_and_lease_countdown(
     link = await browser.evaluate(js(f"{CARD} .logs a[download]", "el?.href"))
     assert link.startswith("blob:")
 
+    await check_layout(browser, viewport)
+    await check_accessibility(browser)
+
 
 async def _at_least(browser: Browser, count: int) -> bool:
     return await points(browser, "soc_temperature") >= count
+
+
+LAYOUT = """
+(() => {
+  const visible = (el) => {
+    const r = el.getBoundingClientRect();
+    return r.width > 0 && r.height > 0 && getComputedStyle(el).visibility !== 'hidden';
+  };
+  const targets = [...document.querySelectorAll('button, input, select, summary')]
+    .filter(visible)
+    .map((el) => {
+      const r = el.getBoundingClientRect();
+      const what = el.dataset.control || el.textContent.trim() || el.type;
+      return { what, w: r.width, h: r.height };
+    });
+  const twin = [...document.querySelectorAll('.twin td.value')].map((el) => {
+    const text = document.createRange();
+    text.selectNodeContents(el);
+    const lines = new Set([...text.getClientRects()].map((r) => Math.round(r.top))).size;
+    return { text: el.textContent, lines };
+  });
+  const cut = [...document.querySelectorAll('.activity-list li, .device, .twin, .controls')]
+    .filter((el) => el.getBoundingClientRect().right > innerWidth + 0.5
+      || el.scrollWidth > el.clientWidth + 1)
+    .map((el) => el.className || el.tagName);
+  return { width: document.documentElement.scrollWidth, targets, twin, cut };
+})()
+"""
+
+
+async def check_layout(browser: Browser, viewport: tuple[int, int]) -> None:
+    """Nothing wider than the screen, values not wrapped per character, targets big enough."""
+    layout = await browser.evaluate(LAYOUT)
+    assert layout["width"] <= viewport[0], f"page {layout['width']} px wide in {viewport}"
+    assert layout["cut"] == [], f"cut off: {layout['cut']}"
+    minimum = 44 if viewport == PHONE else 24
+    small = [t for t in layout["targets"] if min(t["w"], t["h"]) < minimum]
+    assert small == [], f"targets under {minimum} px: {small}"
+    for value in layout["twin"]:
+        per_line = len(value["text"]) / max(value["lines"], 1)
+        assert per_line >= min(len(value["text"]), 12), f"twin value wraps: {value}"
+
+
+async def check_accessibility(browser: Browser) -> None:
+    """axe-core finds no serious or critical violation (WCAG 2.2 A/AA and best practice)."""
+    await browser.add_script(AXE)
+    violations = await browser.evaluate(
+        "axe.run(document, {runOnly: {type: 'tag', values: "
+        "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice']}})"
+        ".then(r => r.violations.filter(v => ['serious', 'critical'].includes(v.impact))"
+        ".map(v => `${v.id} (${v.impact}): ${v.help}: `"
+        " + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', ')))"
+    )
+    assert violations == [], "\n".join(violations)
