@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import OfficialPeerFactory
+from tests.conftest import OfficialPeerFactory, ServerProcess
 from tests.console.browser import CONSOLE_DIR, DESKTOP, PHONE, Browser
 from tests.console.conftest import StartConsole, StartEdge, save_screenshot
 from tests.console.test_console import (
@@ -127,6 +127,41 @@ async def test_a_lost_connection_greys_the_card_says_why_and_offers_reconnect(
     await assert_stale(browser, f"{EDGE} left the room")
     assert await status(browser, "connected")
     await save_screenshot(browser, f"device-left-{browser_size(browser)}")
+
+
+@VIEWPORTS
+async def test_when_the_server_goes_away_controls_are_off_at_once_and_come_back_with_it(
+    browser: Browser,
+    start_edge: StartEdge,
+    start_console: StartConsole,
+    private_livekit_server: ServerProcess,
+    room_name: str,
+    tmp_path: Path,
+) -> None:
+    server = private_livekit_server.server
+    await open_console(browser, start_edge, start_console, server, room_name, tmp_path)
+    await assert_live(browser)
+
+    private_livekit_server.kill()
+    said = await until(
+        lambda: status(browser, "connecting"),
+        message=lambda: f"no sign of the lost server; page:\n{browser.log()}",
+    )
+    assert "reconnecting" in said
+    note = await until(
+        lambda: browser.evaluate(
+            js(
+                CARD,
+                "el.dataset.state === 'suspended' && el.querySelector('.stale-note').textContent",
+            )
+        )
+    )
+    assert "reconnecting" in note
+    assert await browser.evaluate(js(CONTROLS, LIVE_CONTROLS)) == []
+
+    private_livekit_server.restart()
+    await until(lambda: status(browser, "connected"), timeout=60)
+    await assert_live(browser)
 
 
 def browser_size(browser: Browser) -> str:
