@@ -43,6 +43,18 @@ export class Board {
     }
   }
 
+  /** The room connection ended (`why`, in words): every card goes stale, its controls off. */
+  close(why) {
+    this.closed = true;
+    for (const card of this.cards.values()) card.stale(`Not connected: ${why}`);
+    this.empty.textContent = 'Not connected.';
+  }
+
+  /** The connection is down and being restored (`why`), or restored (null). */
+  suspend(why) {
+    for (const card of this.cards.values()) card.suspend(why);
+  }
+
   /** Everyone already in the room (call once connected). */
   scan() {
     for (const participant of this.room.remoteParticipants.values()) this._consider(participant);
@@ -81,7 +93,7 @@ export class Board {
     room.on(RoomEvent.ParticipantAttributesChanged, (changed, p) => {
       if (p === room.localParticipant) return;
       const card = this.cards.get(p.identity);
-      if (card) card.attributesChanged(p.attributes, changed);
+      if (card && !card.isStale) card.attributesChanged(p.attributes, changed);
       else this._consider(p);
     });
     room.on(RoomEvent.ParticipantNameChanged, (_name, p) => this.cards.get(p.identity)?.attributesChanged(p.attributes));
@@ -92,7 +104,10 @@ export class Board {
   }
 
   _consider(participant) {
-    if (this.cards.has(participant.identity) || !isEdge(participant)) return;
+    if (this.closed || !isEdge(participant)) return;
+    const previous = this.cards.get(participant.identity);
+    if (previous && !previous.isStale) return;
+    if (previous) this.stores.delete(participant.identity); // back again: a fresh card
     const card = new DeviceCard(this.room, participant, this._store(participant.identity), (t) => this.listenTelemetry(t));
     this.cards.set(participant.identity, card);
     const ordered = [...this.cards.values()].sort((a, b) => a.participant.identity.localeCompare(b.participant.identity));
@@ -103,12 +118,11 @@ export class Board {
     card.start();
   }
 
+  /** The device left the room: its card stays, marked offline, until it comes back. */
   _remove(identity) {
     const card = this.cards.get(identity);
-    if (!card) return;
-    card.element.remove();
-    this.cards.delete(identity);
-    this.stores.delete(identity);
-    if (!this.cards.size) this.container.replaceChildren(this.empty);
+    if (!card || this.closed) return;
+    const time = new Date().toLocaleTimeString([], { hour12: false });
+    card.stale(`${identity} left the room at ${time}; the values below are the last it reported.`);
   }
 }

@@ -3,9 +3,14 @@
 // other described method. The edge decides what is allowed; controls only hint at it.
 import { formatNumber, h } from './dom.js';
 
-const HANDLED = new Set(['gpio.list', 'gpio.set', 'gpio.pulse', 'gpio.read', 'gpio.lease', 'edge.describe']);
+const HANDLED = new Set(['gpio.list', 'gpio.set', 'gpio.pulse', 'gpio.read', 'gpio.lease', 'edge.describe', 'camera.snapshot', 'edge.logs']);
 const DEFAULT_PULSE_S = 1;
 const DEFAULT_LEASE_S = 60;
+/**
+ * A slider sends its latest value at most this often while it moves: one request per key press
+ * or pointer move would run into the device's rate limit (`max_rate_hz`, 10 by default).
+ */
+const SLIDER_INTERVAL_MS = 200;
 
 /**
  * @callback Run  call a method, log the outcome; resolves to the reply or rejects
@@ -21,8 +26,21 @@ export class Controls {
     /** @type {Map<string, {value: HTMLElement, input: HTMLInputElement|null, safe: number}>} */
     this.outputs = new Map();
     this.leaseHolder = h('span', { class: 'lease-holder', text: 'free' });
+    this.leaseLeft = h('span', { class: 'lease-left', hidden: true });
+    /** @type {{holder: string, until: number} | null} */
+    this.leaseExpiry = null;
+    /** @type {string | undefined} */
+    this.reportedHolder = undefined;
+    this.leaseTimer = 0;
     this.body = h('div', { class: 'controls-body' }, h('p', { class: 'muted', text: 'Asking the device what it offers…' }));
-    this.element = h('div', { class: 'controls' }, h('h3', { text: 'Controls' }), this.body);
+    // A disabled fieldset disables every control inside, including ones built later.
+    this.element = h('fieldset', { class: 'controls' }, h('legend', { text: 'Controls' }), this.body);
+  }
+
+  /** Nothing can be sent any more (the device or this page left the room). */
+  disable() {
+    /** @type {HTMLFieldSetElement} */ (this.element).disabled = true;
+    this._leaseExpires(null);
   }
 
   /** Build from an `edge.describe` answer and a `gpio.list` answer (null without gpio.list). */
@@ -30,10 +48,15 @@ export class Controls {
     const methods = describe?.methods ?? {};
     const has = (name) => Object.hasOwn(methods, name);
     const parts = [];
+    const tools = [];
+    if (has('camera.snapshot')) tools.push(this._button('Take snapshot', 'snapshot', 'camera.snapshot', 'a still from the camera, shown under Media'));
+    if (has('edge.logs')) tools.push(this._button('Get logs', 'logs', 'edge.logs', 'recent log lines and the redacted config, shown under Activity'));
+    if (tools.length) parts.push(h('div', { class: 'tools' }, ...tools));
     if (has('gpio.lease')) parts.push(this._leaseRow());
     if (list && (list.outputs?.length || list.inputs?.length)) {
       parts.push(this._devices(list, has));
       this.setLease(list.lease?.holder ?? '');
+      if (list.lease?.holder) this._leaseExpires(list.lease);
     }
     const others = Object.entries(methods).filter(([name]) => !HANDLED.has(name));
     const forms = others.map(([name, spec]) => this._methodForm(name, spec));
@@ -51,38 +74,96 @@ export class Controls {
   setOutput(name, text) {
     const row = this.outputs.get(name);
     if (!row) return;
-    const value = Number(text);
+    this._confirmed(row, Number(text));
+  }
+
+  /**
+   * The controller lease holder as the device's attributes say ("" when free). Attributes can
+   * lag behind a `gpio.lease` reply, so only a change of what they say counts.
+   */
+  setLease(holder) {
+    if (holder === this.reportedHolder) return;
+    this.reportedHolder = holder;
+    this._showHolder(holder);
+    if (this.leaseExpiry && this.leaseExpiry.holder !== holder) this._leaseExpires(null);
+  }
+
+  _showHolder(holder) {
+    this.leaseHolder.textContent = holder || 'free';
+    this.leaseHolder.dataset.holder = holder;
+  }
+
+  /** The device's word on an output's value: shown, and the control follows unless in use. */
+  _confirmed(row, value) {
     row.value.textContent = formatNumber(value);
     row.value.dataset.value = String(value);
     row.current = value;
     this._sync(row);
   }
 
-  /** The controller lease holder ("" when free). */
-  setLease(holder) {
-    this.leaseHolder.textContent = holder || 'free';
-    this.leaseHolder.dataset.holder = holder;
-  }
-
+  /** Put the control where the device says, unless the user is moving it or a value is on its way. */
   _sync(row) {
-    if (!row.input || row.input.dataset.dragging) return;
+    if (!row.input || row.busy?.()) return;
     if (row.input.type === 'checkbox') row.input.checked = row.current !== 0;
     else row.input.value = String(row.current);
   }
 
+  /** Count down a lease (`{holder, expires_in_s}`, null to stop). */
+  _leaseExpires(lease) {
+    clearInterval(this.leaseTimer);
+    this.leaseTimer = 0;
+    this.leaseExpiry = lease?.holder ? { holder: lease.holder, until: performance.now() + lease.expires_in_s * 1000 } : null;
+    const tick = () => {
+      const left = this.leaseExpiry ? Math.ceil((this.leaseExpiry.until - performance.now()) / 1000) : 0;
+      this.leaseLeft.hidden = left <= 0;
+      this.leaseLeft.textContent = left > 0 ? `${left} s left` : '';
+      this.leaseLeft.dataset.seconds = String(Math.max(0, left));
+      if (left <= 0 && this.leaseTimer) {
+        clearInterval(this.leaseTimer);
+        this.leaseTimer = 0;
+      }
+    };
+    tick();
+    if (this.leaseExpiry) this.leaseTimer = setInterval(tick, 1000);
+  }
+
+  async _lease(params) {
+    const reply = await this._try('gpio.lease', params);
+    if (reply && 'lease' in reply) {
+      this._showHolder(reply.lease?.holder ?? '');
+      this._leaseExpires(reply.lease);
+    }
+  }
+
+  _button(text, control, method, title) {
+    return h('button', { type: 'button', text, title, data: { control }, on: { click: () => this._try(method, {}) } });
+  }
+
   _leaseRow() {
-    const seconds = h('input', { type: 'number', min: 1, step: 1, value: DEFAULT_LEASE_S, class: 'seconds', title: 'lease duration (s)' });
+    const seconds = h('input', { type: 'number', min: 1, step: 1, value: DEFAULT_LEASE_S, class: 'seconds', title: 'lease duration (s)', attrs: { 'aria-label': 'lease duration in seconds' } });
     const acquire = h('button', {
+      type: 'button',
       text: 'Acquire',
       data: { control: 'lease-acquire' },
-      on: { click: () => this._try('gpio.lease', { action: 'acquire', duration_s: Number(seconds.value) || DEFAULT_LEASE_S }) },
+      on: { click: () => this._lease({ action: 'acquire', duration_s: Number(seconds.value) || DEFAULT_LEASE_S }) },
     });
     const release = h('button', {
+      type: 'button',
       text: 'Release',
       data: { control: 'lease-release' },
-      on: { click: () => this._try('gpio.lease', { action: 'release' }) },
+      on: { click: () => this._lease({ action: 'release' }) },
     });
-    return h('div', { class: 'lease' }, h('span', { text: 'Controller lease: ' }), this.leaseHolder, seconds, h('span', { class: 'unit', text: 's' }), acquire, release);
+    return h(
+      'div',
+      { class: 'lease' },
+      h('span', { text: 'Controller lease: ' }),
+      this.leaseHolder,
+      this.leaseLeft,
+      seconds,
+      h('span', { class: 'unit', text: 's' }),
+      acquire,
+      release,
+    );
   }
 
   _devices(list, has) {
@@ -108,7 +189,9 @@ export class Controls {
     const [low, high] = output.range ?? [0, 1];
     const binary = low === 0 && high === 1 && ['digital', 'buzzer'].includes(output.kind);
     const value = h('output', { class: 'value', text: formatNumber(output.value), data: { value: output.value } });
-    const row = { value, input: null, current: Number(output.value) };
+    const pending = h('span', { class: 'pending', hidden: true });
+    /** @type {{value: HTMLElement, pending: HTMLElement, input: HTMLInputElement|null, current: number, busy?: () => boolean}} */
+    const row = { value, pending, input: null, current: Number(output.value) };
     const cells = [];
     if (has('gpio.set')) {
       const input = binary ? this._switch(output, row) : this._slider(output, row, low, high);
@@ -135,7 +218,7 @@ export class Controls {
       'tr',
       { data: { device: output.name, kind: output.kind } },
       h('th', { title: output.description ?? '' }, h('span', { text: output.name }), h('small', { text: output.kind }), ...notes),
-      h('td', {}, value),
+      h('td', {}, value, pending),
       h('td', {}, h('div', { class: 'control' }, ...cells)),
     );
   }
@@ -154,6 +237,11 @@ export class Controls {
     return input;
   }
 
+  /**
+   * A range slider. Moving it (pointer or keys) sends the latest value at most every
+   * SLIDER_INTERVAL_MS, one request at a time; the value cell shows what the device confirmed
+   * and, beside it, the value on its way. The slider is left alone while it is in use.
+   */
   _slider(output, row, low, high) {
     const input = h('input', {
       type: 'range',
@@ -163,12 +251,60 @@ export class Controls {
       attrs: { 'aria-label': `${output.name} value` },
       data: { control: 'slider', device: output.name },
     });
-    input.addEventListener('pointerdown', () => (input.dataset.dragging = '1'));
-    input.addEventListener('change', async () => {
-      delete input.dataset.dragging;
-      await this._try('gpio.set', { device: output.name, value: Number(input.value) });
-      this._sync(row);
+    let pointer = false;
+    let inFlight = false;
+    let timer = 0;
+    let lastSent = -Infinity;
+    /** @type {number | null} */
+    let wanted = null;
+    row.busy = () => pointer || inFlight || timer !== 0 || wanted !== null;
+    const showPending = () => {
+      const text = wanted ?? (inFlight ? row.sending : null);
+      row.pending.hidden = text === null || text === undefined;
+      row.pending.textContent = row.pending.hidden ? '' : `→ ${formatNumber(text)}`;
+      row.pending.title = 'sent, not yet confirmed by the device';
+      row.value.parentElement?.parentElement?.toggleAttribute('data-pending', !row.pending.hidden);
+    };
+    const send = async () => {
+      timer = 0;
+      if (wanted === null) return;
+      const value = wanted;
+      wanted = null;
+      inFlight = true;
+      row.sending = value;
+      lastSent = performance.now();
+      showPending();
+      const reply = await this._try('gpio.set', { device: output.name, value });
+      inFlight = false;
+      if (reply && typeof reply.value === 'number' && wanted === null) this._confirmed(row, reply.value);
+      schedule();
+      showPending();
+      this._sync(row); // after a refusal, back to the device's value
+    };
+    const schedule = () => {
+      if (inFlight || timer || wanted === null) return;
+      const wait = Math.max(0, lastSent + SLIDER_INTERVAL_MS - performance.now());
+      timer = window.setTimeout(send, wait);
+    };
+    input.addEventListener('input', () => {
+      wanted = Number(input.value);
+      showPending();
+      schedule();
     });
+    input.addEventListener('change', () => {
+      if (Number(input.value) !== row.current || inFlight) {
+        wanted = Number(input.value);
+        showPending();
+        schedule();
+      }
+    });
+    input.addEventListener('pointerdown', () => (pointer = true));
+    for (const end of ['pointerup', 'pointercancel', 'blur']) {
+      input.addEventListener(end, () => {
+        pointer = false;
+        this._sync(row);
+      });
+    }
     return input;
   }
 

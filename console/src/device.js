@@ -37,10 +37,14 @@ export class DeviceCard {
     this.badges = h('div', { class: 'badges' });
     this.plotArea = h('div', { class: 'plots' });
     this.telemetryNote = h('p', { class: 'muted', text: 'Waiting for readings…' });
+    this.staleNote = h('p', { class: 'stale-note', hidden: true, attrs: { role: 'status' } });
+    this.logs = h('div', { class: 'logs', hidden: true });
+    this.isStale = false;
     this.element = h(
       'section',
-      { class: 'device', data: { identity: participant.identity } },
+      { class: 'device', data: { identity: participant.identity, state: 'live' } },
       h('header', {}, this.title, this.badges),
+      this.staleNote,
       h(
         'div',
         { class: 'grid' },
@@ -48,12 +52,41 @@ export class DeviceCard {
         h('div', { class: 'telemetry' }, h('h3', { text: 'Telemetry' }), this.telemetryNote, this.plotArea),
         this.controls.element,
         this.twin.element,
-        this.activity.element,
+        h('div', { class: 'activity-column' }, this.activity.element, this.logs),
       ),
     );
     store.onChange = (sensors) => this.redraw(sensors);
     this.redraw(new Set(store.sensors.keys()));
     this.attributesChanged(participant.attributes);
+  }
+
+  /**
+   * Nothing on this card is live any more (`why`, in words): the device left, or this page
+   * lost the room. The values stay, marked as the last known; every control is disabled.
+   */
+  stale(why) {
+    this.isStale = true;
+    this.element.dataset.state = 'stale';
+    this.element.classList.add('stale');
+    this.staleNote.hidden = false;
+    this.staleNote.textContent = why;
+    this.controls.disable();
+    const status = this.badges.querySelector('.badge.status');
+    if (status) {
+      status.className = 'badge status offline';
+      status.textContent = 'offline';
+    }
+    for (const badge of this.badges.querySelectorAll('.badge.edge-connection')) badge.remove();
+  }
+
+  /** The room connection is down for now (`why`) or back (null): controls off, then on again. */
+  suspend(why) {
+    if (this.isStale) return;
+    this.element.dataset.state = why ? 'suspended' : 'live';
+    this.element.classList.toggle('stale', Boolean(why));
+    this.staleNote.hidden = !why;
+    this.staleNote.textContent = why ?? '';
+    /** @type {HTMLFieldSetElement} */ (this.controls.element).disabled = Boolean(why);
   }
 
   /** Ask the device what it offers and backfill its telemetry; failures are shown, not thrown. */
@@ -68,6 +101,11 @@ export class DeviceCard {
    */
   async run(method, params = {}, { early = false } = {}) {
     for (let attempt = 1; ; attempt += 1) {
+      if (this.isStale) {
+        const err = new CallFailed(method, 0, 'not sent: the device is not connected', 'error');
+        this.activity.failed(method, params, err);
+        throw err;
+      }
       try {
         const reply = await this.caller.call(method, params);
         this.activity.ok(method, params, reply);
@@ -126,6 +164,7 @@ export class DeviceCard {
 
   /** The participant's attributes changed (all of them are passed; `changed` flashes). */
   attributesChanged(attributes, changed = {}) {
+    if (this.isStale) return;
     this.twin.update(attributes, changed);
     const p = this.participant;
     this.title.replaceChildren(h('span', { text: p.name || p.identity }), h('small', { text: ` ${p.identity}` }));
@@ -146,11 +185,22 @@ export class DeviceCard {
     }
   }
 
-  /** A file the device sent us (a log bundle, a snapshot): a download link, images shown. */
-  file(name, blob) {
+  /** A file the device sent us (a log bundle, a snapshot): a download link, images and text shown. */
+  async file(name, blob) {
     const url = URL.createObjectURL(blob);
     this.activity.file(name, blob.size, url);
     if (blob.type.startsWith('image/')) this.media.snapshot(url, name);
+    else if (blob.type.startsWith('text/')) this.showText(name, await blob.text(), url);
+  }
+
+  /** The latest text file (a log bundle): readable in place, with a download link. */
+  showText(name, text, url) {
+    this.logs.hidden = false;
+    this.logs.replaceChildren(
+      h('h3', { text: 'Logs' }),
+      h('p', {}, h('a', { href: url, download: name, text: `Download ${name}` }), h('span', { class: 'muted', text: ` (${text.length} characters)` })),
+      h('pre', { class: 'log-text', tabIndex: 0, attrs: { 'aria-label': `contents of ${name}` }, text }),
+    );
   }
 
   /** A text line on the device's events topic. */
@@ -172,8 +222,11 @@ export class DeviceCard {
       plot.update(series);
     }
     if (this.plots.size) {
-      const dropped = this.store.dropped ? ` · ${this.store.dropped} dropped by the device's spool` : '';
-      this.telemetryNote.textContent = `Up to reading #${this.store.highestSeq}${dropped}`;
+      let latest = 0;
+      for (const series of this.store.sensors.values()) latest = Math.max(latest, series.points.at(-1)?.timeUs ?? 0);
+      const when = new Date(latest / 1000).toLocaleTimeString([], { hour12: false });
+      const dropped = this.store.dropped ? ` · ${this.store.dropped} older readings were lost on the device (its buffer was full)` : '';
+      this.telemetryNote.textContent = `Latest reading taken at ${when}${dropped}`;
     }
   }
 }

@@ -20,6 +20,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 CONSOLE_DIR = REPO_ROOT / "console"
 DRIVER = Path(__file__).with_name("driver.mjs")
 CHROMIUM = "/usr/bin/chromium"
+DESKTOP = (1280, 800)
+PHONE = (390, 844)
+"""Viewport sizes (CSS pixels) the console is tested at: a laptop and a phone held upright."""
 STARTUP_TIMEOUT_S = 30.0
 REQUEST_TIMEOUT_S = 20.0
 """Longer than the driver's own 10 s per action, so its error message arrives first."""
@@ -55,14 +58,18 @@ class Browser:
         self.errors: list[str] = []
         """Uncaught exceptions in the page (and crashes)."""
         self.stderr: list[str] = []
+        self.viewport = DESKTOP
         self._tasks = [
             asyncio.create_task(self._read_stdout(), name="test.browser-stdout"),
             asyncio.create_task(self._read_stderr(), name="test.browser-stderr"),
         ]
 
     @classmethod
-    async def launch(cls, profile: Path) -> Browser:
-        """Start the driver and Chromium with an empty profile directory `profile`."""
+    async def launch(cls, profile: Path, viewport: tuple[int, int] = DESKTOP) -> Browser:
+        """Start the driver and Chromium with an empty profile directory `profile`.
+
+        Under 600 px wide the page is a phone's: touch screen and mobile viewport rules.
+        """
         await asyncio.to_thread(profile.mkdir, parents=True, exist_ok=True)
         proc = await asyncio.create_subprocess_exec(
             "node",
@@ -70,11 +77,13 @@ class Browser:
             str(CONSOLE_DIR),
             str(profile),
             CHROMIUM,
+            f"{viewport[0]}x{viewport[1]}",
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
         browser = cls(proc)
+        browser.viewport = viewport
         try:
             async with asyncio.timeout(STARTUP_TIMEOUT_S):
                 await browser._ready
@@ -91,6 +100,14 @@ class Browser:
 
     async def fill(self, selector: str, value: str) -> None:
         await self._request("fill", selector=selector, value=value)
+
+    async def press(self, selector: str, key: str, *, times: int = 1) -> None:
+        """Press `key` (a Playwright key name) `times` times in a row with `selector` focused."""
+        await self._request("press", selector=selector, key=key, times=times)
+
+    async def add_script(self, path: Path) -> None:
+        """Run a script file in the page (e.g. a test library such as axe-core)."""
+        await self._request("script", path=str(path))
 
     async def evaluate(self, expression: str) -> Any:
         """The value of a JavaScript expression in the page (JSON-serialisable)."""

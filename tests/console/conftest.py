@@ -11,14 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.console.browser import REPO_ROOT, Browser, missing_parts
+from tests.console.browser import DESKTOP, PHONE, REPO_ROOT, Browser, missing_parts
 from tests.e2e.edge_process import EdgeProcess
 
 ARTIFACTS = REPO_ROOT / ".cache" / "console-tests"
 """Screenshots of every test run land here."""
-DOCS_SCREENSHOT = REPO_ROOT / "docs" / "console.png"
+DOCS_SCREENSHOTS = {
+    DESKTOP: REPO_ROOT / "docs" / "console.png",
+    PHONE: REPO_ROOT / "docs" / "console-phone.png",
+}
 UPDATE_DOCS_ENV = "EDGE_UPDATE_SCREENSHOTS"
-"""Set to 1 to refresh docs/console.png (kept opt-in so test runs leave git clean)."""
+"""Set to 1 to refresh docs/console.png and docs/console-phone.png (runs leave git clean)."""
 
 StartConsole = Callable[..., Awaitable[str]]
 StartEdge = Callable[..., Awaitable[EdgeProcess]]
@@ -49,15 +52,23 @@ FAILED = pytest.StashKey[bool]()
 
 
 @pytest.fixture
-async def browser(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Browser]:
-    """A headless Chromium page; an uncaught exception in the page fails the test.
+def viewport() -> tuple[int, int]:
+    """The page's size; parametrize `viewport` with `DESKTOP` and `PHONE` to test both."""
+    return DESKTOP
+
+
+@pytest.fixture
+async def browser(
+    request: pytest.FixtureRequest, tmp_path: Path, viewport: tuple[int, int]
+) -> AsyncIterator[Browser]:
+    """A headless Chromium page of size `viewport`; an uncaught exception in it fails the test.
 
     When the test fails, the page's screenshot and text land in the artifacts directory.
     """
     name = f"{request.node.name}-failed"
     for stale in (ARTIFACTS / f"{name}.png", ARTIFACTS / f"{name}.txt"):
         stale.unlink(missing_ok=True)
-    page = await Browser.launch(tmp_path / "chromium-profile")
+    page = await Browser.launch(tmp_path / "chromium-profile", viewport)
     try:
         yield page
         if request.node.stash.get(FAILED, False):
@@ -127,9 +138,13 @@ async def start_edge(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIte
         log.write_text("\n".join(line for proc in procs for line in proc.lines) + "\n")
 
 
-async def save_screenshot(page: Browser, name: str, *, docs: bool = False) -> Path:
-    """Screenshot into the artifacts directory; with `docs` also docs/console.png, if asked."""
+async def save_screenshot(page: Browser, name: str, *, docs: tuple[int, int] | None = None) -> Path:
+    """Screenshot into the artifacts directory; with `docs` (the viewport) also into docs/.
+
+    The docs copy (docs/console.png, docs/console-phone.png) is written only when
+    `EDGE_UPDATE_SCREENSHOTS=1`.
+    """
     path = await page.screenshot(ARTIFACTS / f"{name}.png")
-    if docs and os.environ.get(UPDATE_DOCS_ENV) == "1":
-        await page.screenshot(DOCS_SCREENSHOT)
+    if docs is not None and os.environ.get(UPDATE_DOCS_ENV) == "1":
+        await page.screenshot(DOCS_SCREENSHOTS[docs])
     return path

@@ -1,15 +1,20 @@
 // Drives one headless Chromium page for the Python tests, over JSON lines on stdin/stdout.
 //
-//   node driver.mjs <console dir> <user data dir> <chromium executable>
+//   node driver.mjs <console dir> <user data dir> <chromium executable> [<width>x<height>]
 //
-// Requests:  {"id": 1, "op": "goto" | "click" | "fill" | "eval" | "screenshot" | "close", ...}
+// The page is 1280x800 unless a size is given; widths under 600 get a touch screen, like a phone.
+//
+// Requests:  {"id": 1, "op": "goto" | "click" | "fill" | "press" | "script" | "eval" | "screenshot" | "close", ...}
 // Replies:   {"id": 1, "result": ...} or {"id": 1, "error": "..."}
 // Events:    {"event": "ready" | "console" | "pageerror" | "crash", ...}
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
-const [consoleDir, userDataDir, executablePath] = process.argv.slice(2);
+const [consoleDir, userDataDir, executablePath, size = '1280x800'] = process.argv.slice(2);
+const [width, height] = size.split('x').map(Number);
+const phone = width < 600;
 const require = createRequire(join(consoleDir, 'package.json'));
 const { chromium } = require('playwright-core');
 
@@ -18,7 +23,9 @@ const send = (message) => process.stdout.write(`${JSON.stringify(message)}\n`);
 const context = await chromium.launchPersistentContext(userDataDir, {
   executablePath,
   headless: true,
-  viewport: { width: 1280, height: 900 },
+  viewport: { width, height },
+  hasTouch: phone,
+  isMobile: phone,
   args: [
     '--no-sandbox', // we run as root in CI containers
     '--disable-gpu',
@@ -41,6 +48,17 @@ const ops = {
   goto: ({ url }) => page.goto(url).then(() => null),
   click: ({ selector }) => page.click(selector).then(() => null),
   fill: ({ selector, value }) => page.fill(selector, value).then(() => null),
+  // Key presses in a row on one element (as fast as a held-down key repeats, or faster).
+  press: async ({ selector, key, times }) => {
+    for (let i = 0; i < (times ?? 1); i += 1) await page.press(selector, key);
+    return null;
+  },
+  // Evaluated rather than added as a script tag: the console's Content-Security-Policy
+  // (rightly) refuses inline scripts.
+  script: async ({ path }) => {
+    await page.evaluate(readFileSync(path, 'utf8'));
+    return null;
+  },
   eval: ({ expression }) => page.evaluate(expression),
   screenshot: ({ path, fullPage }) => page.screenshot({ path, fullPage: Boolean(fullPage) }).then(() => null),
 };
