@@ -14,6 +14,7 @@ from edge.gpio.methods import ErrorCode, MethodError
 from edge.gpio.service import GpioService
 from edge.gpio.spec import GpioConfig, InputKind, InputSpec, OutputKind, OutputSpec
 from edge.testing.pins import SimulatedPinFactory
+from tests.clock import Clock
 
 OPS = ("op-*",)
 CONFIG = GpioConfig(
@@ -38,14 +39,6 @@ CONFIG = GpioConfig(
         InputSpec(name="pot", kind=InputKind.ADC, pins=(), chip="MCP3008", channel=2),
     ),
 )
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
