@@ -1,4 +1,4 @@
-"""Fixtures shared by the whole suite: task-leak guard, livekit-server, official peers."""
+"""Fixtures shared by the whole suite: lanes, task-leak guard, livekit-server, official peers."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 import inspect
 import re
 import subprocess
-from collections.abc import AsyncIterator, Awaitable, Generator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +15,10 @@ from uuid import uuid4
 
 import pytest
 
+from tests import needs
+from tests.console.browser import missing_parts as browser_missing_parts
 from tests.official_peer import LiveKitServer, OfficialPeer, mint_token
+from tools.benchmarks import netns
 from tools.benchmarks import server as lk_server
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -25,6 +28,63 @@ SERVER_LOG_TAIL_LINES = 60
 # under 32 bytes, and warnings are errors in this suite.
 API_KEY = "devkey"
 API_SECRET = "edge-participant-test-secret-0123456789"
+
+
+# --- lanes: what a test needs, marked where it can be seen, checked in one place -------------
+
+LANE_FIXTURES = {
+    "server": {"livekit_server", "private_livekit_server", "official_peer"},
+    "mqtt": {"mosquitto", "mosquitto_with_password", "private_mosquitto", "mqtt_peer"},
+    "browser": {"browser"},
+}
+"""A test that uses one of these fixtures (directly or through another) gets the lane's marker."""
+E2E_TIMEOUT_S = 300.0
+"""Timeout of a test in the server, browser or netns lane that sets none of its own (the
+default, pyproject's `timeout`, suits the rest): generous, as these share a loaded machine."""
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by these markers
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test with the lanes it needs, so `-m "not server"` cannot miss one."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        for lane, lane_fixtures in LANE_FIXTURES.items():
+            if fixtures & lane_fixtures:
+                item.add_marker(lane)
+        if item.get_closest_marker("e2e") is not None:
+            item.add_marker("server")
+        heavy = any(item.get_closest_marker(lane) for lane in ("server", "browser", "netns"))
+        if heavy and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(E2E_TIMEOUT_S))
+
+
+SERVER_MISSING = "livekit-server is not built: tools/setup builds it"
+
+
+def _server_missing() -> str | None:
+    return None if lk_server.default_binary(REPO_ROOT).is_file() else SERVER_MISSING
+
+
+def _mosquitto_missing() -> str | None:
+    if needs.find("mosquitto") and needs.find("mosquitto_passwd"):
+        return None
+    return f"mosquitto is not installed (Debian package mosquitto): {needs.SETUP}"
+
+
+LANE_CHECKS: dict[str, Callable[[], str | None]] = {
+    "server": _server_missing,
+    "mqtt": _mosquitto_missing,
+    "browser": lambda: browser_missing_parts() or None,
+    "netns": netns.unavailable_reason,
+}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test whose lane's tools are missing is skipped, or failed where CI is set (needs.py)."""
+    for lane, check in LANE_CHECKS.items():
+        if item.get_closest_marker(lane) is not None and (reason := check()) is not None:
+            needs.missing(reason)
 
 
 # --- task-leak guard -----------------------------------------------------------------
@@ -78,7 +138,7 @@ def start_livekit_server(workdir: Path) -> Iterator[ServerProcess]:
     """A `--dev` livekit-server on free loopback ports with its own keys, stopped on exit."""
     binary = lk_server.default_binary(REPO_ROOT)
     if not binary.is_file():
-        pytest.fail("livekit-server not built: run tools/setup")
+        needs.missing(SERVER_MISSING)
     port, config_path = lk_server.write_config(
         workdir, api_key=API_KEY, api_secret=API_SECRET, log_level="info"
     )

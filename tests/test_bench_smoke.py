@@ -19,6 +19,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 RUN_BOUND_S = 90.0
 
 
+@pytest.mark.server
 def test_rpc_scenario_reports_both_sides(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     proc = subprocess.run(
@@ -64,10 +65,9 @@ def test_rpc_scenario_reports_both_sides(tmp_path: Path) -> None:
     assert all(entry["reason"] for entry in result["not_measured"])
 
 
+@pytest.mark.server
+@pytest.mark.netns
 def test_loss_scenario_reports_both_sides_from_a_network_namespace(tmp_path: Path) -> None:
-    reason = netns.unavailable_reason()
-    if reason is not None:
-        pytest.skip(f"scenario 2 needs a network namespace: {reason}")
     out = tmp_path / "bench.json"
     argv = ["--scenario", "loss", "--runs", "1", "--loss-count", "20", "--warmup", "1"]
     proc = subprocess.run(
@@ -88,6 +88,7 @@ def test_loss_scenario_reports_both_sides_from_a_network_namespace(tmp_path: Pat
         assert run["loss_probability"] == 0.05
 
 
+@pytest.mark.server
 def test_soak_reports_its_figures(tmp_path: Path) -> None:
     """Half a minute of soak: every worker ran and every figure is there (none is judged)."""
     out = tmp_path / "soak.json"

@@ -10,10 +10,7 @@ import pytest
 from tests.conftest import REPO_ROOT
 from tools.benchmarks import netns
 
-pytestmark = pytest.mark.skipif(
-    netns.unavailable_reason() is not None,
-    reason=f"needs network namespaces: {netns.unavailable_reason()}",
-)
+pytestmark = pytest.mark.netns
 
 
 def namespaces() -> set[str]:

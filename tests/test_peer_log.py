@@ -10,14 +10,7 @@ from edge import daemon
 from edge.livekit.room_events import DataReceived
 from edge.peer_log import PeerLog
 from edge.protocol.packets import UserData
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.clock import Clock
 
 
 def _lines(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -25,7 +18,7 @@ def _lines(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 def test_a_flood_is_cut_to_the_budget_and_summarised(caplog: pytest.LogCaptureFixture) -> None:
-    clock = Clock()
+    clock = Clock(1000.0)
     log = PeerLog(logging.getLogger("t"), burst=3, window_s=10.0, clock=clock)
     with caplog.at_level(logging.INFO):
         for i in range(3000):
@@ -49,7 +42,7 @@ def test_a_flood_is_cut_to_the_budget_and_summarised(caplog: pytest.LogCaptureFi
 def test_the_summary_keeps_the_worst_level_and_comes_on_flush(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    log = PeerLog(logging.getLogger("t"), burst=1, clock=Clock())
+    log = PeerLog(logging.getLogger("t"), burst=1, clock=Clock(1000.0))
     with caplog.at_level(logging.INFO):
         log.log(logging.INFO, "p", "a")
         log.log(logging.WARNING, "p", "b")
@@ -62,7 +55,7 @@ def test_the_summary_keeps_the_worst_level_and_comes_on_flush(
 def test_a_quiet_peer_still_gets_its_summary_when_others_log(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    clock = Clock()
+    clock = Clock(1000.0)
     log = PeerLog(logging.getLogger("t"), burst=1, window_s=10.0, clock=clock)
     with caplog.at_level(logging.INFO):
         log.log(logging.INFO, "loud", "x")
@@ -73,7 +66,7 @@ def test_a_quiet_peer_still_gets_its_summary_when_others_log(
 
 
 def test_tracked_identities_stay_bounded(caplog: pytest.LogCaptureFixture) -> None:
-    log = PeerLog(logging.getLogger("t"), burst=1, max_peers=4, clock=Clock())
+    log = PeerLog(logging.getLogger("t"), burst=1, max_peers=4, clock=Clock(1000.0))
     with caplog.at_level(logging.INFO):
         for i in range(1000):
             peer = f"p{i}"

@@ -1,8 +1,8 @@
 """USB/V4L2 cameras: pictures read with PyAV, encoded with libx264, behind picamera2's shape.
 
 `v4l2_api(device, config)` gives `CameraSource` a `Picamera2`-shaped camera whose sensor thread
-reads the device (`av.open(path, format="v4l2")`) instead of painting a test pattern, and the
-same libx264 encoder as the synthetic camera. So a USB camera on any Linux board goes through
+reads the device (`av.open(path, format="v4l2")`), and the libx264 encoder of
+`edge.media.software` (the simulator's too). So a USB camera on any Linux board goes through
 the exact passthrough path of the Pi camera. Any input PyAV can open (a file, a network stream)
 works too, which is how it is tested without a device.
 """
@@ -18,13 +18,13 @@ import av
 
 from edge.errors import DeviceUnavailable
 from edge.media.picamera import Picamera2Api
-from edge.media.spec import CameraConfig
-from edge.media.synthetic import (
+from edge.media.software import (
     Output,
+    SoftwareCamera,
+    SoftwareCameraSystem,
     SoftwareH264Encoder,
-    SyntheticCameraSystem,
-    SyntheticPicamera2,
 )
+from edge.media.spec import CameraConfig
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def v4l2_api(device: str, config: CameraConfig) -> Picamera2Api:
     )
 
 
-class V4l2CameraSystem(SyntheticCameraSystem):
+class V4l2CameraSystem(SoftwareCameraSystem):
     """One V4L2 device as the only camera on the connector."""
 
     def __init__(self, device: str, config: CameraConfig) -> None:
@@ -50,11 +50,11 @@ class V4l2CameraSystem(SyntheticCameraSystem):
         self.device = device
         self.config = config
 
-    def _make_camera(self, camera_num: int) -> SyntheticPicamera2:
+    def _make_camera(self, camera_num: int) -> SoftwareCamera:
         return V4l2Camera(self, camera_num)
 
 
-class V4l2Camera(SyntheticPicamera2):
+class V4l2Camera(SoftwareCamera):
     """A V4L2 device with picamera2's recording surface; pictures scaled to the configured size."""
 
     def __init__(self, system: V4l2CameraSystem, camera_num: int) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.console.browser import DESKTOP, PHONE, REPO_ROOT, Browser, missing_parts
+from tests.console.browser import DESKTOP, PHONE, REPO_ROOT, Browser
 from tests.e2e.edge_process import EdgeProcess
 
 ARTIFACTS = REPO_ROOT / ".cache" / "console-tests"
@@ -25,16 +25,6 @@ UPDATE_DOCS_ENV = "EDGE_UPDATE_SCREENSHOTS"
 
 StartConsole = Callable[..., Awaitable[str]]
 StartEdge = Callable[..., Awaitable[EdgeProcess]]
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Skip browser tests, with the reason, where Chromium, Node or the build is missing."""
-    reason = missing_parts()
-    if not reason:
-        return
-    for item in items:
-        if "browser" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.skip(reason=reason))
 
 
 @pytest.hookimpl(wrapper=True)

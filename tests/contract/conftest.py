@@ -11,6 +11,8 @@ from types import ModuleType
 
 import pytest
 
+from tests import needs
+
 RECORDER_DIR = Path(__file__).parent / "lgpio_c"
 PI_4_REVISION = 0xC03114
 """A Pi 4 Model B 4 GB: what gpiozero would read from /proc/device-tree/system/linux,revision."""
@@ -20,7 +22,7 @@ _REIMPORTED = ("lgpio", "gpiozero.pins.lgpio", "edge.gpio.lines")
 def load_recorder(workdir: Path) -> ModuleType:
     """The recorder as `_lgpio`, and `lgpio` imported over it (once per process)."""
     if importlib.util.find_spec("lgpio") is None:  # not importorskip: that loads the real C part
-        pytest.skip("lgpio's Python module is not installed")
+        needs.missing(f"lgpio's Python module is not installed: {needs.SETUP}")
     current = sys.modules.get("_lgpio")
     if current is not None and getattr(current, "__file__", "") == str(RECORDER_DIR / "_lgpio.py"):
         return current

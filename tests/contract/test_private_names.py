@@ -68,7 +68,7 @@ OURS = {
     ("livekit/streams.py", "_fail"),
     ("livekit/token_source.py", "_replace"),  # a namedtuple's public API
     ("media/picamera.py", "_edge_stream"),  # our attribute on our encoder subclass
-    ("media/synthetic.py", "_closed"),
+    ("media/software.py", "_closed"),
     ("media/synthetic_audio.py", "_lock"),
     ("protocol/stream_reassembler.py", "_Decompress"),  # the stdlib's type name
 }

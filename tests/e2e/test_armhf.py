@@ -52,6 +52,8 @@ QEMU_S = 240.0
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.slow,
+    pytest.mark.armhf,
+    pytest.mark.timeout(1800),  # several steps of up to QEMU_S each
     pytest.mark.skipif(not os.environ.get(ROOT_ENV), reason=f"{ROOT_ENV} not set (armhf only)"),
 ]
 

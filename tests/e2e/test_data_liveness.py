@@ -131,6 +131,7 @@ async def burst(callers: list[OfficialPeer], calls: int) -> list[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(60 + 30 * BURSTS)  # about 150 s for the 20 bursts on a shared machine
 async def test_bursts_of_concurrent_calls_from_three_callers_never_deafen_the_edge(
     gpio_room: tuple[Room, GpioService],
     official_peer: OfficialPeerFactory,

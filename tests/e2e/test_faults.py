@@ -24,6 +24,7 @@ import msgpack  # type: ignore[import-untyped]
 import pytest
 from livekit import rtc
 
+from tests import needs
 from tests.conftest import API_KEY, API_SECRET, REPO_ROOT
 from tests.e2e.edge_process import EdgeProcess
 from tests.e2e.relay import SignalRelay
@@ -32,7 +33,7 @@ from tests.official_peer import LiveKitServer, OfficialPeer, mint_token
 from tools.benchmarks import server as lk_server
 from tools.benchmarks.netns import Namespace, NetnsUnavailable, namespace
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.netns]
 
 IDENTITY = "edge-ft"
 SHORT_CUT_S = 3.0
@@ -58,7 +59,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultRig]:
         try:
             ns = stack.enter_context(namespace())
         except NetnsUnavailable as exc:
-            pytest.skip(f"network fault tests need a network namespace: {exc}")
+            needs.missing(f"network fault tests need a network namespace: {exc}")
         workdir = tmp_path_factory.mktemp("netns-livekit-server")
         port, config_path = lk_server.write_config(
             workdir, api_key=API_KEY, api_secret=API_SECRET, log_level="info", ip=ns.host_ip

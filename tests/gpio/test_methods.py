@@ -16,6 +16,7 @@ from edge.gpio.spec import GpioConfig, InputKind, InputSpec, OutputKind, OutputS
 from edge.protocol.codes import ErrorCode
 from edge.protocol.schema import check_schema
 from edge.testing.pins import SimulatedPinFactory
+from tests.clock import Clock
 
 OPS = ("op-*",)
 CONFIG = GpioConfig(
@@ -40,14 +41,6 @@ CONFIG = GpioConfig(
         InputSpec(name="pot", kind=InputKind.ADC, pins=(), chip="MCP3008", channel=2),
     ),
 )
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from edge.media.frames import NAL_IDR, NAL_PPS, NAL_SPS, EncodedFrame, SourceSta
 from edge.media.picamera import Picamera2Features
 from edge.media.spec import CameraConfig, CameraKind, EncoderKind
 from edge.media.synthetic import Output, SyntheticCameraSystem
+from tests.clock import Clock
 from tests.helpers import assert_eventually
 
 CONFIG = CameraConfig(
@@ -34,14 +35,6 @@ PROFILE_BASELINE = 66
 CONSTRAINT_SET1 = 0x40
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def cameras() -> SyntheticCameraSystem:
     return SyntheticCameraSystem()
@@ -49,7 +42,7 @@ def cameras() -> SyntheticCameraSystem:
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(0.0)
 
 
 @pytest.fixture

@@ -5,14 +5,7 @@ from __future__ import annotations
 import pytest
 
 from edge.media.frames import KeyframeLimiter, nal_types, nal_units
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.clock import Clock
 
 
 def test_the_first_request_goes_through_and_a_burst_costs_one_more_idr() -> None:

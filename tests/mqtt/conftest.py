@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import getpass
-import shutil
 import socket
 import subprocess
 import time
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import needs
 from tests.mqtt.peer import MqttPeer
 
 READY_TIMEOUT_S = 10.0
@@ -51,11 +51,7 @@ class Broker:
         return self.workdir / "mosquitto.log"
 
     def start(self) -> None:
-        binary = shutil.which("mosquitto") or (
-            "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
-        )
-        if binary is None:
-            pytest.fail("mosquitto not installed: run tools/setup")
+        binary = needs.program("mosquitto", package="mosquitto")
         lines = [
             f"listener {self.port} 127.0.0.1",
             "persistence false",
@@ -108,9 +104,7 @@ def mosquitto_with_password(tmp_path_factory: pytest.TempPathFactory) -> Iterato
     """A broker that only lets USERNAME / PASSWORD in."""
     workdir = tmp_path_factory.mktemp("mosquitto-auth")
     password_file = workdir / "passwords"
-    tool = shutil.which("mosquitto_passwd")
-    if tool is None:
-        pytest.fail("mosquitto not installed: run tools/setup")
+    tool = needs.program("mosquitto_passwd", package="mosquitto")
     subprocess.run([tool, "-b", "-c", str(password_file), USERNAME, PASSWORD], check=True)
     password_file.chmod(0o600)
     broker = Broker(workdir, password_file=password_file)

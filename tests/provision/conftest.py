@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from edge.cli import main
+from tests import needs
 
 API_SECRET = "provision-test-secret-0123456789abcdef"
 PASSPHRASE = "correct horse battery staple"
@@ -85,3 +86,16 @@ def provision(
         return Result(status, captured.out, captured.err)
 
     return run
+
+
+@pytest.fixture
+def fat_tools() -> None:
+    """mkfs.vfat and mtools, which make and read the test images."""
+    needs.program("mkfs.vfat", package="dosfstools")
+    needs.program("mcopy", package="mtools")
+
+
+@pytest.fixture
+def cloud_init() -> None:
+    """cloud-init, whose own parser and schema check read what provisioning writes."""
+    needs.program("cloud-init", package="cloud-init")

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import needs
+
 SECTOR = 512
 BOOT_START_LBA = 8192  # 4 MiB, where Raspberry Pi OS images start their boot partition
 BOOT_SECTORS = 40 * 2048  # 40 MiB: the smallest comfortable FAT32
@@ -56,16 +58,11 @@ FLAVOURS: Mapping[str, Mapping[str, bytes]] = {
 }
 
 
-def tool(name: str) -> str | None:
-    """A system tool's path; also looks in the sbin directories a user's PATH may lack."""
-    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
-    return found
+tool = needs.find
+"""A system tool's path; also looks in the sbin directories a user's PATH may lack."""
 
-
-needs_fat_tools = pytest.mark.skipif(
-    tool("mkfs.vfat") is None or tool("mcopy") is None,
-    reason="needs mkfs.vfat (dosfstools) and mtools; tools/setup installs them",
-)
+needs_fat_tools = pytest.mark.usefixtures("fat_tools")
+"""mkfs.vfat and mtools (the `fat_tools` fixture: skipped or, in CI, failed without them)."""
 
 
 def mbr(partitions: list[tuple[int, int, int]]) -> bytes:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import stat
 import subprocess
 from pathlib import Path
@@ -10,9 +9,15 @@ from pathlib import Path
 import pytest
 
 from edge.provision.firstboot import firstboot_script, run_firstboot_line
+from tests import needs
 
 EDGE_GID = 4242
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="chown to root:edge needs root")
+pytestmark = pytest.mark.usefixtures("as_root")
+
+
+@pytest.fixture
+def as_root() -> None:
+    needs.root("chown to root:edge")
 
 
 @pytest.fixture

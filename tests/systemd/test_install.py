@@ -3,22 +3,31 @@
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests import needs
+
 REPO = Path(__file__).resolve().parents[2]
 INSTALL = REPO / "tools/install"
 EXAMPLE = REPO / "systemd/edge.toml.example"
 
-needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="chown to the edge group needs root")
-needs_systemd_tools = pytest.mark.skipif(
-    not all(shutil.which(t) for t in ("systemd-sysusers", "systemd-tmpfiles", "systemctl")),
-    reason="systemd-sysusers, systemd-tmpfiles and systemctl are needed",
-)
+needs_root = pytest.mark.usefixtures("as_root")
+needs_systemd_tools = pytest.mark.usefixtures("systemd_tools")
+
+
+@pytest.fixture
+def as_root() -> None:
+    needs.root("chown to the edge group")
+
+
+@pytest.fixture
+def systemd_tools() -> None:
+    for name in ("systemd-sysusers", "systemd-tmpfiles", "systemctl"):
+        needs.program(name, package="systemd")
 
 
 def install(root: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -10,17 +10,28 @@ from pathlib import Path
 
 import pytest
 
+from tests import needs
+
 REPO = Path(__file__).resolve().parents[2]
 UNIT = REPO / "systemd/edge.service"
 MAX_EXPOSURE = 2.0
 HOST_UNITS = Path("/usr/lib/systemd/system")
 
-needs_analyze = pytest.mark.skipif(
-    shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed"
-)
-needs_host_units = pytest.mark.skipif(
-    not HOST_UNITS.is_dir(), reason=f"no {HOST_UNITS} to borrow sysinit.target and friends from"
-)
+needs_analyze = pytest.mark.usefixtures("systemd_analyze")
+needs_host_units = pytest.mark.usefixtures("host_units")
+
+
+@pytest.fixture
+def systemd_analyze() -> str:
+    return needs.program("systemd-analyze", package="systemd")
+
+
+@pytest.fixture
+def host_units() -> Path:
+    """The host's unit directory, to borrow sysinit.target and friends from."""
+    if not HOST_UNITS.is_dir():
+        needs.missing(f"no {HOST_UNITS} (Debian package systemd): {needs.SETUP}")
+    return HOST_UNITS
 
 
 def settings(path: Path) -> dict[str, list[str]]:
