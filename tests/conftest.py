@@ -14,6 +14,7 @@ from typing import Protocol
 from uuid import uuid4
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests import needs
 from tests.console.browser import missing_parts as browser_missing_parts
@@ -28,6 +29,14 @@ SERVER_LOG_TAIL_LINES = 60
 # under 32 bytes, and warnings are errors in this suite.
 API_KEY = "devkey"
 API_SECRET = "edge-participant-test-secret-0123456789"
+
+
+# Property tests share two cores with servers and browsers in CI: a slow example is the
+# machine's load, not a bug, so no per-example deadline and no too-slow health check.
+settings.register_profile(
+    "shared-cores", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile("shared-cores")
 
 
 # --- lanes: what a test needs, marked where it can be seen, checked in one place -------------
