@@ -25,8 +25,9 @@ from edge.errors import (
     JoinRefused,
     ServerLeft,
 )
-from edge.gpio.binding import serve_gpio
+from edge.gpio.binding import follow_status, serve_gpio
 from edge.gpio.service import GpioService
+from edge.listeners import Unsubscribe
 from edge.livekit.room import (
     DataReceived,
     Disconnected,
@@ -111,6 +112,7 @@ async def run_daemon(config: Config, *, simulate: bool, pin_factory: Any = None)
             link=link,
             policy=AccessPolicy.from_config(config),
         )
+    follow_status(gpio, twin.update)
     if telemetry is not None:
         _mirror_temperatures(telemetry, twin)
     media = None
@@ -286,7 +288,7 @@ async def _serve(room: Room, daemon: _Daemon) -> None:
         daemon.media.register(rpc, streams)
     await _align_identity(room, config)
     async with asyncio.TaskGroup() as tg:
-        gpio = serve_gpio(room, daemon.gpio, rpc=rpc, publish=daemon.twin.update)
+        gpio = serve_gpio(room, daemon.gpio, rpc=rpc, set_attributes=False)  # the twin does
         initial = dict(room.local_participant.attributes)
         tasks = [
             tg.create_task(_log_events(room, daemon), name="daemon.room-events"),
@@ -351,17 +353,15 @@ async def _session_token(daemon: _Daemon) -> str:
     return token_for(config, now=now)
 
 
-def _mirror_temperatures(telemetry: TelemetryService, twin: TwinPublisher) -> None:
+def _mirror_temperatures(telemetry: TelemetryService, twin: TwinPublisher) -> Unsubscribe:
     """Readings in °C also appear in the twin as `edge.temperature.<sensor>`, deadbanded."""
-    previous = telemetry.on_reading
     mirror = TemperatureMirror()
 
-    def on_reading(sample: Sample) -> None:
-        previous(sample)
+    def mirror_reading(sample: Sample) -> None:
         if changes := mirror.changes(sample, time.monotonic()):
             twin.update(changes)
 
-    telemetry.on_reading = on_reading
+    return telemetry.readings.subscribe(mirror_reading)
 
 
 async def _report_facts(daemon: _Daemon, room: Room) -> None:
