@@ -19,10 +19,10 @@ from edge.config import Config
 from edge.connection import ConnectionStatus
 from edge.errors import (
     ClockNotSet,
-    ConnectionError_,
     CredentialsError,
     EdgeError,
     JoinRefused,
+    RoomError,
     ServerLeft,
 )
 from edge.gpio.binding import follow_status, serve_gpio
@@ -256,14 +256,14 @@ async def _session(daemon: _Daemon, board: SimulatedBoard | None) -> _Outcome:
                 await _serve(room, daemon)
             finally:
                 daemon.refreshed_token = room.token if room.token != token else ""
-            error = room.disconnect_error or ConnectionError_("disconnected")
+            error = room.disconnect_error or RoomError("disconnected")
             daemon.connection.lost(str(error), now=time.monotonic())
             _connection_changed(daemon)
     except JoinRefused as exc:
         return _Outcome(exc, fatal=not exc.retryable, joined=joined)
     except ServerLeft as exc:
         return _Outcome(exc, fatal=not exc.can_reconnect, joined=joined)
-    except (ConnectionError_, ClockNotSet) as exc:
+    except (RoomError, ClockNotSet) as exc:
         return _Outcome(exc, fatal=False, joined=joined)
     except EdgeError as exc:
         return _Outcome(exc, fatal=True, joined=joined)

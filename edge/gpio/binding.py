@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 
-from edge.errors import AccessDenied, ConnectionError_, DeviceError
+from edge.errors import AccessDenied, DeviceError, RoomError
 from edge.gpio import methods
 from edge.gpio.service import GpioService
 from edge.listeners import Unsubscribe
@@ -129,6 +129,6 @@ async def _publish_status(room: Room, gpio: GpioService, changed: asyncio.Event)
             try:
                 await room.set_attributes(update)
                 sent.update(update)
-            except ConnectionError_ as exc:
+            except RoomError as exc:
                 _LOGGER.warning("could not publish GPIO status: %s", exc)
         await asyncio.sleep(ATTRIBUTE_MIN_INTERVAL_S)

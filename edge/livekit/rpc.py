@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 from livekit.protocol import models as proto_models
 
-from edge.errors import ConnectionError_, DataError, EdgeError, InvalidPayload, RpcError, wire_error
+from edge.errors import DataError, EdgeError, InvalidPayload, RoomError, RpcError, wire_error
 from edge.livekit.room import ConnectionState, Room, RoomEvent
 from edge.protocol.codes import ErrorCode
 from edge.protocol.packets import OtherPacket
@@ -176,7 +176,7 @@ class RpcEndpoint:
         try:
             try:
                 await self._room.send_packet(packet)
-            except (ConnectionError_, DataError) as exc:
+            except (RoomError, DataError) as exc:
                 raise built_in(RpcErrorCode.SEND_FAILED, str(exc)) from exc
             while not outcome.done():
                 deadline = self._caller.next_deadline()
@@ -364,7 +364,7 @@ class RpcEndpoint:
     async def _send(self, packet: proto_models.DataPacket) -> None:
         try:
             await self._room.send_packet(packet)
-        except (ConnectionError_, DataError) as exc:
+        except (RoomError, DataError) as exc:
             kind = packet.WhichOneof("value")
             _LOGGER.info("could not send %s to %s: %s", kind, packet.destination_identities, exc)
 

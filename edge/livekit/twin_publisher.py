@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
-from edge.errors import ConnectionError_
+from edge.errors import RoomError
 from edge.listeners import Listeners
 from edge.twin import Refusal, Twin
 
@@ -82,7 +82,7 @@ class TwinPublisher:
     async def _send(self, room: AttributeRoom, update: dict[str, str]) -> bool:
         try:
             await room.set_attributes(update)
-        except ConnectionError_ as exc:
+        except RoomError as exc:
             self.twin.failed(update)
             if GRANT in str(exc):
                 self.grant_missing = True
