@@ -25,7 +25,7 @@ from edge.errors import (
     RoomError,
     ServerLeft,
 )
-from edge.gpio.binding import follow_status, serve_gpio
+from edge.gpio.room_session import follow_status, serve_gpio
 from edge.gpio.service import GpioService
 from edge.listeners import Unsubscribe
 from edge.livekit.room import (
@@ -41,8 +41,8 @@ from edge.livekit.rpc import RpcEndpoint
 from edge.livekit.streams import StreamEndpoint
 from edge.livekit.twin_publisher import TwinPublisher
 from edge.logbook import LogRing, serve_logs
-from edge.mqtt.binding import RoomLink, open_bridge, serve_mqtt
 from edge.mqtt.bridge import MqttBridge
+from edge.mqtt.bridge_links import RoomLink, open_bridge, serve_mqtt
 from edge.peer_log import PeerLog
 from edge.protocol.participants import (
     AttributesChanged,

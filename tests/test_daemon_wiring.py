@@ -12,8 +12,8 @@ from edge import daemon as edge_daemon
 from edge.gpio.service import GpioService
 from edge.gpio.spec import GpioConfig
 from edge.livekit.twin_publisher import TwinPublisher
-from edge.mqtt.binding import RoomLink, open_bridge
 from edge.mqtt.bridge import MqttBridge
+from edge.mqtt.bridge_links import RoomLink, open_bridge
 from edge.mqtt.spec import MqttConfig
 from edge.telemetry.outbox import Outbox
 from edge.telemetry.sampler import TelemetryService

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from edge.gpio.binding import follow_status, serve_gpio
+from edge.gpio.room_session import follow_status, serve_gpio
 from edge.gpio.service import GpioService
 from edge.gpio.spec import GpioConfig, OutputKind, OutputSpec
 from edge.livekit.room import Room, RoomOptions

@@ -1,4 +1,4 @@
-"""Bind the GpioService to one room session: RPC methods, departures, status attributes."""
+"""GPIO in a room session: its RPC methods, departures, and the status it shows."""
 
 from __future__ import annotations
 

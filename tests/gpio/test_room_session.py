@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from edge.gpio import methods
-from edge.gpio.binding import follow_status, serve_gpio, status_attributes
+from edge.gpio.room_session import follow_status, serve_gpio, status_attributes
 from edge.gpio.service import GpioService
 from edge.gpio.spec import GpioConfig, OutputKind, OutputSpec
 from edge.testing.pins import SimulatedPinFactory

@@ -1,4 +1,4 @@
-"""Bind the MQTT bridge to the daemon's services and to each room session."""
+"""The MQTT bridge's links: to the daemon's services, and into each room session."""
 
 from __future__ import annotations
 
