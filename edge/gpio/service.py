@@ -14,8 +14,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from edge.access import allowed
 from edge.errors import HardwareError, UnknownDevice
-from edge.gpio.actuator import Actuator, Change, Lease, allowed
+from edge.gpio.actuator import Actuator, Change, Lease
 from edge.gpio.devices import (
     Input,
     Output,

@@ -23,8 +23,8 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from edge import __version__
+from edge.access import allowed
 from edge.errors import AccessDenied, EdgeError, NoValue, RpcError, wire_error
-from edge.gpio.actuator import allowed
 from edge.gpio.spec import InputKind, InputSpec, OutputSpec
 from edge.listeners import Unsubscribe
 from edge.mqtt.client import AsyncMqttClient, Message, MqttSettings
