@@ -112,6 +112,7 @@ async def run_daemon(config: Config, *, simulate: bool, pin_factory: Any = None)
             link=link,
             policy=AccessPolicy.from_config(config),
         )
+    # In a room or not: outputs the fail-safes drive reach the twin, and so MQTT.
     follow_status(gpio, twin.update)
     if telemetry is not None:
         _mirror_temperatures(telemetry, twin)
