@@ -20,13 +20,13 @@ anything else, so a flood costs a short refusal per call (2004) and nothing more
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import fnmatch
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from edge.errors import RpcError
-from edge.gpio.actuator import allowed
 from edge.protocol.codes import ErrorCode
 from edge.protocol.payload import PayloadError, parse_object
 from edge.protocol.rpc import RpcInvocation
@@ -37,6 +37,12 @@ if TYPE_CHECKING:
 
 Patterns = tuple[str, ...]
 EVERYONE: Patterns = ("*",)
+
+
+def allowed(patterns: Iterable[str], identity: str) -> bool:
+    """Whether `identity` matches one of the shell-style `patterns` (case-sensitive)."""
+    return any(fnmatch.fnmatchcase(identity, p) for p in patterns)
+
 
 CHEAP = CallLimits(per_caller=32, in_flight=64, rate_per_s=200.0, burst=400)
 """O(1) work and a short answer (GPIO, media state, MQTT)."""

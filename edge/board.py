@@ -21,7 +21,7 @@ from types import MappingProxyType
 from typing import Literal
 
 from edge.errors import ConfigError
-from edge.fields import Table, type_name
+from edge.toml_table import Table, type_name
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -17,7 +17,6 @@ from urllib.parse import urlsplit
 from edge.board import GENERIC, MODEL_PATH, BoardProfile, load_profile, parse_board
 from edge.board import SCHEMA as BOARD_SCHEMA
 from edge.errors import ConfigError
-from edge.fields import Table, type_name
 from edge.gpio.spec import SCHEMA as GPIO_SCHEMA
 from edge.gpio.spec import GpioConfig, parse_gpio
 from edge.gpio.wiring import check_wiring
@@ -27,6 +26,7 @@ from edge.mqtt.spec import SCHEMA as MQTT_SCHEMA
 from edge.mqtt.spec import MqttConfig, parse_mqtt
 from edge.telemetry.spec import SCHEMA as TELEMETRY_SCHEMA
 from edge.telemetry.spec import SensorKind, TelemetryConfig, parse_telemetry
+from edge.toml_table import Table, type_name
 
 _LOGGER = logging.getLogger(__name__)
 

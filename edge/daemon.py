@@ -19,14 +19,15 @@ from edge.config import Config
 from edge.connection import ConnectionStatus
 from edge.errors import (
     ClockNotSet,
-    ConnectionError_,
     CredentialsError,
     EdgeError,
     JoinRefused,
+    RoomError,
     ServerLeft,
 )
-from edge.gpio.binding import serve_gpio
+from edge.gpio.room_session import follow_status, serve_gpio
 from edge.gpio.service import GpioService
+from edge.listeners import Unsubscribe
 from edge.livekit.room import (
     DataReceived,
     Disconnected,
@@ -40,8 +41,8 @@ from edge.livekit.rpc import RpcEndpoint
 from edge.livekit.streams import StreamEndpoint
 from edge.livekit.twin_publisher import TwinPublisher
 from edge.logbook import LogRing, serve_logs
-from edge.mqtt.binding import RoomLink, open_bridge, serve_mqtt
 from edge.mqtt.bridge import MqttBridge
+from edge.mqtt.bridge_links import RoomLink, open_bridge, serve_mqtt
 from edge.peer_log import PeerLog
 from edge.protocol.participants import (
     AttributesChanged,
@@ -111,6 +112,8 @@ async def run_daemon(config: Config, *, simulate: bool, pin_factory: Any = None)
             link=link,
             policy=AccessPolicy.from_config(config),
         )
+    # In a room or not: outputs the fail-safes drive reach the twin, and so MQTT.
+    follow_status(gpio, twin.update)
     if telemetry is not None:
         _mirror_temperatures(telemetry, twin)
     media = None
@@ -254,14 +257,14 @@ async def _session(daemon: _Daemon, board: SimulatedBoard | None) -> _Outcome:
                 await _serve(room, daemon)
             finally:
                 daemon.refreshed_token = room.token if room.token != token else ""
-            error = room.disconnect_error or ConnectionError_("disconnected")
+            error = room.disconnect_error or RoomError("disconnected")
             daemon.connection.lost(str(error), now=time.monotonic())
             _connection_changed(daemon)
     except JoinRefused as exc:
         return _Outcome(exc, fatal=not exc.retryable, joined=joined)
     except ServerLeft as exc:
         return _Outcome(exc, fatal=not exc.can_reconnect, joined=joined)
-    except (ConnectionError_, ClockNotSet) as exc:
+    except (RoomError, ClockNotSet) as exc:
         return _Outcome(exc, fatal=False, joined=joined)
     except EdgeError as exc:
         return _Outcome(exc, fatal=True, joined=joined)
@@ -286,7 +289,7 @@ async def _serve(room: Room, daemon: _Daemon) -> None:
         daemon.media.register(rpc, streams)
     await _align_identity(room, config)
     async with asyncio.TaskGroup() as tg:
-        gpio = serve_gpio(room, daemon.gpio, rpc=rpc, publish=daemon.twin.update)
+        gpio = serve_gpio(room, daemon.gpio, rpc=rpc, set_attributes=False)  # the twin does
         initial = dict(room.local_participant.attributes)
         tasks = [
             tg.create_task(_log_events(room, daemon), name="daemon.room-events"),
@@ -351,17 +354,15 @@ async def _session_token(daemon: _Daemon) -> str:
     return token_for(config, now=now)
 
 
-def _mirror_temperatures(telemetry: TelemetryService, twin: TwinPublisher) -> None:
+def _mirror_temperatures(telemetry: TelemetryService, twin: TwinPublisher) -> Unsubscribe:
     """Readings in °C also appear in the twin as `edge.temperature.<sensor>`, deadbanded."""
-    previous = telemetry.on_reading
     mirror = TemperatureMirror()
 
-    def on_reading(sample: Sample) -> None:
-        previous(sample)
+    def mirror_reading(sample: Sample) -> None:
         if changes := mirror.changes(sample, time.monotonic()):
             twin.update(changes)
 
-    telemetry.on_reading = on_reading
+    return telemetry.readings.subscribe(mirror_reading)
 
 
 async def _report_facts(daemon: _Daemon, room: Room) -> None:

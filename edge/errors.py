@@ -18,7 +18,7 @@
     │   └── UnknownTrack (LookupError)    [2201] no media track of that name
     ├── ProvisionError (ValueError)       a boot partition or image cannot be provisioned
     ├── RpcError                          an RPC failed; `code` and `message` reach the caller
-    └── ConnectionError_                   anything on the way to or inside a room
+    └── RoomError                         anything on the way to or inside a room
         ├── SignalError                   the signalling WebSocket misbehaved
         │   ├── ServerUnreachable         no TCP/TLS/WebSocket connection could be made (retry)
         │   ├── JoinRefused               server answered the join with an HTTP error or a leave
@@ -167,11 +167,11 @@ class ProvisionError(EdgeError, ValueError):
     """A boot partition or image cannot be provisioned; nothing was written."""
 
 
-class ConnectionError_(EdgeError):
+class RoomError(EdgeError):
     """Failure on the way to or inside a room."""
 
 
-class SignalError(ConnectionError_):
+class SignalError(RoomError):
     """The signalling connection failed or sent something we cannot use."""
 
 
@@ -192,7 +192,7 @@ class SignalTimeout(SignalError, TimeoutError):
     """The server stopped answering in time."""
 
 
-class ServerLeft(ConnectionError_):
+class ServerLeft(RoomError):
     """The server asked us to leave; `reason` is the DisconnectReason name."""
 
     def __init__(self, message: str, *, reason: str, can_reconnect: bool) -> None:
@@ -201,7 +201,7 @@ class ServerLeft(ConnectionError_):
         self.can_reconnect = can_reconnect
 
 
-class PeerConnectionError(ConnectionError_):
+class PeerConnectionError(RoomError):
     """A WebRTC peer connection failed."""
 
 
@@ -209,7 +209,7 @@ class DataError(EdgeError, ValueError):
     """A data packet is invalid or too large to send."""
 
 
-class StreamError(ConnectionError_):
+class StreamError(RoomError):
     """An incoming data stream failed; `reason` is a short name such as `Incomplete`."""
 
     def __init__(self, message: str, *, reason: str) -> None:

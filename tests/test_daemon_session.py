@@ -13,7 +13,7 @@ from edge.gpio.service import GpioService
 from edge.gpio.spec import GpioConfig
 from edge.livekit.twin_publisher import TwinPublisher
 from edge.logbook import LogRing
-from edge.mqtt.binding import RoomLink
+from edge.mqtt.bridge_links import RoomLink
 from edge.systemd import Notifier
 
 CONFIG = parse_config(

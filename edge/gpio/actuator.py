@@ -5,11 +5,11 @@ Every method takes `now` and returns the `Change`s to drive; nothing here touche
 
 from __future__ import annotations
 
-import fnmatch
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from edge.access import allowed
 from edge.errors import AccessDenied, InvalidValue, RateLimited, UnknownDevice
 from edge.gpio.spec import OutputSpec
 
@@ -43,11 +43,6 @@ class _State:
     pulse: bool = False
     """`expires_at` ends a pulse: going back is its normal end, not a fail-safe."""
     last_change: float = -math.inf
-
-
-def allowed(patterns: Iterable[str], identity: str) -> bool:
-    """Whether `identity` matches one of the shell-style `patterns` (case-sensitive)."""
-    return any(fnmatch.fnmatchcase(identity, p) for p in patterns)
 
 
 class Actuator:

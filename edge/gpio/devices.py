@@ -18,6 +18,7 @@ from typing import Any
 
 from edge.errors import HardwareError
 from edge.gpio.spec import InputKind, InputSpec, OutputKind, OutputSpec
+from edge.listeners import Listeners, Unsubscribe
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -64,7 +65,9 @@ class Input:
     def __init__(self, spec: InputSpec, device: Any) -> None:
         self.spec = spec
         self._device = device
-        self._watchers: list[_Guarded] = []
+        # lgpio runs every input's callbacks on one notification thread: nothing a watcher
+        # raises may reach it (it would end, and with it every input's edges).
+        self._watchers: Listeners[[float]] = Listeners(f"input {spec.name} changes")
 
     def read(self) -> float:
         """The current reading; blocking for a distance sensor (run it off the event loop)."""
@@ -75,19 +78,15 @@ class Input:
         except Exception as exc:  # any pin-library failure becomes one error type
             raise HardwareError(f"{self.spec.name}: reading failed: {exc}") from exc
 
-    def on_change(self, callback: Callable[[float], None]) -> bool:
+    def on_change(self, callback: Callable[[float], None]) -> Unsubscribe | None:
         """Call `callback(1.0 | 0.0)` from gpiozero's thread on every change (buttons, digital
-        inputs); False for kinds that have no edges. Each callback registered is called."""
+        inputs); None for kinds that have no edges. Each callback subscribed is called."""
         if self.spec.kind not in (InputKind.BUTTON, InputKind.DIGITAL):
-            return False
-        self._watchers = [*self._watchers, _Guarded(self.spec.name, callback)]
-        self._device.when_activated = lambda: self._changed(1.0)
-        self._device.when_deactivated = lambda: self._changed(0.0)
-        return True
-
-    def _changed(self, value: float) -> None:
-        for watcher in self._watchers:
-            watcher(value)
+            return None
+        unsubscribe = self._watchers.subscribe(callback)
+        self._device.when_activated = lambda: self._watchers.emit(1.0)
+        self._device.when_deactivated = lambda: self._watchers.emit(0.0)
+        return unsubscribe
 
     def close(self) -> None:
         """Release the pins."""
@@ -139,29 +138,6 @@ def safe_lines(spec: OutputSpec) -> list[tuple[int, bool]]:
             return [(forward, safe > 0.5), (backward, safe < -0.5)]
         case _:
             return [(spec.pins[0], (safe > 0.5) == spec.active_high)]
-
-
-class _Guarded:
-    """Our callback as gpiozero calls it, on lgpio's one notification thread: nothing raised in
-    it may reach that thread (it would end, and with it every input's edges). The first failure
-    is logged with its traceback, later ones are counted at debug level; edges keep coming."""
-
-    def __init__(self, name: str, callback: Callable[[float], None]) -> None:
-        self._name = name
-        self._callback = callback
-        self.failures = 0
-
-    def __call__(self, value: float) -> None:
-        try:
-            self._callback(value)
-        except Exception as exc:  # the library boundary: see the class docstring
-            self.failures += 1
-            if self.failures == 1:
-                _LOGGER.exception("input %s: change handler failed: %s", self._name, exc)
-            else:
-                _LOGGER.debug(
-                    "input %s: change handler failed again (%d)", self._name, self.failures
-                )
 
 
 def build_outputs(specs: Sequence[OutputSpec], pin_factory: Any = None) -> dict[str, Output]:

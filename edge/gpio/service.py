@@ -14,8 +14,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from edge.access import allowed
 from edge.errors import HardwareError, UnknownDevice
-from edge.gpio.actuator import Actuator, Change, Lease, allowed
+from edge.gpio.actuator import Actuator, Change, Lease
 from edge.gpio.devices import (
     Input,
     Output,
@@ -25,6 +26,7 @@ from edge.gpio.devices import (
     open_pin_factory,
 )
 from edge.gpio.spec import GpioConfig
+from edge.listeners import Listeners, Unsubscribe
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -76,8 +78,8 @@ class GpioService:
         self._wake = asyncio.Event()
         self._link_lost_at: float | None = None
         self._closed = False
-        self.on_change: Callable[[], None] = lambda: None
-        """Called after outputs or the lease changed (to refresh attributes)."""
+        self.changes: Listeners[[]] = Listeners("GPIO output changes")
+        """After outputs or the lease changed (to refresh attributes)."""
         _LOGGER.info(
             "GPIO ready: %d output(s) at their safe values, %d input(s)",
             len(self._outputs),
@@ -130,7 +132,7 @@ class GpioService:
             self.last_failsafe = FailSafe(what=what, why=failsafe[0].reason, at=self._wall_clock())
         if changed:
             self._wake.set()
-            self.on_change()
+            self.changes.emit()
 
     def command(self, change: Change) -> None:
         """Apply one accepted caller command; raise `HardwareError` if the pin would not move.
@@ -144,12 +146,12 @@ class GpioService:
             raise
         _LOGGER.info("output %s -> %g (%s)", change.device, change.value, change.reason)
         self._wake.set()
-        self.on_change()
+        self.changes.emit()
 
     def lease_changed(self) -> None:
         """Re-arm timers and refresh status after a lease change."""
         self._wake.set()
-        self.on_change()
+        self.changes.emit()
 
     def read(self, device: str) -> float:
         """An input's reading or an output's current value (may block: distance sensors)."""
@@ -160,8 +162,8 @@ class GpioService:
         known = ", ".join(sorted([*self._inputs, *self._outputs])) or "none"
         raise UnknownDevice(f"no device named {device!r} (devices: {known})")
 
-    def watch(self, device: str, callback: Callable[[float], None]) -> bool:
-        """Report every change of an input (called from gpiozero's thread); False if it has none."""
+    def watch(self, device: str, callback: Callable[[float], None]) -> Unsubscribe | None:
+        """Report every change of an input (called from gpiozero's thread); None if it has none."""
         if device not in self._inputs:
             raise UnknownDevice(f"no input named {device!r}")
         return self._inputs[device].on_change(callback)

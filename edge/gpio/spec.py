@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
-from edge.fields import Table
+from edge.toml_table import Table
 
 
 class OutputKind(enum.Enum):

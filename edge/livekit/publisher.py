@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from livekit.protocol import models as proto_models
 from livekit.protocol import rtc as proto_rtc
 
-from edge.errors import ConnectionError_, SignalTimeout
+from edge.errors import RoomError, SignalTimeout
 from edge.livekit.peers import PeerConnection
 from edge.protocol import signal as sig
 
@@ -193,7 +193,7 @@ class TrackPublisher:
         """Stop (or resume) sending media and tell the server, which tells everyone."""
         local = self.tracks.get(sid)
         if local is None:
-            raise ConnectionError_(f"no published track {sid!r}")
+            raise RoomError(f"no published track {sid!r}")
         local.track.set_muted(muted)
         local.muted = muted
         await self._send(self._session.mute_track(sid, muted=muted))
@@ -216,7 +216,7 @@ class TrackPublisher:
                 hint = " (the token may not publish this source)" if reason == "NOT_ALLOWED" else ""
                 if future is not None and not future.done():
                     future.set_exception(
-                        ConnectionError_(f"server refused the track: {reason}: {message}{hint}")
+                        RoomError(f"server refused the track: {reason}: {message}{hint}")
                     )
             case sig.TrackSubscribed(track_sid=sid):
                 if (local := self.tracks.get(sid)) is not None:
@@ -237,7 +237,7 @@ class TrackPublisher:
     def abort_negotiation(self, reason: str) -> None:
         """Fail the offer waiting for its answer now (the socket it went out on is gone)."""
         if self._answer is not None and not self._answer[1].done():
-            self._answer[1].set_exception(ConnectionError_(reason))
+            self._answer[1].set_exception(RoomError(reason))
 
     def published(self) -> list[tuple[str, proto_models.TrackInfo]]:
         """(cid, TrackInfo) of every published track, for the sync state of a resume."""
@@ -249,10 +249,10 @@ class TrackPublisher:
             local.ended.set()
         self.tracks.clear()
         if self._answer is not None and not self._answer[1].done():
-            self._answer[1].set_exception(ConnectionError_("session ended during negotiation"))
+            self._answer[1].set_exception(RoomError("session ended during negotiation"))
         for future in self._announced.values():
             if not future.done():
-                future.set_exception(ConnectionError_("session ended while publishing"))
+                future.set_exception(RoomError("session ended while publishing"))
 
 
 def _add_track_request(cid: str, options: TrackOptions, video: bool) -> proto_rtc.AddTrackRequest:

@@ -17,10 +17,10 @@ import time
 from collections.abc import Callable, Mapping
 
 from edge.errors import (
-    ConnectionError_,
     EdgeError,
     JoinRefused,
     PeerConnectionError,
+    RoomError,
     ServerLeft,
     SignalError,
 )
@@ -94,7 +94,7 @@ class SessionResume:
                 if not (isinstance(exc, JoinRefused) and exc.retryable):
                     raise
                 last = exc
-            except ConnectionError_ as exc:
+            except RoomError as exc:
                 last = exc
             else:
                 return time.monotonic() - started

@@ -30,9 +30,9 @@ from livekit.protocol import models as proto_models
 from livekit.protocol import rtc as proto_rtc
 
 from edge.errors import (
-    ConnectionError_,
     EdgeError,
     PeerConnectionError,
+    RoomError,
     ServerLeft,
     SignalError,
 )
@@ -352,7 +352,7 @@ class Room:
         await self._publications.set_muted(sid, muted)
 
     async def set_attributes(self, attributes: Mapping[str, str]) -> None:
-        """Set (or with "" delete) attributes; raise `ConnectionError_` if the server refuses."""
+        """Set (or with "" delete) attributes; raise `RoomError` if the server refuses."""
         await self._update_metadata(attributes=attributes)
 
     async def set_metadata(self, metadata: str) -> None:
@@ -377,7 +377,7 @@ class Room:
                 # server drops what others send us. Only then are we really in the room.
                 remaining = max(0.1, deadline - time.monotonic())
                 await self._subscriber.wait_channels_open(timeout_s=remaining)
-        except ConnectionError_:
+        except RoomError:
             if self.disconnect_error is not None:  # lost while connecting: say why
                 raise self.disconnect_error from None
             raise
@@ -410,7 +410,7 @@ class Room:
                 pc = self._publisher if target is sig.Target.PUBLISHER else self._subscriber
                 try:
                     await pc.add_candidate(init, final=final)
-                except ConnectionError_ as exc:
+                except RoomError as exc:
                     _LOGGER.warning("%s", exc)
             case sig.ParticipantsUpdated(participants=infos):
                 for change in self._state().apply_update(infos):
@@ -453,7 +453,7 @@ class Room:
             reason = self._deafness.check(samples, now=time.monotonic())
             if reason is not None:
                 _LOGGER.error("data channel deaf: %s; leaving to join anew", reason)
-                with contextlib.suppress(ConnectionError_):
+                with contextlib.suppress(RoomError):
                     await self._link.send(self._session.leave())
                 self._lost(PeerConnectionError(f"data channel deaf: {reason}"))
                 return
@@ -488,12 +488,12 @@ class Room:
     async def _resume_session(self, error: EdgeError) -> None:
         try:
             outage = await self._resume.run(error, timeout_s=self.options.resume_timeout_s)
-        except ConnectionError_ as exc:
+        except RoomError as exc:
             self._lost(exc)
             return
         except Exception as exc:  # whatever went wrong, the room ends cleanly
             _LOGGER.exception("resuming the session failed unexpectedly")
-            self._lost(ConnectionError_(f"resuming the session failed: {exc!r}"))
+            self._lost(RoomError(f"resuming the session failed: {exc!r}"))
             return
         _LOGGER.info("session resumed after %.1f s", outage)
         self._set_state(ConnectionState.CONNECTED)
@@ -540,7 +540,7 @@ class Room:
                 if answer.reason == "NOT_ALLOWED"
                 else ""
             )
-            raise ConnectionError_(
+            raise RoomError(
                 f"server refused to update our participant: {answer.reason}: {answer.message}{hint}"
             )
 
@@ -554,7 +554,7 @@ class Room:
 
     def _connected_publisher(self) -> PeerConnection:
         if self.state is not ConnectionState.CONNECTED:
-            raise ConnectionError_(f"room is {self.state.value}, not connected")
+            raise RoomError(f"room is {self.state.value}, not connected")
         return self._publisher
 
     def _state(self) -> RoomState:

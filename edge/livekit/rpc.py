@@ -12,25 +12,24 @@ order, here and nowhere else. A method registered with `params` (its payload's J
 reads `invocation.params` and never sees an invalid one. What a handler raises is answered in
 one place: an `EdgeError` with a code (`edge.errors.wire_error`) as that error, anything else
 as 1500. The endpoint itself serves `edge.describe`: every method with its schema, every code.
-Everything here runs on the event loop; the protocol decisions live in `edge.protocol.rpc` and
-`edge.protocol.rpc_caller`.
+Everything here runs on the event loop; the method table is `edge.livekit.rpc_registry`, the
+protocol decisions live in `edge.protocol.rpc` and `edge.protocol.rpc_caller`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
-import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, Protocol
 
 from livekit.protocol import models as proto_models
 
-from edge.errors import ConnectionError_, DataError, EdgeError, InvalidPayload, RpcError, wire_error
+from edge.errors import DataError, EdgeError, InvalidPayload, RoomError, RpcError, wire_error
 from edge.livekit.room import ConnectionState, Room, RoomEvent
+from edge.livekit.rpc_registry import MethodRegistry, RpcHandler
 from edge.protocol.codes import ErrorCode
 from edge.protocol.packets import OtherPacket
 from edge.protocol.participants import ParticipantLeft
@@ -49,14 +48,12 @@ from edge.protocol.rpc import (
 )
 from edge.protocol.rpc_caller import RpcCaller
 from edge.protocol.rpc_limits import CallLimiter, CallLimits
-from edge.protocol.schema import EMPTY, Schema, check_schema, prepare
+from edge.protocol.schema import EMPTY, Schema
 
 __all__ = ["RpcEndpoint", "RpcError", "RpcHandler", "RpcInvocation", "RpcPolicy"]
 
 _LOGGER = logging.getLogger(__name__)
 
-RpcHandler = Callable[[RpcInvocation], Awaitable[str]]
-"""Answers one call; raise an `EdgeError` with a code to send that error, anything else: 1500."""
 SETTLING_S = 3.0
 """After the endpoint is made, a call to a method nobody registered yet waits this long for it
 (services register as they start; a peer may call the moment it sees us join)."""
@@ -98,12 +95,10 @@ class RpcEndpoint:
         self._room = room
         self._policy = policy
         self._limiter = CallLimiter()
-        self._handlers: dict[str, RpcHandler] = {}
-        self._schemas: dict[str, tuple[Schema, int]] = {}
+        self._methods = MethodRegistry()
         self._responder = RpcResponder(max_concurrent=max_concurrent)
         self._caller = RpcCaller(ack_timeout_s=ack_timeout_s)
         self._waiting: dict[str, asyncio.Future[CallOutcome]] = {}
-        self._descriptions: dict[str, Mapping[str, Any]] = {}
         self._settled_at = _now() + settling_s
         self._registered = asyncio.Event()
         """Set (and cleared) on every registration, to wake calls waiting while settling."""
@@ -134,30 +129,20 @@ class RpcEndpoint:
         `max_bytes` or not matching it are refused with 2000 before `handler` runs. A
         `description` makes the method appear in `descriptions` and `edge.describe`.
         """
-        if not method:
-            raise ValueError("an RPC method needs a name")
-        if params is not None:
-            check_schema(params)
-            self._schemas[method] = (params, max_bytes)
-        else:
-            self._schemas.pop(method, None)
-        self._handlers[method] = handler
+        self._methods.register(
+            method, handler, description=description, params=params, max_bytes=max_bytes
+        )
         self._registered.set()
         self._registered.clear()
-        if description:
-            schema = dict(params or {"type": "object", "properties": {}})
-            self._descriptions[method] = {"description": description, "params": schema}
 
     @property
     def descriptions(self) -> Mapping[str, Mapping[str, Any]]:
         """Described methods: name -> {"description", "params" (a JSON schema)}."""
-        return dict(self._descriptions)
+        return self._methods.descriptions
 
     def unregister_method(self, method: str) -> None:
         """Stop answering `method` (calls already running finish); unknown names are ignored."""
-        self._handlers.pop(method, None)
-        self._schemas.pop(method, None)
-        self._descriptions.pop(method, None)
+        self._methods.unregister(method)
 
     async def perform_rpc(
         self,
@@ -176,7 +161,7 @@ class RpcEndpoint:
         try:
             try:
                 await self._room.send_packet(packet)
-            except (ConnectionError_, DataError) as exc:
+            except (RoomError, DataError) as exc:
                 raise built_in(RpcErrorCode.SEND_FAILED, str(exc)) from exc
             while not outcome.done():
                 deadline = self._caller.next_deadline()
@@ -198,7 +183,7 @@ class RpcEndpoint:
         if self._room.state is not ConnectionState.CONNECTED:
             return
         settling = _now() < self._settled_at
-        methods = _AnyMethod() if settling else self._handlers
+        methods = _AnyMethod() if settling else self._methods
         received = self._responder.receive(packet, _now(), methods=methods)
         if received is None:
             _LOGGER.debug("dropped an RPC request without an id from %r", packet.sender_identity)
@@ -228,7 +213,7 @@ class RpcEndpoint:
         """The handler of the method once registered, if that happens while settling."""
         # Leave the handler half of the caller's time, at the least.
         until = min(self._settled_at, _now() + invocation.response_timeout_s / 2)
-        while (handler := self._handlers.get(invocation.method)) is None and _now() < until:
+        while (handler := self._methods.handler(invocation.method)) is None and _now() < until:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(until - _now()):
                     await self._registered.wait()
@@ -236,7 +221,7 @@ class RpcEndpoint:
 
     async def _invoke(self, invocation: RpcInvocation) -> proto_models.DataPacket:
         method, caller = invocation.method, invocation.caller_identity
-        handler = self._handlers.get(method) or await self._registration(invocation)
+        handler = self._methods.handler(method) or await self._registration(invocation)
         if handler is None:  # never registered, or unregistered while the request was on its way
             return self._responder.respond(
                 invocation, error=built_in(RpcErrorCode.UNSUPPORTED_METHOD)
@@ -261,31 +246,18 @@ class RpcEndpoint:
         self, handler: RpcHandler, invocation: RpcInvocation
     ) -> proto_models.DataPacket:
         """Run `handler` on the payload validated against the method's schema, if it has one."""
-        registered = self._schemas.get(invocation.method)
-        if registered is not None:
-            schema, max_bytes = registered
-            try:
-                params = prepare(invocation.payload, schema, max_bytes=max_bytes)
-            except InvalidPayload as exc:
-                error = wire_error(exc) or RpcError(ErrorCode.INVALID_PAYLOAD, str(exc))
-                _LOGGER.info(
-                    "rpc %r from %r refused: %s",
-                    invocation.method,
-                    invocation.caller_identity,
-                    error,
-                )
-                return self._responder.respond(invocation, error=error)
-            invocation = dataclasses.replace(invocation, params=params)
-        return await self._run(handler, invocation)
+        try:
+            prepared = self._methods.prepared(invocation)
+        except InvalidPayload as exc:
+            error = wire_error(exc) or RpcError(ErrorCode.INVALID_PAYLOAD, str(exc))
+            _LOGGER.info(
+                "rpc %r from %r refused: %s", invocation.method, invocation.caller_identity, error
+            )
+            return self._responder.respond(invocation, error=error)
+        return await self._run(handler, prepared)
 
     async def _describe(self, invocation: RpcInvocation) -> str:
-        codes = (*ErrorCode, *RpcErrorCode)
-        return json.dumps(
-            {
-                "methods": self.descriptions,
-                "errors": {code.name: int(code) for code in codes},
-            }
-        )
+        return self._methods.describe()
 
     async def _run(self, handler: RpcHandler, invocation: RpcInvocation) -> proto_models.DataPacket:
         method, caller = invocation.method, invocation.caller_identity
@@ -364,7 +336,7 @@ class RpcEndpoint:
     async def _send(self, packet: proto_models.DataPacket) -> None:
         try:
             await self._room.send_packet(packet)
-        except (ConnectionError_, DataError) as exc:
+        except (RoomError, DataError) as exc:
             kind = packet.WhichOneof("value")
             _LOGGER.info("could not send %s to %s: %s", kind, packet.destination_identities, exc)
 

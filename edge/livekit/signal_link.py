@@ -66,7 +66,7 @@ class SignalLink:
         """Replace the socket with one that resumes the session (`query` names it).
 
         Raises `ServerLeft` when the server no longer has the session, and another
-        `ConnectionError_` when it cannot be reached or does not answer.
+        `RoomError` when it cannot be reached or does not answer.
         """
         await self.aclose()
         socket = await SignalSocket.connect(url, token=token, query=query, timeout_s=timeout_s)

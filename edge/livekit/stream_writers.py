@@ -19,7 +19,7 @@ from typing import Self, TypeVar
 
 from livekit.protocol import models as proto_models
 
-from edge.errors import ConnectionError_, DataError
+from edge.errors import DataError, RoomError
 from edge.livekit.room import Room
 from edge.protocol.streams import OutgoingStream, StreamInfo
 
@@ -45,7 +45,7 @@ class StreamSender:
             async with asyncio.timeout(SEND_STALL_TIMEOUT_S):
                 await self._room.drain(max_buffered=SEND_BUFFER_BYTES)
         except TimeoutError:
-            raise ConnectionError_(
+            raise RoomError(
                 f"reliable data channel took nothing for {SEND_STALL_TIMEOUT_S:g} s"
             ) from None
         await self._room.send_packet(packet, reliable=True)
@@ -71,7 +71,7 @@ class StreamSender:
                 raise DataError(f"sent {stream.bytes_sent} bytes of the {total} announced")
         except BaseException as exc:
             # Unpaced: this must not wait (we may be cancelled) and is one small packet.
-            with contextlib.suppress(ConnectionError_, DataError):
+            with contextlib.suppress(RoomError, DataError):
                 await self._room.send_packet(stream.trailer(reason=type(exc).__name__))
             raise
         await self.send(stream.trailer())

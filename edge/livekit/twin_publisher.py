@@ -19,7 +19,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
-from edge.errors import ConnectionError_
+from edge.errors import RoomError
+from edge.listeners import Listeners
 from edge.twin import Refusal, Twin
 
 _LOGGER = logging.getLogger(__name__)
@@ -44,8 +45,8 @@ class TwinPublisher:
         """The server refused our updates for lack of the grant (this session)."""
         self.refused: list[Refusal] = []
         """Every refused key, newest last (bounded)."""
-        self.on_change: Callable[[Mapping[str, str]], None] = lambda _desired: None
-        """Called with the whole twin after each accepted change (e.g. the MQTT `state` topic)."""
+        self.changes: Listeners[[Mapping[str, str]]] = Listeners("twin changes")
+        """The whole twin after each accepted change (e.g. for the MQTT `state` topic)."""
 
     def update(self, changes: Mapping[str, str | None]) -> list[Refusal]:
         """Change twin keys ("" or None deletes); oversize values are refused and logged."""
@@ -57,7 +58,7 @@ class TwinPublisher:
         desired = self.twin.desired
         if desired != before:
             self._wake.set()
-            self.on_change(desired)
+            self.changes.emit(desired)
         return refusals
 
     async def run(self, room: AttributeRoom, *, initial: Mapping[str, str] | None = None) -> None:
@@ -81,7 +82,7 @@ class TwinPublisher:
     async def _send(self, room: AttributeRoom, update: dict[str, str]) -> bool:
         try:
             await room.set_attributes(update)
-        except ConnectionError_ as exc:
+        except RoomError as exc:
             self.twin.failed(update)
             if GRANT in str(exc):
                 self.grant_missing = True

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import cast
 
 from edge.backoff import Backoff
-from edge.errors import ConnectionError_, DeviceUnavailable, InvalidPayload, MediaError
+from edge.errors import DeviceUnavailable, InvalidPayload, MediaError, RoomError
 from edge.livekit.publisher import LocalTrack, MediaSource, TrackOptions
 from edge.livekit.room import Room
 from edge.livekit.rpc import RpcEndpoint, RpcInvocation
@@ -179,7 +179,7 @@ class MediaService:
                     async with asyncio.timeout(backoff.delay(attempt)):
                         await device.changed.wait()
                 attempt += 1
-            except ConnectionError_ as exc:
+            except RoomError as exc:
                 if room.disconnect_error is not None:
                     return  # the session is over; the next one starts afresh
                 device.error = str(exc)
@@ -229,7 +229,7 @@ class MediaService:
             task = asyncio.current_task()
             leaving = task is not None and task.cancelling() > 0  # the leave removes it anyway
             if publication is not None and not publication.ended.is_set() and not leaving:
-                with contextlib.suppress(ConnectionError_):
+                with contextlib.suppress(RoomError):
                     await room.unpublish_track(publication.sid)
             if leaving:  # the room is being left: devices go after the leave (`release`)
                 self._to_release.append(source)

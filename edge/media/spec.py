@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from edge.fields import Table
+from edge.toml_table import Table
 
 if TYPE_CHECKING:
     from edge.board import BoardProfile as BoardDefaults

@@ -23,9 +23,10 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from edge import __version__
+from edge.access import allowed
 from edge.errors import AccessDenied, EdgeError, NoValue, RpcError, wire_error
-from edge.gpio.actuator import allowed
 from edge.gpio.spec import InputKind, InputSpec, OutputSpec
+from edge.listeners import Unsubscribe
 from edge.mqtt.client import AsyncMqttClient, Message, MqttSettings
 from edge.mqtt.discovery import SensorInfo, discovery_configs, output_info
 from edge.mqtt.payloads import encode, invalid, parsed, text
@@ -122,19 +123,32 @@ class MqttBridge:
         self._forward_queue: asyncio.Queue[Message] = asyncio.Queue(maxsize=FORWARD_QUEUE_SIZE)
         self.dropped_forwards = 0
         self.rejected_commands = 0
+        self._subscriptions: list[Unsubscribe] = []
 
     async def run(self, started: Callable[[], None] = lambda: None) -> None:
-        """Keep the broker connection and serve it; `started()` does not wait for the broker."""
+        """Keep the broker connection and serve it; `started()` does not wait for the broker.
+
+        When it ends, every subscription handed to `close_with` ends too.
+        """
         for topic_filter in (self.topics.commands, *self.config.read_allow, *self.config.forward):
             self.client.subscribe(topic_filter)
-        async with asyncio.TaskGroup() as tg:
-            tg.create_task(self.client.run(), name="mqtt.client")
-            tg.create_task(self._inbound(), name="mqtt.inbound")
-            if self._forward is not None:
-                tg.create_task(self._forwarder(self._forward), name="mqtt.forward")
-            if self._inputs and self._read_input is not None:
-                tg.create_task(self._poll_inputs(self._read_input), name="mqtt.inputs")
-            started()
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self.client.run(), name="mqtt.client")
+                tg.create_task(self._inbound(), name="mqtt.inbound")
+                if self._forward is not None:
+                    tg.create_task(self._forwarder(self._forward), name="mqtt.forward")
+                if self._inputs and self._read_input is not None:
+                    tg.create_task(self._poll_inputs(self._read_input), name="mqtt.inputs")
+                started()
+        finally:
+            subscriptions, self._subscriptions = self._subscriptions, []
+            for unsubscribe in subscriptions:
+                unsubscribe()
+
+    def close_with(self, unsubscribe: Unsubscribe) -> None:
+        """End a subscription that feeds this bridge when `run` ends."""
+        self._subscriptions.append(unsubscribe)
 
     # -- outbound ----------------------------------------------------------------------------
 

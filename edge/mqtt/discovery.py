@@ -20,7 +20,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from edge.gpio.actuator import allowed
+from edge.access import allowed
 from edge.gpio.spec import InputKind, InputSpec, OutputSpec
 from edge.mqtt.ha_sensors import SensorInfo, sensor_info
 from edge.mqtt.spec import MqttConfig

@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
+from edge.listeners import Listeners
 from edge.telemetry.codec import CodecError, Reading, Sample, Value, check_sample
 from edge.telemetry.outbox import Outbox
 from edge.telemetry.sensors import Sensor, SensorUnavailable, build_sensor
@@ -66,8 +67,8 @@ class TelemetryService:
         self._from_threads = 0
         """Readings handed over by other threads and not yet taken (bounded)."""
         self._threads_lock = threading.Lock()
-        self.on_reading: Callable[[Sample], None] = lambda _sample: None
-        """Called with every accepted reading (e.g. to mirror it to MQTT); must not block."""
+        self.readings: Listeners[[Sample]] = Listeners("telemetry readings")
+        """Every accepted reading (e.g. to mirror it to MQTT); subscribers must not block."""
         self._thread_drops: dict[str, int] = {}
         self._drop_report_pending = False
         self._periods = {s.name: s.period_s for s in config.sensors}
@@ -204,7 +205,7 @@ class TelemetryService:
             self._queue.get_nowait()
             self._queue_dropped += 1
         self._queue.put_nowait(sample)
-        self.on_reading(sample)
+        self.readings.emit(sample)
 
     def _failed(self, sensor: Sensor, why: str) -> None:
         count = self.failures.get(sensor.name, 0) + 1

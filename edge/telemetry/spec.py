@@ -35,8 +35,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from edge.fields import Table
 from edge.telemetry.codec import MAX_NAME_BYTES
+from edge.toml_table import Table
 
 
 class SensorKind(enum.Enum):

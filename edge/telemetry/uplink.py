@@ -36,7 +36,7 @@ import json
 import logging
 import time
 
-from edge.errors import ConnectionError_, DataError, RpcError
+from edge.errors import DataError, RoomError, RpcError
 from edge.livekit.room import ConnectionState, Room
 from edge.livekit.rpc import RpcEndpoint, RpcHandler
 from edge.livekit.streams import StreamEndpoint
@@ -110,7 +110,7 @@ class _Uplink:
                 continue
             try:
                 await self._send(batch.readings)
-            except (ConnectionError_, DataError) as exc:
+            except (RoomError, DataError) as exc:
                 _LOGGER.info("telemetry batch not sent (%s); will resend", exc)
                 await asyncio.sleep(RETRY_AFTER_FAILURE_S)
                 continue
@@ -231,5 +231,5 @@ async def _send_events(service: TelemetryService, streams: StreamEndpoint) -> No
         text = service.events.popleft()
         try:
             await streams.send_text(text, topic=service.config.events_topic)
-        except (ConnectionError_, DataError) as exc:
+        except (RoomError, DataError) as exc:
             _LOGGER.debug("event not sent (%s): %s", exc, text)

@@ -11,7 +11,7 @@ import pytest
 from edge.board import SCHEMA, parse_board
 from edge.config import Config, load_config, parse_config
 from edge.errors import ConfigError
-from edge.fields import Table
+from edge.toml_table import Table
 
 BASE = """
 [livekit]

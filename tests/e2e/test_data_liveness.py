@@ -20,7 +20,7 @@ from livekit import rtc
 from edge import daemon as edge_daemon
 from edge.config import parse_config
 from edge.connection import LinkState
-from edge.gpio.binding import serve_gpio
+from edge.gpio.room_session import serve_gpio
 from edge.gpio.service import GpioService
 from edge.gpio.spec import GpioConfig, OutputKind, OutputSpec
 from edge.livekit.liveness import DeafnessWatch, StreamSample
@@ -30,7 +30,7 @@ from edge.livekit.rpc import RpcEndpoint
 from edge.livekit.sctp_inbound import StreamReassembly, inbound_streams
 from edge.livekit.twin_publisher import TwinPublisher
 from edge.logbook import LogRing
-from edge.mqtt.binding import RoomLink
+from edge.mqtt.bridge_links import RoomLink
 from edge.systemd import Notifier
 from edge.testing.pins import SimulatedPinFactory
 from tests.conftest import OfficialPeerFactory

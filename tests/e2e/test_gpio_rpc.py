@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pytest
 from livekit import rtc
 
-from edge.gpio.binding import serve_gpio
+from edge.gpio.room_session import serve_gpio
 from edge.gpio.service import GpioService
 from edge.gpio.spec import GpioConfig, InputKind, InputSpec, OutputKind, OutputSpec
 from edge.livekit.room import ConnectionState, Room, RoomOptions

@@ -15,7 +15,7 @@ from contextlib import AsyncExitStack
 
 import pytest
 
-from edge.errors import ConnectionError_
+from edge.errors import RoomError
 from edge.livekit.room import (
     ConnectionState,
     DataReceived,
@@ -103,7 +103,7 @@ async def test_resume_retries_until_the_server_is_reachable_again(
     relay.refusing = True
     relay.drop()
     await assert_eventually(lambda: edge.room.state is ConnectionState.RECONNECTING)
-    with pytest.raises(ConnectionError_, match="reconnecting"):  # nothing sent meanwhile
+    with pytest.raises(RoomError, match="reconnecting"):  # nothing sent meanwhile
         await edge.room.publish_data(b"lost?", topic="t")
     await assert_eventually(lambda: relay.refused >= 3, message=lambda: f"{relay.refused}")
     assert edge.room.state is ConnectionState.RECONNECTING

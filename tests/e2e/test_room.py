@@ -12,7 +12,7 @@ from typing import TypeVar
 import pytest
 from livekit import rtc
 
-from edge.errors import ConnectionError_, DataError, JoinRefused, ServerUnreachable
+from edge.errors import DataError, JoinRefused, RoomError, ServerUnreachable
 from edge.livekit.room import (
     ConnectionState,
     DataReceived,
@@ -217,7 +217,7 @@ async def test_missing_metadata_grant_is_reported_clearly(
     token = api.AccessToken(livekit_server.api_key, livekit_server.api_secret)
     jwt = token.with_identity("edge-1").with_grants(grants).to_jwt()
     async with Room.connect(RoomOptions(url=livekit_server.url, attributes={}), jwt) as room:
-        with pytest.raises(ConnectionError_, match="canUpdateOwnMetadata"):
+        with pytest.raises(RoomError, match="canUpdateOwnMetadata"):
             await room.set_attributes({"a": "1"})
         assert room.state is ConnectionState.CONNECTED
 

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from edge.gpio.binding import serve_gpio
+from edge.gpio.room_session import follow_status, serve_gpio
 from edge.gpio.service import GpioService
 from edge.gpio.spec import GpioConfig, OutputKind, OutputSpec
 from edge.livekit.room import Room, RoomOptions
@@ -85,7 +85,8 @@ async def test_a_watcher_sees_a_1_s_pulse_whole_and_the_fail_safe_when_its_contr
     try:
         async with Room.connect(options, token) as room, asyncio.TaskGroup() as tg:
             initial = room.local_participant.attributes
-            serve = serve_gpio(room, gpio, rpc=RpcEndpoint(room), publish=publisher.update)
+            follow_status(gpio, publisher.update)
+            serve = serve_gpio(room, gpio, rpc=RpcEndpoint(room), set_attributes=False)
             tasks = [
                 tg.create_task(gpio.run(), name="test.gpio-timers"),
                 tg.create_task(publisher.run(room, initial=initial), name="test.twin"),

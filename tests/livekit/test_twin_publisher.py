@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 import pytest
 
-from edge.errors import ConnectionError_
+from edge.errors import RoomError
 from edge.livekit.twin_publisher import TwinPublisher
 from edge.twin import Twin
 
@@ -19,7 +19,7 @@ class RefusingRoom:
 
     async def set_attributes(self, attributes: Mapping[str, str]) -> None:
         self.calls += 1
-        raise ConnectionError_(
+        raise RoomError(
             "server refused to update our participant: NOT_ALLOWED: does not have permission "
             "(the token lacks the canUpdateOwnMetadata grant)"
         )

@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 
 from edge.config import parse_config
 from edge.errors import ConfigError
-from edge.fields import Table
 from edge.media.spec import (
     SCHEMA,
     SYNTHETIC_CAMERA,
@@ -25,6 +24,7 @@ from edge.media.spec import (
     parse_camera,
     parse_microphone,
 )
+from edge.toml_table import Table
 
 LIVEKIT = '[livekit]\nurl = "ws://127.0.0.1:7880"\nroom = "r"\nidentity = "cam"\ntoken = "x.y.z"\n'
 PI4 = '[board]\nprofile = "pi-4"\n'

@@ -383,7 +383,7 @@ async def test_the_daemon_wiring_reports_each_press_at_once_beside_other_watcher
     """Item 6: a door contact changes in HA at once, not at the next poll; a telemetry
     watcher on the same input keeps getting its changes too."""
     from edge.livekit.twin_publisher import TwinPublisher
-    from edge.mqtt.binding import RoomLink, open_bridge
+    from edge.mqtt.bridge_links import RoomLink, open_bridge
 
     service, pins = gpio_of(GpioConfig(inputs=(DOOR,)))
     seen: list[float] = []

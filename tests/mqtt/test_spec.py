@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from edge.fields import Table
 from edge.mqtt.spec import SCHEMA, MqttConfig, parse_mqtt
+from edge.toml_table import Table
 
 
 def parse(data: dict[str, object]) -> tuple[MqttConfig, list[str]]:

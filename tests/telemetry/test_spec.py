@@ -8,8 +8,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edge.fields import Table
 from edge.telemetry.spec import SCHEMA, SensorKind, SensorSpec, TelemetryConfig, parse_telemetry
+from edge.toml_table import Table
 
 
 def parse(text: str) -> tuple[TelemetryConfig, list[str]]:

@@ -1,4 +1,4 @@
-"""Bind the GpioService to one room session: RPC methods, departures, status attributes."""
+"""GPIO in a room session: its RPC methods, departures, and the status it shows."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 
-from edge.errors import AccessDenied, ConnectionError_, DeviceError
+from edge.errors import AccessDenied, DeviceError, RoomError
 from edge.gpio import methods
 from edge.gpio.service import GpioService
+from edge.listeners import Unsubscribe
 from edge.livekit.room import Reconnected, Reconnecting, Room
 from edge.livekit.rpc import RpcEndpoint
 from edge.peer_log import PeerLog
@@ -35,9 +36,13 @@ async def serve_gpio(
     gpio: GpioService,
     *,
     rpc: RpcEndpoint | None = None,
-    publish: Callable[[Mapping[str, str]], object] | None = None,
+    set_attributes: bool = True,
 ) -> None:
-    """Serve the GPIO methods in `room` and feed departures to the fail-safes until it ends."""
+    """Serve the GPIO methods in `room` and feed departures to the fail-safes until it ends.
+
+    With `set_attributes` the GPIO status is set as our attributes here (1/s); without, it
+    is someone else's to carry (the device twin, fed by `follow_status` across sessions).
+    """
     rpc = rpc or RpcEndpoint(room)
     for name, method in methods.METHODS.items():
         rpc.register_method(
@@ -50,12 +55,14 @@ async def serve_gpio(
     gpio.link_restored()
     changed = asyncio.Event()
     changed.set()
-    gpio.on_change = changed.set
+    unsubscribe = gpio.changes.subscribe(changed.set) if set_attributes else _nothing
     try:
         async with asyncio.TaskGroup() as tg:
-            status = tg.create_task(
-                _publish_status(room, gpio, changed, publish), name="gpio.status-attributes"
-            )
+            status = None
+            if set_attributes:
+                status = tg.create_task(
+                    _publish_status(room, gpio, changed), name="gpio.status-attributes"
+                )
             async for event in room.events():
                 if isinstance(event, ParticipantLeft):
                     gpio.participant_left(event.participant.identity)
@@ -63,13 +70,26 @@ async def serve_gpio(
                     gpio.link_lost()
                 elif isinstance(event, Reconnected):
                     gpio.link_restored()
-            status.cancel()
+            if status is not None:
+                status.cancel()
     finally:
-        # Outputs keep changing while we are out of the room (the grace timer drives them
-        # safe): the twin must know, or it would republish a stale "on" after the rejoin and
-        # MQTT would show it meanwhile.
-        gpio.on_change = _offline_status(gpio, publish)
+        unsubscribe()
         gpio.link_lost()  # the room is gone: the grace timer starts
+
+
+def follow_status(gpio: GpioService, publish: Callable[[Mapping[str, str]], object]) -> Unsubscribe:
+    """Hand the GPIO status to `publish` now and after every change, in a room or not.
+
+    Outputs keep changing while we are out of the room (the grace timer drives them safe): the
+    twin must know, or it would republish a stale "on" after the rejoin and MQTT would show it
+    meanwhile.
+    """
+    publish(status_attributes(gpio))
+    return gpio.changes.subscribe(lambda: publish(status_attributes(gpio)))
+
+
+def _nothing() -> None:
+    pass
 
 
 def _handler(gpio: GpioService, method: str) -> Callable[[RpcInvocation], Awaitable[str]]:
@@ -86,16 +106,6 @@ def _handler(gpio: GpioService, method: str) -> Callable[[RpcInvocation], Awaita
     return handle
 
 
-def _offline_status(
-    gpio: GpioService, publish: Callable[[Mapping[str, str]], object] | None
-) -> Callable[[], None]:
-    def changed() -> None:
-        if publish is not None:
-            publish(status_attributes(gpio))
-
-    return changed
-
-
 def status_attributes(gpio: GpioService) -> dict[str, str]:
     """The GPIO part of our participant attributes."""
     lease = gpio.lease
@@ -107,26 +117,18 @@ def status_attributes(gpio: GpioService) -> dict[str, str]:
     return attributes
 
 
-async def _publish_status(
-    room: Room,
-    gpio: GpioService,
-    changed: asyncio.Event,
-    publish: Callable[[Mapping[str, str]], object] | None,
-) -> None:
-    """Hand status to `publish` (the device twin), or set the attributes here (1/s)."""
+async def _publish_status(room: Room, gpio: GpioService, changed: asyncio.Event) -> None:
+    """Set the status as our attributes, at most once per `ATTRIBUTE_MIN_INTERVAL_S`."""
     sent: dict[str, str] = {}
     while True:
         await changed.wait()
         changed.clear()
         current = status_attributes(gpio)
-        if publish is not None:
-            publish(current)
-            continue
         update = {k: v for k, v in current.items() if sent.get(k) != v}
         if update:
             try:
                 await room.set_attributes(update)
                 sent.update(update)
-            except ConnectionError_ as exc:
+            except RoomError as exc:
                 _LOGGER.warning("could not publish GPIO status: %s", exc)
         await asyncio.sleep(ATTRIBUTE_MIN_INTERVAL_S)

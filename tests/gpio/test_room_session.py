@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from edge.gpio import methods
-from edge.gpio.binding import serve_gpio, status_attributes
+from edge.gpio.room_session import follow_status, serve_gpio, status_attributes
 from edge.gpio.service import GpioService
 from edge.gpio.spec import GpioConfig, OutputKind, OutputSpec
 from edge.testing.pins import SimulatedPinFactory
@@ -38,8 +38,11 @@ class QuietRoom:
 class Methods:
     """Where serve_gpio registers its RPC methods."""
 
-    def register_method(self, *_args: object, **_kwargs: object) -> None:
-        pass
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def register_method(self, name: str, *_args: object, **_kwargs: object) -> None:
+        self.names.append(name)
 
 
 async def test_outputs_driven_safe_while_out_of_the_room_reach_the_twin() -> None:
@@ -49,10 +52,13 @@ async def test_outputs_driven_safe_while_out_of_the_room_reach_the_twin() -> Non
     try:
         async with asyncio.TaskGroup() as tg:
             timers = tg.create_task(gpio.run(), name="test.gpio-timers")
+            follow_status(gpio, twin.update)
+            rpc = Methods()
             serving = tg.create_task(
-                serve_gpio(QuietRoom(), gpio, rpc=Methods(), publish=twin.update),  # type: ignore[arg-type]
+                serve_gpio(QuietRoom(), gpio, rpc=rpc, set_attributes=False),  # type: ignore[arg-type]
                 name="test.serve-gpio",
             )
+            await assert_eventually(lambda: "gpio.set" in rpc.names)  # in the room
             on = json.dumps({"device": "relay", "value": 1})
             await methods.call(gpio, "gpio.set", "op-anna", on)
             await assert_eventually(lambda: twin.get("gpio.relay") == "1")

@@ -1,4 +1,4 @@
-"""Bind the MQTT bridge to the daemon's services and to each room session."""
+"""The MQTT bridge's links: to the daemon's services, and into each room session."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from edge.access import AccessPolicy
 from edge.errors import EdgeError, RpcError
 from edge.gpio import methods as gpio_methods
-from edge.gpio.binding import status_attributes
 from edge.gpio.service import GpioService
 from edge.livekit.room import ConnectionState, Room
 from edge.livekit.rpc import RpcEndpoint
@@ -85,27 +84,23 @@ def open_bridge(
         output_values=lambda: {o.name: gpio.actuator.value(o.name) for o in gpio.config.outputs},
         model=model,
     )
-    twin.on_change = bridge.publish_state
-    # Until the first room session binds GPIO (and whenever none is), output changes made from
-    # MQTT or by the fail-safes still reach the twin, hence MQTT.
+    # Subscribed for as long as the bridge runs; its end unsubscribes them.
+    bridge.close_with(twin.changes.subscribe(bridge.publish_state))
     loop = asyncio.get_running_loop()
     for spec in gpio.config.inputs:  # buttons and digital inputs: each change at once
 
         def changed(value: float, name: str = spec.name) -> None:  # on gpiozero's thread
             loop.call_soon_threadsafe(bridge.publish_input, name, value)
 
-        gpio.watch(spec.name, changed)
-
-    def outputs_changed() -> None:
-        twin.update(status_attributes(gpio))
-
-    gpio.on_change = outputs_changed
+        unwatch = gpio.watch(spec.name, changed)
+        if unwatch is not None:
+            bridge.close_with(unwatch)
     if telemetry is not None:
 
         def mirror(sample: Sample) -> None:
             bridge.publish_reading(sample.sensor, sample.value, sample.unit, sample.time_us)  # type: ignore[arg-type]
 
-        telemetry.on_reading = mirror
+        bridge.close_with(telemetry.readings.subscribe(mirror))
     return bridge
 
 
