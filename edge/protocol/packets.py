@@ -119,7 +119,7 @@ def decode(data: bytes, *, reliable: bool) -> Packet:
     packet = proto_models.DataPacket()
     try:
         packet.ParseFromString(data)
-    except DecodeError as exc:
+    except (DecodeError, UnicodeDecodeError) as exc:  # the latter: pure-Python protobuf
         raise DataError(f"malformed data packet ({len(data)} bytes): {exc}") from exc
     kind = packet.WhichOneof("value")
     if kind == "user":

@@ -345,7 +345,7 @@ class SignalSession:
         msg = proto_rtc.SignalResponse()
         try:
             msg.ParseFromString(data)
-        except DecodeError as exc:
+        except (DecodeError, UnicodeDecodeError) as exc:  # the latter: pure-Python protobuf
             raise SignalError(f"malformed signal message ({len(data)} bytes): {exc}") from exc
         self._last_received = now
         kind = msg.WhichOneof("message")

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -102,3 +107,44 @@ def test_duplicate_filter_drops_replays_per_sender_session() -> None:
     assert dup.is_new("PA_a", 0)  # unsequenced packets are never duplicates
     dup.forget("PA_a")
     assert dup.is_new("PA_a", 1)
+
+
+# protobuf's pure-Python implementation (32-bit ARM has no compiled wheel) raises
+# UnicodeDecodeError, not DecodeError, for a string field that is not UTF-8.
+PURE_PYTHON_CHECK = """
+from google.protobuf.internal import api_implementation
+
+from edge.errors import DataError, SignalError
+from edge.protocol import packets
+from tests.protocol.test_signal import frame, joined_session
+
+assert api_implementation.Type() == "python", api_implementation.Type()
+try:
+    packets.decode(b'"\\x05\\x00\\x00\\x00\\x00\\x80', reliable=True)  # identity not UTF-8
+except DataError as exc:
+    print("data:", exc)
+session = joined_session()
+try:
+    session.receive(frame(refresh_token="t").replace(b"t", b"\\x80"), 101)
+except SignalError as exc:
+    print("signal:", exc)
+print("state:", session.state.name)
+"""
+
+
+def test_invalid_utf8_is_refused_cleanly_with_pure_python_protobuf() -> None:
+    env = {**os.environ, "PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION": "python"}
+    found = subprocess.run(
+        [sys.executable, "-c", PURE_PYTHON_CHECK],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert found.returncode == 0, found.stderr
+    lines = found.stdout.splitlines()
+    assert lines[0].startswith("data: malformed data packet (7 bytes)"), lines
+    assert lines[1].startswith("signal: malformed signal message"), lines
+    assert lines[2] == "state: JOINED"
