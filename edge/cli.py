@@ -20,6 +20,7 @@ from edge.config import (
     TOKEN_TTL_MIN_S,
     Config,
     LiveKitConfig,
+    debug_census_path,
     env_api_credentials,
     load_config,
 )
@@ -95,6 +96,10 @@ def _run(args: argparse.Namespace) -> int:
     with asyncio.Runner() as runner:
         # A host-name lookup stuck in the resolver must not hold the process once stopped.
         runner.get_loop().set_default_executor(DaemonThreadExecutor())
+        if census_path := debug_census_path():
+            from edge.heap_census import install
+
+            install(runner.get_loop(), census_path)
         return runner.run(run_daemon(config, simulate=args.simulate))
 
 

@@ -33,6 +33,8 @@ _LOGGER = logging.getLogger(__name__)
 ENV_API_KEY = "LIVEKIT_API_KEY"
 ENV_API_SECRET = "LIVEKIT_API_SECRET"
 ENV_TOKEN = "LIVEKIT_TOKEN"
+ENV_DEBUG_CENSUS = "EDGE_DEBUG_GC_DUMP"
+"""A file to append a heap census to on SIGUSR2 (`edge.heap_census`); unset: off."""
 LOG_LEVELS = ("debug", "info", "warning", "error")
 # Config keys whose value is a secret: a file holding one must not be readable by every user.
 SECRET_KEYS = (
@@ -336,6 +338,12 @@ def parse_config(
         camera=camera,
         microphone=microphone,
     )
+
+
+def debug_census_path(env: Mapping[str, str] | None = None) -> str:
+    """Where `edge run` appends a heap census on SIGUSR2 ("" when off)."""
+    env = os.environ if env is None else env
+    return env.get(ENV_DEBUG_CENSUS, "")
 
 
 def env_api_credentials(env: Mapping[str, str] | None = None) -> tuple[str, str]:

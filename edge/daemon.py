@@ -210,13 +210,16 @@ async def _run(daemon: _Daemon, *, simulate: bool, stop: asyncio.Event) -> EdgeE
         outcome = session.result()
         if outcome.fatal:
             return outcome.error
-        attempt = 0 if outcome.joined else attempt + 1
+        # Only words from here on: the error's traceback holds the ended session's frames (its
+        # Room, peer connections, endpoints), which must not live on through the next session.
+        error, joined = str(outcome.error), outcome.joined
+        del outcome, session
+        attempt = 0 if joined else attempt + 1
         delay = backoff.delay(attempt)
-        _LOGGER.warning("%s; retrying in %.1f s", outcome.error, delay)
-        daemon.last_error = str(outcome.error)  # in the twin once we are back
+        _LOGGER.warning("%s; retrying in %.1f s", error, delay)
+        daemon.last_error = error  # in the twin once we are back
         # Ready: the daemon is doing its job (outputs safe, retrying), just not in a room.
-        failed, now = not outcome.joined, time.monotonic()
-        daemon.connection.retrying(str(outcome.error), delay_s=delay, failed=failed, now=now)
+        daemon.connection.retrying(error, delay_s=delay, failed=not joined, now=time.monotonic())
         _connection_changed(daemon)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(delay):

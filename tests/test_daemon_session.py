@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import time
+import weakref
 
 import pytest
 
 from edge import daemon as edge_daemon
+from edge.backoff import Backoff
 from edge.config import parse_config
-from edge.errors import ClockNotSet
+from edge.errors import ClockNotSet, RoomError
 from edge.gpio.service import GpioService
 from edge.gpio.spec import GpioConfig
 from edge.livekit.twin_publisher import TwinPublisher
@@ -49,3 +53,34 @@ async def test_an_unreachable_server_is_retried() -> None:
     outcome = await edge_daemon._session(daemon(), None)
     assert "cannot reach ws://127.0.0.1:9/rtc" in str(outcome.error)
     assert not outcome.fatal
+
+
+async def test_an_ended_session_is_not_kept_alive_during_the_next(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Why a session ended is an exception whose traceback holds the ended session's frames,
+    # and so its Room, peer connections and endpoints: about a megabyte of a Pi's memory.
+    class Room:
+        pass
+
+    rooms: list[weakref.ref[Room]] = []
+    alive_during_next: list[bool] = []
+    stop = asyncio.Event()
+
+    async def session(daemon: edge_daemon._Daemon, board: object) -> edge_daemon._Outcome:
+        if not rooms:
+            room = Room()
+            rooms.append(weakref.ref(room))
+            try:
+                raise RoomError("disconnected")
+            except RoomError as exc:  # its traceback holds this frame, and so `room`
+                return edge_daemon._Outcome(exc, fatal=False, joined=True)
+        gc.collect()
+        alive_during_next.append(rooms[0]() is not None)
+        stop.set()
+        return edge_daemon._Outcome(RoomError("again"), fatal=False, joined=True)
+
+    monkeypatch.setattr(edge_daemon, "_session", session)
+    monkeypatch.setattr(edge_daemon, "Backoff", lambda: Backoff(base_s=0.01, cap_s=0.01))
+    assert await edge_daemon._run(daemon(), simulate=False, stop=stop) is None
+    assert alive_during_next == [False]

@@ -8,6 +8,7 @@ pins, which is what made relays glitch). Each pin's `states` is its level over t
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any
 
 from gpiozero import Device
@@ -66,6 +67,10 @@ class SimulatedPinFactory(MockFactory):  # type: ignore[misc]
         return super().pin(name, pin_class=pin_class, **kwargs)
 
 
+STATES_KEPT = 1024
+"""Level changes an output pin remembers (gpiozero's MockPin keeps every one, for ever)."""
+
+
 class SimulatedOutputPin(MockPWMPin):  # type: ignore[misc]
     """A declared output: claimed at its safe level, never an input, left driven when closed."""
 
@@ -76,6 +81,12 @@ class SimulatedOutputPin(MockPWMPin):  # type: ignore[misc]
         self._state = self._line.safe_level
         self._frequency: float | None = None
         self.clear_states()
+
+    def clear_states(self) -> None:
+        """Start the level history anew; only the newest `STATES_KEPT` changes are kept."""
+        super().clear_states()
+        # A deque is all MockPin needs of it (append, iterate, index); gpiozero is untyped.
+        self.__dict__["states"] = deque(self.__dict__["states"], maxlen=STATES_KEPT)
 
     def close(self) -> None:
         """Stop PWM and hold the safe level, still an output."""

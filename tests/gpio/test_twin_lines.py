@@ -6,7 +6,7 @@ from __future__ import annotations
 from edge.gpio.actuator import Change
 from edge.gpio.service import GpioService
 from edge.gpio.spec import GpioConfig, OutputKind, OutputSpec
-from edge.testing.pins import SimulatedPinFactory
+from edge.testing.pins import STATES_KEPT, SimulatedPinFactory
 
 CONFIG = GpioConfig(
     outputs=(
@@ -42,3 +42,15 @@ def test_outputs_start_at_their_safe_level_and_stay_driven_after_close() -> None
     assert {g: _levels(pins, g) for g in SAFE} == {g: [s, active[g], s] for g, s in SAFE.items()}
     # Not handed back as (floating) inputs.
     assert {g: pins.pin(g).function for g in SAFE} == dict.fromkeys(SAFE, "output")
+
+
+def test_a_simulated_output_remembers_a_bounded_number_of_changes() -> None:
+    # A soak toggles outputs for hours: gpiozero's MockPin would keep every level change.
+    pins = SimulatedPinFactory(CONFIG)
+    service = GpioService(CONFIG, pin_factory=pins)
+    for i in range(3 * STATES_KEPT):
+        service.command(Change("relay", float(i % 2 == 0), "test"))
+    levels = _levels(pins, 17)
+    assert len(levels) == STATES_KEPT
+    assert levels[-1] == 0.0  # the newest kept
+    service.close("test")
