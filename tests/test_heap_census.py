@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import signal
+from pathlib import Path
 
 from edge.config import debug_census_path
 from edge.heap_census import census, install
@@ -24,7 +25,7 @@ def test_census_counts_reachable_objects_by_qualified_type() -> None:
     del kept
 
 
-async def test_sigusr2_appends_one_line_per_signal(tmp_path) -> None:
+async def test_sigusr2_appends_one_line_per_signal(tmp_path: Path) -> None:
     path = tmp_path / "census.jsonl"
     loop = asyncio.get_running_loop()
     install(loop, str(path))
