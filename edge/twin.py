@@ -34,6 +34,10 @@ UPTIME_RESOLUTION_S = 60
 """Uptime is published in whole minutes, so it does not force an update every interval."""
 URGENT_KEYS = frozenset({"edge.status", "edge.connection", "edge.lease", "edge.last_failsafe"})
 URGENT_PREFIXES = ("gpio.",)
+HELD_PREFIXES = ("gpio.",)
+"""Urgent keys whose every value reaches the room (an output's pulse is seen on, then off).
+For the others (connection, status, lease) the latest value wins: a "reconnecting" that could
+not be sent while the link was down is stale once it is back."""
 """`gpio.<output>`: what an output is driven to."""
 URGENT_BURST = 3
 """Urgent updates that may go out back to back, ahead of the interval."""
@@ -197,7 +201,7 @@ class Twin:
     def _hold(self, key: str, new: str) -> None:
         """Before an urgent key changes: keep its unsent value so it is not coalesced away."""
         old = self._desired.get(key, "")
-        if not self._urgent(key) or key in self._held or new == old:
+        if not key.startswith(HELD_PREFIXES) or key in self._held or new == old:
             return
         if old == self._published.get(key, ""):
             return  # the room has it already

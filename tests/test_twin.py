@@ -258,3 +258,16 @@ def test_with_urgent_keys_the_room_still_ends_up_equal_to_the_twin(
         room = {k: v for k, v in {**room, **update}.items() if v}
         twin.sent(update)
     assert room == twin.desired
+
+
+def test_a_connection_state_the_room_never_got_is_not_sent_after_the_link_is_back() -> None:
+    twin = Twin(min_interval_s=2.0)
+    twin.update({"edge.connection": "connected"})
+    assert send(twin, 10.0) == {"edge.connection": "connected"}
+    twin.update({"edge.connection": "reconnecting"})  # the link is down: this update fails
+    update = twin.poll(10.1)
+    assert update == {"edge.connection": "reconnecting"}
+    twin.failed(update)
+    twin.update({"edge.connection": "connected", "edge.reconnects": "1"})  # resumed
+    # The room still has "connected": only the count changes, never a stale "reconnecting".
+    assert send(twin, 12.1) == {"edge.reconnects": "1"}
