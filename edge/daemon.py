@@ -137,7 +137,7 @@ async def run_daemon(config: Config, *, simulate: bool, pin_factory: Any = None)
             daemon = _Daemon(config, gpio, telemetry, notifier, twin, bridge, model, link, logbook)
             daemon.media = media
             try:
-                fatal = await _run(daemon, simulate=simulate, stop=stop)
+                fatal = await _run(daemon, stop=stop)
             finally:
                 notifier.stopping()
                 gpio.close("daemon stopping")  # safe state first, before anything else
@@ -191,14 +191,13 @@ async def _open_telemetry(config: Config, gpio: GpioService) -> TelemetryService
     return telemetry
 
 
-async def _run(daemon: _Daemon, *, simulate: bool, stop: asyncio.Event) -> EdgeError | None:
+async def _run(daemon: _Daemon, *, stop: asyncio.Event) -> EdgeError | None:
     """Join, serve and rejoin until stopped (None) or an error retrying cannot fix."""
-    board = SimulatedBoard() if simulate else None
     backoff = Backoff()
     attempt = 0
     while not stop.is_set():
         async with asyncio.TaskGroup() as tg:
-            session = tg.create_task(_session(daemon, board), name="daemon.session")
+            session = tg.create_task(_session(daemon), name="daemon.session")
             stopper = tg.create_task(stop.wait(), name="daemon.stop")
             await asyncio.wait([session, stopper], return_when=asyncio.FIRST_COMPLETED)
             if stop.is_set():
@@ -238,7 +237,7 @@ class _Outcome:
     """The session got as far as joining (resets the backoff)."""
 
 
-async def _session(daemon: _Daemon, board: SimulatedBoard | None) -> _Outcome:
+async def _session(daemon: _Daemon) -> _Outcome:
     """Join once and serve until the connection ends; the GPIO link timer covers the gap."""
     config = daemon.config
     lk = config.livekit
@@ -247,7 +246,7 @@ async def _session(daemon: _Daemon, board: SimulatedBoard | None) -> _Outcome:
         attributes={**lk.attributes, STATUS_ATTRIBUTE: "online"},
         connect_timeout_s=lk.connect_timeout_s,
         resume_timeout_s=lk.resume_timeout_s,
-        device_model=board.model if board else "",
+        device_model=daemon.model,
     )
     joined = False
     try:

@@ -43,14 +43,14 @@ def daemon() -> edge_daemon._Daemon:
 
 async def test_an_unset_clock_is_retried_not_fatal(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(time, "time", lambda: 42.0)  # a Pi without RTC, before NTP
-    outcome = await edge_daemon._session(daemon(), None)
+    outcome = await edge_daemon._session(daemon())
     assert isinstance(outcome.error, ClockNotSet)
     assert not outcome.fatal
     assert not outcome.joined
 
 
 async def test_an_unreachable_server_is_retried() -> None:
-    outcome = await edge_daemon._session(daemon(), None)
+    outcome = await edge_daemon._session(daemon())
     assert "cannot reach ws://127.0.0.1:9/rtc" in str(outcome.error)
     assert not outcome.fatal
 
@@ -67,7 +67,7 @@ async def test_an_ended_session_is_not_kept_alive_during_the_next(
     alive_during_next: list[bool] = []
     stop = asyncio.Event()
 
-    async def session(daemon: edge_daemon._Daemon, board: object) -> edge_daemon._Outcome:
+    async def session(daemon: edge_daemon._Daemon) -> edge_daemon._Outcome:
         if not rooms:
             room = Room()
             rooms.append(weakref.ref(room))
@@ -82,5 +82,5 @@ async def test_an_ended_session_is_not_kept_alive_during_the_next(
 
     monkeypatch.setattr(edge_daemon, "_session", session)
     monkeypatch.setattr(edge_daemon, "Backoff", lambda: Backoff(base_s=0.01, cap_s=0.01))
-    assert await edge_daemon._run(daemon(), simulate=False, stop=stop) is None
+    assert await edge_daemon._run(daemon(), stop=stop) is None
     assert alive_during_next == [False]

@@ -234,7 +234,7 @@ async def test_the_daemon_reports_a_deaf_session_and_joins_anew(
     caplog.set_level(logging.INFO, logger="edge.connection")
     stop = asyncio.Event()
     async with asyncio.TaskGroup() as tg:
-        run = tg.create_task(edge_daemon._run(daemon, simulate=False, stop=stop), name="test.run")
+        run = tg.create_task(edge_daemon._run(daemon, stop=stop), name="test.run")
         await assert_eventually(lambda: daemon.connection.reconnects == 1, timeout=30)
         assert daemon.connection.state is LinkState.CONNECTED
         await peer.wait_participant("edge-1")
