@@ -41,8 +41,6 @@ from edge.livekit.rpc import RpcEndpoint
 from edge.livekit.streams import StreamEndpoint
 from edge.livekit.twin_publisher import TwinPublisher
 from edge.logbook import LogRing, serve_logs
-from edge.mqtt.bridge import MqttBridge
-from edge.mqtt.bridge_links import RoomLink, open_bridge, serve_mqtt
 from edge.peer_log import PeerLog
 from edge.protocol.participants import (
     AttributesChanged,
@@ -64,6 +62,8 @@ from edge.twin import DeviceFacts
 
 if TYPE_CHECKING:
     from edge.media.service import MediaService
+    from edge.mqtt.bridge import MqttBridge
+    from edge.mqtt.bridge_links import RoomLink
 
 _LOGGER = logging.getLogger(__name__)
 _PEER_LOG = PeerLog(_LOGGER)
@@ -98,9 +98,11 @@ async def run_daemon(config: Config, *, simulate: bool, pin_factory: Any = None)
     telemetry = await _open_telemetry(config, gpio)
     twin = TwinPublisher()
     model = SimulatedBoard().model if simulate else ""
-    bridge = None
-    link = RoomLink()
-    if config.mqtt is not None:
+    bridge = link = None
+    if config.mqtt is not None:  # paho and the bridge load only when configured
+        from edge.mqtt.bridge_links import RoomLink, open_bridge
+
+        link = RoomLink()
         bridge = open_bridge(
             config.mqtt,
             identity=config.livekit.identity,
@@ -166,7 +168,8 @@ class _Daemon:
     twin: TwinPublisher
     bridge: MqttBridge | None
     model: str
-    link: RoomLink
+    link: RoomLink | None
+    """Carries MQTT messages into the current room; with `bridge` only."""
     logbook: LogRing
     started_at: float = field(default_factory=time.monotonic)
     last_error: str = ""
@@ -301,7 +304,9 @@ async def _serve(room: Room, daemon: _Daemon) -> None:
         ]
         if daemon.media is not None:
             tasks.append(tg.create_task(daemon.media.serve(room), name="daemon.media"))
-        if daemon.bridge is not None:
+        if daemon.bridge is not None and daemon.link is not None:
+            from edge.mqtt.bridge_links import serve_mqtt
+
             mqtt = serve_mqtt(room, daemon.bridge, rpc=rpc, link=daemon.link)
             tasks.append(tg.create_task(mqtt, name="daemon.mqtt-session"))
         if daemon.telemetry is not None:

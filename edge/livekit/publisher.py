@@ -281,5 +281,6 @@ def _add_track_request(cid: str, options: TrackOptions, video: bool) -> proto_rt
         source=int(options.source),  # type: ignore[arg-type]
         muted=options.muted,
         disable_red=True,  # aiortc sends plain Opus
+        stereo=False,  # edge.media.opus encodes mono
         audio_features=[proto_models.AudioTrackFeature.TF_NO_DTX],
     )

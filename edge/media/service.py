@@ -30,6 +30,7 @@ from edge.livekit.room import Room
 from edge.livekit.rpc import RpcEndpoint, RpcInvocation
 from edge.livekit.streams import StreamEndpoint
 from edge.media.frames import AudioSource, VideoSource
+from edge.media.opus import OpusEncoder
 from edge.media.spec import CameraConfig, MicrophoneConfig
 from edge.media.tracks import EncodedVideoTrack, PcmAudioTrack
 from edge.protocol.codes import ErrorCode
@@ -198,7 +199,10 @@ class MediaService:
             source, make_track = video, functools.partial(EncodedVideoTrack, video)
         else:
             audio = self._open_audio(config, simulate=self._simulate)
-            source, make_track = audio, functools.partial(PcmAudioTrack, audio)
+            encoder = functools.partial(
+                OpusEncoder, bitrate_kbps=config.bitrate_kbps, complexity=config.complexity
+            )
+            source, make_track = audio, lambda: PcmAudioTrack(audio, encoder())
         track: EncodedVideoTrack | PcmAudioTrack | None = None
         try:
             await source.start()

@@ -22,6 +22,8 @@ name = "microphone"         # track name
 sample_rate = 48000         # 20 ms frames of sample_rate / 50 samples
 channels = 1
 tone_hz = 440.0             # synthetic: the tone's frequency
+bitrate_kbps = 32           # Opus, mono: 6..128 kbit/s
+complexity = 5              # Opus encoder effort 0..10 (lower spares a Pi Zero's CPU)
 allow = []                  # who may call media.set on it; empty = nobody
 """
 
@@ -125,6 +127,10 @@ class MicrophoneConfig:
     channels: int = 1
     tone_hz: float = 440.0
     """synthetic: frequency of the sine tone."""
+    bitrate_kbps: int = 32
+    """Target kbit/s of the mono Opus stream."""
+    complexity: int = 5
+    """Opus encoder effort, 0 (cheapest) .. 10 (best quality per bit)."""
     allow: tuple[str, ...] = ()
     """Caller identity patterns allowed to call media.set on it; empty: nobody."""
 
@@ -150,7 +156,8 @@ SCHEMA: Mapping[str, tuple[str, ...]] = {
         "bitrate", "keyframe_interval_s", "allow", "clip",
     ),
     "microphone": (
-        "enabled", "source", "device", "name", "sample_rate", "channels", "tone_hz", "allow",
+        "enabled", "source", "device", "name", "sample_rate", "channels", "tone_hz",
+        "bitrate_kbps", "complexity", "allow",
     ),
 }  # fmt: skip
 
@@ -244,6 +251,8 @@ def parse_microphone(table: Table, *, board: BoardDefaults | None = None) -> Mic
         rate = d.sample_rate
     channels = int(table.number("channels", d.channels, low=1, high=2, integer=True))
     tone = float(table.number("tone_hz", d.tone_hz, low=20.0, high=rate / 2))
+    bitrate_kbps = int(table.number("bitrate_kbps", d.bitrate_kbps, low=6, high=128, integer=True))
+    complexity = int(table.number("complexity", d.complexity, low=0, high=10, integer=True))
     allow = table.strings("allow", d.allow)
     enabled = table.boolean("enabled", d.enabled)
     table.check_unknown()
@@ -255,6 +264,8 @@ def parse_microphone(table: Table, *, board: BoardDefaults | None = None) -> Mic
         sample_rate=rate,
         channels=channels,
         tone_hz=tone,
+        bitrate_kbps=bitrate_kbps,
+        complexity=complexity,
         allow=allow,
     )
 
@@ -306,6 +317,7 @@ def describe_microphone(config: MicrophoneConfig | None) -> str:
     device = f", device {config.device!r}" if config.device else ""
     tone = f", {config.tone_hz:g} Hz tone" if config.source is AudioKind.SYNTHETIC else ""
     return (
-        f"{config.name!r} {config.sample_rate} Hz, {config.channels} channel(s)"
+        f"{config.name!r} {config.sample_rate} Hz, {config.channels} channel(s),"
+        f" Opus mono {config.bitrate_kbps} kbit/s"
         f" ({config.source.value}{device}{tone})" + ("" if config.enabled else ", disabled")
     )

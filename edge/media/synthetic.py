@@ -14,13 +14,8 @@ from __future__ import annotations
 import av
 
 from edge.media.picamera import Picamera2Api
-from edge.media.software import (
-    LibavH264Encoder,
-    Output,
-    SoftwareCamera,
-    SoftwareCameraSystem,
-    SoftwareH264Encoder,
-)
+from edge.media.software import Output, SoftwareCamera, SoftwareCameraSystem
+from edge.media.x264 import LibavH264Encoder, SoftwareH264Encoder
 
 __all__ = ["Output", "SyntheticCameraSystem", "SyntheticPicamera2", "pattern_picture"]
 

@@ -8,6 +8,7 @@ camera's hardware encoder output goes to the wire untouched. Keyframe requests f
 from __future__ import annotations
 
 import asyncio
+import collections
 import fractions
 import logging
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
@@ -19,6 +20,7 @@ from edge.errors import MediaError
 
 if TYPE_CHECKING:
     from edge.media.frames import EncodedFrame, PcmFrame
+    from edge.media.opus import OpusEncoder
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -135,13 +137,18 @@ class EncodedVideoTrack(_SourceTrack["EncodedFrame"]):
 
 
 class PcmAudioTrack(_SourceTrack["PcmFrame"]):
-    """Audio track of the source's 20 ms PCM frames; aiortc encodes them to Opus."""
+    """Audio track of the source's 20 ms PCM frames, as Opus packets from `encoder`.
+
+    Without an encoder aiortc encodes the PCM itself (stereo, 96 kbit/s).
+    """
 
     kind = "audio"
 
-    def __init__(self, source: PcmFeed) -> None:
+    def __init__(self, source: PcmFeed, encoder: OpusEncoder | None = None) -> None:
         super().__init__(source)
         self._samples = 0
+        self._encoder = encoder
+        self._pending: collections.deque[av.Packet[Any]] = collections.deque()
 
     def request_keyframe(self) -> None:
         """Audio has no keyframes."""
@@ -151,7 +158,15 @@ class PcmAudioTrack(_SourceTrack["PcmFrame"]):
         self._muted = muted
 
     async def recv(self) -> Any:
-        """The next 20 ms as an `av.AudioFrame` (s16); timestamps count samples."""
+        """The next 20 ms: an Opus `av.Packet`, or without an encoder an `av.AudioFrame`."""
+        while self._encoder is not None:
+            if self._pending:
+                return self._pending.popleft()
+            self._pending.extend(self._encoder.encode(await self._next_pcm()))
+        return await self._next_pcm()
+
+    async def _next_pcm(self) -> av.AudioFrame:
+        """The next unmuted 20 ms as an `av.AudioFrame` (s16); timestamps count samples."""
         while True:
             pcm = await self._next()
             pts = self._samples

@@ -2,7 +2,7 @@
 
 `v4l2_api(device, config)` gives `CameraSource` a `Picamera2`-shaped camera whose sensor thread
 reads the device (`av.open(path, format="v4l2")`), and the libx264 encoder of
-`edge.media.software` (the simulator's too). So a USB camera on any Linux board goes through
+`edge.media.x264` (the simulator's too). So a USB camera on any Linux board goes through
 the exact passthrough path of the Pi camera. Any input PyAV can open (a file, a network stream)
 works too, which is how it is tested without a device.
 """
@@ -18,13 +18,9 @@ import av
 
 from edge.errors import DeviceUnavailable
 from edge.media.picamera import Picamera2Api
-from edge.media.software import (
-    Output,
-    SoftwareCamera,
-    SoftwareCameraSystem,
-    SoftwareH264Encoder,
-)
+from edge.media.software import Output, SoftwareCamera, SoftwareCameraSystem
 from edge.media.spec import CameraConfig
+from edge.media.x264 import SoftwareH264Encoder
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -161,7 +161,7 @@ def test_microphone_defaults_and_every_field() -> None:
     assert config.frame_samples == 960
     config, issues = microphone(
         'source = "synthetic"\nname = "mic"\nsample_rate = 16000\nchannels = 2\ntone_hz = 1000\n'
-        "allow = []\nenabled = false"
+        "bitrate_kbps = 24\ncomplexity = 2\nallow = []\nenabled = false"
     )
     assert issues == []
     assert config == MicrophoneConfig(
@@ -171,6 +171,8 @@ def test_microphone_defaults_and_every_field() -> None:
         sample_rate=16000,
         channels=2,
         tone_hz=1000.0,
+        bitrate_kbps=24,
+        complexity=2,
         allow=(),
     )
     assert config.frame_samples == 320
@@ -186,6 +188,17 @@ def test_microphone_defaults_and_every_field() -> None:
             "microphone.sample_rate: expected one of 16000, 24000, 32000, 44100, 48000, got 22050",
         ),
         ("channels = 3", "microphone.channels: expected an integer from 1 to 2, got 3"),
+        ("bitrate_kbps = 5", "microphone.bitrate_kbps: expected an integer from 6 to 128, got 5"),
+        (
+            "bitrate_kbps = 256",
+            "microphone.bitrate_kbps: expected an integer from 6 to 128, got 256",
+        ),
+        (
+            "bitrate_kbps = 32.5",
+            "microphone.bitrate_kbps: expected an integer from 6 to 128, got float",
+        ),
+        ("complexity = 11", "microphone.complexity: expected an integer from 0 to 10, got 11"),
+        ("complexity = -1", "microphone.complexity: expected an integer from 0 to 10, got -1"),
         (
             "tone_hz = 880",
             "microphone.tone_hz: applies to a synthetic microphone only, not pyaudio",
@@ -234,7 +247,7 @@ def test_check_config_lines() -> None:
         "'camera' 1280x720 at 30 fps, 1500 kbit/s, IDR every 2 s (picamera2, hardware encoder)"
     )
     assert describe_microphone(MicrophoneConfig(device="USB")) == (
-        "'microphone' 48000 Hz, 1 channel(s) (pyaudio, device 'USB')"
+        "'microphone' 48000 Hz, 1 channel(s), Opus mono 32 kbit/s (pyaudio, device 'USB')"
     )
 
 
