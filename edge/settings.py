@@ -1,0 +1,178 @@
+"""Setting: one config field declared once, as dataclass field metadata.
+
+A section's frozen dataclass declares each TOML key with `setting(...)`: its default, its
+kind and bounds, and a one-line doc. From that one declaration `read_section` parses and
+validates the table (messages by dotted path, from `Table`), `known_keys` lists the keys an
+"unknown key" check accepts, and `reference` renders the documentation table. Cross-field
+checks stay explicit code in each section's parser, after `read_section`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from edge.toml_table import Table
+
+Kind = Literal["string", "int", "float", "bool", "choice", "strings", "attributes"]
+_KEY = "edge.setting"
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """How one TOML key is read, bounded and documented."""
+
+    kind: Kind
+    doc: str
+    low: float = -math.inf
+    high: float = math.inf
+    open_low: bool = False
+    choices: tuple[str, ...] = ()
+    max_bytes: int | None = None
+    required: bool = False
+    secret: bool = False
+    check: Callable[[Any], str | None] | None = None
+    """A further check of a non-empty value: the problem, or None when it is fine."""
+
+
+def setting(
+    default: Any = dataclasses.MISSING,
+    *,
+    kind: Kind,
+    doc: str,
+    low: float = -math.inf,
+    high: float = math.inf,
+    open_low: bool = False,
+    choices: tuple[str, ...] = (),
+    max_bytes: int | None = None,
+    secret: bool = False,
+    check: Callable[[Any], str | None] | None = None,
+) -> Any:
+    """A dataclass field that is also a TOML key; no `default` makes the key required."""
+    spec = Setting(
+        kind=kind,
+        doc=doc,
+        low=low,
+        high=high,
+        open_low=open_low,
+        choices=choices,
+        max_bytes=max_bytes,
+        required=default is dataclasses.MISSING,
+        secret=secret,
+        check=check,
+    )
+    metadata = {_KEY: spec}
+    if isinstance(default, Mapping):
+        return dataclasses.field(
+            default_factory=lambda: dict(default), metadata=metadata, repr=not secret
+        )
+    return dataclasses.field(default=default, metadata=metadata, repr=not secret)
+
+
+def settings(cls: type) -> list[tuple[dataclasses.Field[Any], Setting]]:
+    """The declared settings of a section dataclass, in declaration order."""
+    return [(f, f.metadata[_KEY]) for f in dataclasses.fields(cls) if _KEY in f.metadata]
+
+
+def known_keys(cls: type) -> tuple[str, ...]:
+    """The TOML keys a section accepts (for the unknown-key check)."""
+    return tuple(f.name for f, _ in settings(cls))
+
+
+def default_of(f: dataclasses.Field[Any]) -> Any:
+    """A field's default value (calling its factory); MISSING for a required one."""
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return f.default
+
+
+def read_section(
+    table: Table, cls: type, *, skip: Iterable[str] = (), defaults: Mapping[str, Any] = {}
+) -> dict[str, Any]:
+    """Every declared setting of `cls` not in `skip`, read from `table` by its declaration.
+
+    `defaults` overrides a field's declared default (a default that depends on another key).
+    Problems go to the table's issue list; a bad value reads as its default.
+    """
+    skipped = set(skip)
+    out: dict[str, Any] = {}
+    for f, spec in settings(cls):
+        if f.name not in skipped:
+            default = defaults.get(f.name, default_of(f))
+            out[f.name] = read_value(table, f.name, spec, default)
+    return out
+
+
+def read_value(table: Table, key: str, spec: Setting, default: Any) -> Any:
+    """One key, read and checked as `spec` says."""
+    value = _read(table, key, spec, default)
+    problem = spec.check(value) if spec.check is not None and value else None
+    if problem is not None:
+        table.issue(key, problem)
+    return value
+
+
+def _read(table: Table, key: str, spec: Setting, default: Any) -> Any:
+    if spec.kind == "string":
+        if not (spec.required or table.has(key)):
+            return default
+        return table.string(key, required=spec.required, max_bytes=spec.max_bytes)
+    if spec.kind in ("int", "float"):
+        integer = spec.kind == "int"
+        value = table.number(
+            key, default, low=spec.low, high=spec.high, integer=integer, open_low=spec.open_low
+        )
+        return int(value) if integer else float(value)
+    if spec.kind == "bool":
+        return table.boolean(key, default)
+    if spec.kind == "choice":
+        return table.choice(key, default, spec.choices)
+    if spec.kind == "strings":
+        return table.strings(key, default)
+    assert spec.max_bytes is not None, "attributes need max_bytes"
+    return table.attributes(key, max_bytes=spec.max_bytes)
+
+
+def reference(cls: type) -> list[str]:
+    """A Markdown table of a section's settings: key, type, default, bounds, doc."""
+    lines = ["| Key | Type | Default | Allowed | Meaning |", "| --- | --- | --- | --- | --- |"]
+    for f, spec in settings(cls):
+        default = "required" if spec.required else _shown(default_of(f))
+        cells = (f"`{f.name}`", _type(spec), default, _bounds(spec), spec.doc)
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return lines
+
+
+def _type(spec: Setting) -> str:
+    names = {"strings": "array of strings", "attributes": "table of strings", "choice": "string"}
+    return names.get(spec.kind, spec.kind)
+
+
+def _bounds(spec: Setting) -> str:
+    if spec.choices:
+        return ", ".join(spec.choices)
+    if spec.kind in ("int", "float"):
+        low = f"> {_number(spec.low)}" if spec.open_low else f"≥ {_number(spec.low)}"
+        return f"{low}, ≤ {_number(spec.high)}"
+    if spec.max_bytes is not None:
+        return f"≤ {spec.max_bytes} UTF-8 bytes"
+    return ""
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if value == int(value) else repr(value)
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    if isinstance(value, str):
+        return f'`"{value}"`' if value else '`""`'
+    if isinstance(value, tuple | list):
+        return "`[" + ", ".join(f'"{v}"' for v in value) + "]`"
+    if isinstance(value, Mapping):
+        return "`{}`" if not value else f"`{dict(value)}`"
+    return f"`{value}`"
