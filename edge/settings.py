@@ -35,7 +35,9 @@ class Setting:
     required: bool = False
     secret: bool = False
     check: Callable[[Any], str | None] | None = None
-    """A further check of a non-empty value: the problem, or None when it is fine."""
+    """A further check of a non-empty value (of each item of an array): the problem, or None."""
+    default_from: Callable[[Mapping[str, Any]], Any] | None = None
+    """The default computed from the keys declared before it (e.g. a port that follows tls)."""
 
 
 def setting(
@@ -50,6 +52,7 @@ def setting(
     max_bytes: int | None = None,
     secret: bool = False,
     check: Callable[[Any], str | None] | None = None,
+    default_from: Callable[[Mapping[str, Any]], Any] | None = None,
 ) -> Any:
     """A dataclass field that is also a TOML key; no `default` makes the key required."""
     spec = Setting(
@@ -63,6 +66,7 @@ def setting(
         required=default is dataclasses.MISSING,
         secret=secret,
         check=check,
+        default_from=default_from,
     )
     metadata = {_KEY: spec}
     if isinstance(default, Mapping):
@@ -89,19 +93,16 @@ def default_of(f: dataclasses.Field[Any]) -> Any:
     return f.default
 
 
-def read_section(
-    table: Table, cls: type, *, skip: Iterable[str] = (), defaults: Mapping[str, Any] = {}
-) -> dict[str, Any]:
+def read_section(table: Table, cls: type, *, skip: Iterable[str] = ()) -> dict[str, Any]:
     """Every declared setting of `cls` not in `skip`, read from `table` by its declaration.
 
-    `defaults` overrides a field's declared default (a default that depends on another key).
     Problems go to the table's issue list; a bad value reads as its default.
     """
     skipped = set(skip)
     out: dict[str, Any] = {}
     for f, spec in settings(cls):
         if f.name not in skipped:
-            default = defaults.get(f.name, default_of(f))
+            default = default_of(f) if spec.default_from is None else spec.default_from(out)
             out[f.name] = read_value(table, f.name, spec, default)
     return out
 
@@ -109,9 +110,11 @@ def read_section(
 def read_value(table: Table, key: str, spec: Setting, default: Any) -> Any:
     """One key, read and checked as `spec` says."""
     value = _read(table, key, spec, default)
-    problem = spec.check(value) if spec.check is not None and value else None
-    if problem is not None:
-        table.issue(key, problem)
+    if spec.check is not None and value:
+        for item in value if spec.kind == "strings" else [value]:
+            problem = spec.check(item)
+            if problem is not None:
+                table.issue(key, problem)
     return value
 
 
