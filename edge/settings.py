@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from edge.toml_table import Table
 
-Kind = Literal["string", "int", "float", "bool", "choice", "strings", "attributes"]
+Kind = Literal["string", "int", "float", "bool", "choice", "strings", "attributes", "tables"]
+"""`tables` is an array of tables its section's parser reads itself (e.g. the sensors)."""
 _KEY = "edge.setting"
 
 
@@ -38,6 +39,10 @@ class Setting:
     """A further check of a non-empty value (of each item of an array): the problem, or None."""
     default_from: Callable[[Mapping[str, Any]], Any] | None = None
     """The default computed from the keys declared before it (e.g. a port that follows tls)."""
+    required_when: Callable[[Mapping[str, Any]], bool] | None = None
+    """Whether the key is required, decided from the keys declared before it."""
+    kinds: tuple[str, ...] = ()
+    """The values of the table's `kind` key this key applies to; empty: every kind."""
 
 
 def setting(
@@ -53,6 +58,8 @@ def setting(
     secret: bool = False,
     check: Callable[[Any], str | None] | None = None,
     default_from: Callable[[Mapping[str, Any]], Any] | None = None,
+    required_when: Callable[[Mapping[str, Any]], bool] | None = None,
+    kinds: tuple[str, ...] = (),
 ) -> Any:
     """A dataclass field that is also a TOML key; no `default` makes the key required."""
     spec = Setting(
@@ -67,6 +74,8 @@ def setting(
         secret=secret,
         check=check,
         default_from=default_from,
+        required_when=required_when,
+        kinds=kinds,
     )
     metadata = {_KEY: spec}
     if isinstance(default, Mapping):
@@ -93,17 +102,25 @@ def default_of(f: dataclasses.Field[Any]) -> Any:
     return f.default
 
 
-def read_section(table: Table, cls: type, *, skip: Iterable[str] = ()) -> dict[str, Any]:
-    """Every declared setting of `cls` not in `skip`, read from `table` by its declaration.
+def read_section(table: Table, cls: type, *, noun: str = "entry") -> dict[str, Any]:
+    """Every declared setting of `cls` (but `tables`), read from `table` by its declaration.
 
-    Problems go to the table's issue list; a bad value reads as its default.
+    Problems go to the table's issue list; a bad value reads as its default. A key set for
+    a `kind` it does not apply to is reported as not applying to such a `noun`.
     """
-    skipped = set(skip)
     out: dict[str, Any] = {}
     for f, spec in settings(cls):
-        if f.name not in skipped:
-            default = default_of(f) if spec.default_from is None else spec.default_from(out)
-            out[f.name] = read_value(table, f.name, spec, default)
+        if spec.kind == "tables":
+            continue
+        kind = out.get("kind")
+        if spec.kinds and kind and kind not in spec.kinds and table.has(f.name):
+            table.issue(f.name, f"does not apply to a {kind} {noun}")
+        default = default_of(f) if spec.default_from is None else spec.default_from(out)
+        default = "" if default is dataclasses.MISSING else default
+        required = spec.required or (spec.required_when is not None and spec.required_when(out))
+        out[f.name] = read_value(
+            table, f.name, dataclasses.replace(spec, required=required), default
+        )
     return out
 
 
@@ -132,7 +149,11 @@ def _read(table: Table, key: str, spec: Setting, default: Any) -> Any:
     if spec.kind == "bool":
         return table.boolean(key, default)
     if spec.kind == "choice":
-        return table.choice(key, default, spec.choices)
+        if table.has(key):
+            return table.choice(key, default, spec.choices)
+        if spec.required:
+            table.issue(key, "required")
+        return default
     if spec.kind == "strings":
         return table.strings(key, default)
     assert spec.max_bytes is not None, "attributes need max_bytes"
@@ -150,7 +171,12 @@ def reference(cls: type) -> list[str]:
 
 
 def _type(spec: Setting) -> str:
-    names = {"strings": "array of strings", "attributes": "table of strings", "choice": "string"}
+    names = {
+        "strings": "array of strings",
+        "attributes": "table of strings",
+        "choice": "string",
+        "tables": "array of tables",
+    }
     return names.get(spec.kind, spec.kind)
 
 
