@@ -73,14 +73,21 @@ class LiveKitConfig:
             if _valid_url(url)
             else f"expected a ws://, wss://, http:// or https:// URL, got {url!r}"
         ),
-        doc="Server URL: ws://, wss://, http:// or https://.",
+        doc="Server URL: `ws://`, `wss://`, `http://` or `https://`.",
     )
     room: str = setting(kind="string", max_bytes=MAX_NAME_BYTES, doc="Room to join.")
     identity: str = setting(
-        kind="string", max_bytes=MAX_NAME_BYTES, doc="Participant identity, unique per device."
+        kind="string",
+        max_bytes=MAX_NAME_BYTES,
+        doc="Participant identity, unique per device: a second daemon with the same identity"
+        " evicts the first.",
     )
     name: str = setting(
-        "", kind="string", max_bytes=MAX_NAME_BYTES, doc="Display name; empty: the identity."
+        "",
+        kind="string",
+        max_bytes=MAX_NAME_BYTES,
+        shown_default="the identity",
+        doc="Display name.",
     )
     metadata: str = setting(
         "", kind="string", max_bytes=MAX_METADATA_BYTES, doc="Initial participant metadata."
@@ -89,13 +96,11 @@ class LiveKitConfig:
         MappingProxyType({}),
         kind="attributes",
         max_bytes=MAX_ATTRIBUTES_BYTES,
-        doc="Initial participant attributes (names and values counted together).",
+        doc="Initial participant attributes (the bound counts names and values together).",
     )
-    token: str = setting("", kind="string", secret=True, doc="A static access token (secret).")
+    token: str = setting("", kind="string", secret=True, doc="A static access token.")
     api_key: str = setting("", kind="string", doc="API key the daemon signs its own tokens with.")
-    api_secret: str = setting(
-        "", kind="string", secret=True, doc="API secret matching `api_key` (secret)."
-    )
+    api_secret: str = setting("", kind="string", secret=True, doc="API secret matching `api_key`.")
     token_url: str = setting(
         "",
         kind="string",
@@ -105,14 +110,16 @@ class LiveKitConfig:
             if url.startswith(("http://", "https://"))
             else f"expected an http:// or https:// URL, got {url!r}"
         ),
-        doc="An http(s) endpoint asked for a token before every join (GET `?identity=&room=`).",
+        doc="An `http(s)://` token endpoint, `GET ?identity=...&room=...`, asked before every"
+        " join.",
     )
     token_url_auth: str = setting(
         "",
         kind="string",
         max_bytes=4096,
         secret=True,
-        doc="Sent as the `Authorization` header to `token_url` (secret).",
+        doc="Sent as the `Authorization` header to `token_url` (e.g. `Bearer <device secret>`);"
+        " only with `token_url`.",
     )
     token_ttl_s: int = setting(
         DEFAULT_TOKEN_TTL_S,
@@ -153,14 +160,17 @@ class DaemonConfig:
     """How the daemon itself behaves."""
 
     log_level: str = setting(
-        DEFAULT_LOG_LEVEL, kind="choice", choices=LOG_LEVELS, doc="How much the daemon logs."
+        DEFAULT_LOG_LEVEL,
+        kind="choice",
+        choices=LOG_LEVELS,
+        doc="How much is logged (`edge run --log-level` overrides it).",
     )
     state_dir: str = setting(
         "",
         kind="string",
         max_bytes=4096,
-        doc="Where the telemetry spool lives; empty: systemd's STATE_DIRECTORY, else the"
-        " directory of the config file.",
+        shown_default="systemd's `STATE_DIRECTORY`, else the config file's directory",
+        doc="Where the telemetry spool lives.",
     )
     logs_allow: tuple[str, ...] = setting(
         (),
@@ -178,7 +188,8 @@ class SimulationConfig:
         kind="float",
         low=SENSOR_PERIOD_MIN_S,
         high=SENSOR_PERIOD_MAX_S,
-        doc="No longer used (accepted so older configs load).",
+        doc="No longer used: accepted so older configs still load; the simulated board's"
+        " temperature is a `soc_temperature` sensor under `[telemetry]`.",
     )
 
 

@@ -43,6 +43,8 @@ class Setting:
     """Whether the key is required, decided from the keys declared before it."""
     kinds: tuple[str, ...] = ()
     """The values of the table's `kind` key this key applies to; empty: every kind."""
+    shown_default: str = ""
+    """The default as the reference shows it, when the value alone would mislead."""
 
 
 def setting(
@@ -60,6 +62,7 @@ def setting(
     default_from: Callable[[Mapping[str, Any]], Any] | None = None,
     required_when: Callable[[Mapping[str, Any]], bool] | None = None,
     kinds: tuple[str, ...] = (),
+    shown_default: str = "",
 ) -> Any:
     """A dataclass field that is also a TOML key; no `default` makes the key required."""
     spec = Setting(
@@ -76,6 +79,7 @@ def setting(
         default_from=default_from,
         required_when=required_when,
         kinds=kinds,
+        shown_default=shown_default,
     )
     metadata = {_KEY: spec}
     if isinstance(default, Mapping):
@@ -161,11 +165,12 @@ def _read(table: Table, key: str, spec: Setting, default: Any) -> Any:
 
 
 def reference(cls: type) -> list[str]:
-    """A Markdown table of a section's settings: key, type, default, bounds, doc."""
-    lines = ["| Key | Type | Default | Allowed | Meaning |", "| --- | --- | --- | --- | --- |"]
+    """A Markdown table of a section's settings: key, type, default, bounds, meaning."""
+    lines = ["| key | type | default | allowed | meaning |", "|---|---|---|---|---|"]
     for f, spec in settings(cls):
-        default = "required" if spec.required else _shown(default_of(f))
-        cells = (f"`{f.name}`", _type(spec), default, _bounds(spec), spec.doc)
+        default = spec.shown_default or ("required" if spec.required else _shown(default_of(f)))
+        kind = _type(spec) + (" (secret)" if spec.secret else "")
+        cells = (f"`{f.name}`", kind, default, _bounds(spec), spec.doc)
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return lines
 
@@ -182,17 +187,23 @@ def _type(spec: Setting) -> str:
 
 def _bounds(spec: Setting) -> str:
     if spec.choices:
-        return ", ".join(spec.choices)
+        return ", ".join(f"`{choice}`" for choice in spec.choices)
     if spec.kind in ("int", "float"):
-        low = f"> {_number(spec.low)}" if spec.open_low else f"≥ {_number(spec.low)}"
-        return f"{low}, ≤ {_number(spec.high)}"
+        low = f"above {_number(spec.low)}" if spec.open_low else _number(spec.low)
+        return (
+            f"{low} to {_number(spec.high)}"
+            if not spec.open_low
+            else f"{low}, at most {_number(spec.high)}"
+        )
     if spec.max_bytes is not None:
-        return f"≤ {spec.max_bytes} UTF-8 bytes"
+        return f"at most {_number(spec.max_bytes)} bytes"
     return ""
 
 
 def _number(value: float) -> str:
-    return str(int(value)) if value == int(value) else repr(value)
+    if value != int(value):
+        return repr(value)
+    return f"{int(value):,}".replace(",", " ") if abs(value) >= 10_000 else str(int(value))
 
 
 def _shown(value: object) -> str:

@@ -45,7 +45,7 @@ def _caller(who: str) -> str | None:
 class MqttConfig:
     """The broker connection, the topic layout and the allow-lists."""
 
-    host: str = setting("localhost", kind="string", max_bytes=253, doc="Broker host name.")
+    host: str = setting("localhost", kind="string", max_bytes=253, doc="The broker; not empty.")
     tls: bool = setting(False, kind="bool", doc="Connect with TLS.")
     port: int = setting(
         1883,
@@ -53,18 +53,24 @@ class MqttConfig:
         low=1,
         high=65535,
         default_from=lambda read: 8883 if read["tls"] else 1883,
-        doc="Broker port; 8883 by default with `tls`.",
+        shown_default="`1883`, `8883` with `tls = true`",
+        doc="The broker's port.",
     )
     ca_file: str = setting(
-        "", kind="string", max_bytes=4096, doc="CA bundle for `tls`; empty: the system's."
+        "",
+        kind="string",
+        max_bytes=4096,
+        doc="CA bundle for TLS; empty = the system's; only with `tls = true`.",
     )
-    username: str = setting("", kind="string", max_bytes=256, doc="Broker user name.")
+    username: str = setting("", kind="string", max_bytes=256, doc="Broker login.")
     password: str = setting(
-        "", kind="string", max_bytes=256, secret=True, doc="Broker password (secret)."
+        "",
+        kind="string",
+        max_bytes=256,
+        secret=True,
+        doc="Needs a `username`; `edge check` warns when others can read the config file.",
     )
-    client_id: str = setting(
-        "", kind="string", max_bytes=128, doc="MQTT client id; empty: `edge-<identity>`."
-    )
+    client_id: str = setting("", kind="string", max_bytes=128, doc="Empty = `edge-<identity>`.")
     base_topic: str = setting(
         "edge/{identity}",
         kind="string",
@@ -77,49 +83,62 @@ class MqttConfig:
         kind="string",
         max_bytes=256,
         check=topic_error,
-        doc="Home Assistant discovery prefix; empty: the default.",
+        doc="Home Assistant discovery prefix.",
     )
-    discovery: bool = setting(True, kind="bool", doc="Publish Home Assistant discovery configs.")
+    discovery: bool = setting(
+        True, kind="bool", doc="Publish Home Assistant MQTT discovery configs."
+    )
     ha_caller: str = setting(
         "mqtt:ha",
         kind="string",
         max_bytes=64,
         check=_caller,
-        doc="Who Home Assistant's commands come from (`mqtt:<who>`), for GPIO allow-lists.",
+        doc="Home Assistant's caller identity (`mqtt:` and letters, digits, `_`, `-`); put it in"
+        " `allow` lists.",
     )
     input_period_s: float = setting(
         1.0,
         kind="float",
         low=0.05,
         high=3600.0,
-        doc="How often inputs are read for `<base>/input/<name>`.",
+        doc="Inputs are also read this often for `input/<name>`.",
     )
-    keepalive_s: int = setting(30, kind="int", low=5, high=3600, doc="MQTT keepalive.")
+    keepalive_s: int = setting(30, kind="int", low=5, high=3600, doc="MQTT keep-alive.")
     outbox_size: int = setting(
         1000,
         kind="int",
         low=1,
         high=100_000,
-        doc="Publishes held while the broker is away (oldest dropped).",
+        doc="Publishes held while the broker is away (oldest dropped, counted).",
     )
     commands: tuple[str, ...] = setting(
         DEFAULT_COMMANDS,
         kind="strings",
-        doc="Methods accepted on `<base>/cmd/<method>`; others are refused without a call.",
+        doc="Methods accepted on `<base>/cmd/<method>/<who>`; anything else is refused without"
+        " a call.",
     )
     publish_allow: tuple[str, ...] = setting(
-        (), kind="strings", check=filter_error, doc="Topic filters `mqtt.publish` may write."
+        (),
+        kind="strings",
+        check=filter_error,
+        doc="Topic filters room participants may publish to with `mqtt.publish`.",
     )
     read_allow: tuple[str, ...] = setting(
-        (), kind="strings", check=filter_error, doc="Topic filters `mqtt.read` may read."
+        (),
+        kind="strings",
+        check=filter_error,
+        doc="Topic filters whose last value `mqtt.read` returns.",
     )
     forward: tuple[str, ...] = setting(
-        (), kind="strings", check=filter_error, doc="Local topic filters forwarded into the room."
+        (),
+        kind="strings",
+        check=filter_error,
+        doc="Local topic filters sent into the room (data packets, topic `mqtt/<topic>`).",
     )
     rpc_allow: tuple[str, ...] = setting(
         (),
         kind="strings",
-        doc="Room identities (shell patterns) allowed `mqtt.publish` / `mqtt.read`.",
+        doc="Participant identities allowed to call `mqtt.publish` / `mqtt.read`.",
     )
 
     def client_id_for(self, identity: str) -> str:

@@ -81,14 +81,16 @@ class SensorSpec:
     kind: SensorKind = setting(
         kind="choice",
         choices=tuple(k.value for k in SensorKind),
-        doc="Where the readings come from.",
+        doc="`soc_temperature` (°C), `cpu_load`, `memory` (%), `disk` (%), `wifi_signal` (dBm),"
+        " `throttled` (flags), `simulated`, `python`, `gpio`.",
     )
     period_s: float = setting(5.0, kind="float", low=0.05, high=86400.0, doc="Sampling period.")
     unit: str = setting(
         "",
         kind="string",
         max_bytes=MAX_NAME_BYTES,
-        doc="Unit override; empty: the kind's own (python, simulated: none).",
+        shown_default="the kind's own",
+        doc="Unit override (python and simulated have none of their own).",
     )
     path: str = setting("/", kind="string", kinds=("disk",), doc="disk: the mount point measured.")
     interface: str = setting(
@@ -107,7 +109,8 @@ class SensorSpec:
         check=lambda target: (
             None if _TARGET.fullmatch(target) else f"expected 'module:function', got {target!r}"
         ),
-        doc="python: `module:function`, called with no arguments off the event loop.",
+        doc="python (required there): `module:function`, called with no arguments off the event"
+        " loop, returning the value.",
     )
     mean: float = setting(
         0.0,
@@ -115,13 +118,18 @@ class SensorSpec:
         low=-1e12,
         high=1e12,
         kinds=_SIMULATED,
-        doc="simulated: mean + amplitude * sin(2π t / cycle_s) + noise.",
+        doc="simulated: readings are `mean + amplitude * sin(2π t / cycle_s) + noise`.",
     )
     amplitude: float = setting(
         1.0, kind="float", low=0.0, high=1e12, kinds=_SIMULATED, doc="simulated: the swing."
     )
     cycle_s: float = setting(
-        60.0, kind="float", low=0.001, high=1e9, kinds=_SIMULATED, doc="simulated: the period."
+        60.0,
+        kind="float",
+        low=0.001,
+        high=1e9,
+        kinds=_SIMULATED,
+        doc="simulated: period of the sine.",
     )
     noise: float = setting(
         0.1,
@@ -132,7 +140,7 @@ class SensorSpec:
         doc="simulated: standard deviation of the seeded Gaussian noise.",
     )
     seed: int = setting(
-        0, kind="int", low=0, high=2**63 - 1, kinds=_SIMULATED, doc="simulated: the noise seed."
+        0, kind="int", low=0, high=2**63 - 1, kinds=_SIMULATED, doc="simulated: the noise's seed."
     )
     input: str = setting(
         "",
@@ -140,8 +148,8 @@ class SensorSpec:
         max_bytes=64,
         kinds=("gpio",),
         required_when=lambda read: read["kind"] == "gpio",
-        doc="gpio: the `[[gpio.inputs]]` device to sample (buttons and digital inputs also"
-        " report every change as it happens).",
+        doc="gpio (required there): a `[[gpio.inputs]]` name; buttons and digital inputs also"
+        " report every change as it happens.",
     )
 
 
@@ -150,20 +158,20 @@ class TelemetryConfig:
     """Sensors, the spool and the uplink."""
 
     sensors: tuple[SensorSpec, ...] = setting(
-        (), kind="tables", doc="The `[[telemetry.sensors]]`, below."
+        (), kind="tables", doc="The sensors, below (names unique)."
     )
     spool_path: str = setting(
         "edge-telemetry.sqlite3",
         kind="string",
         max_bytes=4096,
-        doc="The spool file; relative: under the daemon's state directory.",
+        doc="The sqlite spool; relative paths are resolved against `daemon.state_dir`.",
     )
     spool_max_rows: int = setting(
         100_000,
         kind="int",
         low=100,
         high=1e8,
-        doc="Spool bound; over it the oldest go (sent first, then unsent: counted).",
+        doc="Spool bound; over it the oldest go: sent history first, then unsent (counted).",
     )
     batch_window_s: float = setting(
         0.5,
@@ -180,8 +188,8 @@ class TelemetryConfig:
         kind="float",
         low=0.0,
         high=3600.0,
-        doc="A sent batch counts as delivered once the room stayed up this long (longer than"
-        " the server's 15 s ping timeout, so a silently dead link is noticed first).",
+        doc="A sent batch counts as delivered once the room stayed connected this long (longer"
+        " than the server's 15 s ping timeout, so a silently dead link is noticed first).",
     )
     history_max_readings: int = setting(
         10_000,
@@ -193,19 +201,20 @@ class TelemetryConfig:
     history_allow: tuple[str, ...] = setting(
         (),
         kind="strings",
-        doc="Caller identities (shell patterns) that may call `telemetry.history`.",
+        doc="Who may call `telemetry.history`; empty = nobody.",
     )
     topic: str = setting(
         "edge.telemetry",
         kind="string",
         max_bytes=256,
-        doc="Byte streams of msgpack batches (see `edge.telemetry.codec`).",
+        doc="Byte-stream topic of the msgpack batches; not empty.",
     )
     events_topic: str = setting(
         "edge.events",
         kind="string",
         max_bytes=256,
-        doc="Text streams of human-readable events; empty: off.",
+        doc='Text streams of human-readable events (best-effort, not spooled); `""` = off;'
+        " must differ from `topic`.",
     )
 
 
