@@ -11,6 +11,7 @@ import re
 import sys
 from pathlib import Path
 
+from edge.board import BoardSection
 from edge.config import DaemonConfig, LiveKitConfig, SimulationConfig
 from edge.mqtt.spec import MqttConfig
 from edge.settings import reference
@@ -21,6 +22,7 @@ SECTIONS: dict[str, type] = {
     "livekit": LiveKitConfig,
     "daemon": DaemonConfig,
     "simulation": SimulationConfig,
+    "board": BoardSection,
     "telemetry": TelemetryConfig,
     "telemetry.sensors": SensorSpec,
     "mqtt": MqttConfig,
