@@ -13,6 +13,7 @@ from pathlib import Path
 
 from edge.board import BoardSection
 from edge.config import DaemonConfig, LiveKitConfig, SimulationConfig
+from edge.gpio.spec import GpioConfig
 from edge.mqtt.spec import MqttConfig
 from edge.settings import reference
 from edge.telemetry.spec import SensorSpec, TelemetryConfig
@@ -23,6 +24,7 @@ SECTIONS: dict[str, type] = {
     "daemon": DaemonConfig,
     "simulation": SimulationConfig,
     "board": BoardSection,
+    "gpio": GpioConfig,
     "telemetry": TelemetryConfig,
     "telemetry.sensors": SensorSpec,
     "mqtt": MqttConfig,
