@@ -21,6 +21,7 @@ from types import MappingProxyType
 from typing import Literal
 
 from edge.errors import ConfigError
+from edge.settings import known_keys, read_section, setting
 from edge.toml_table import Table, type_name
 
 _LOGGER = logging.getLogger(__name__)
@@ -36,8 +37,21 @@ ENCODERS = ("hardware", "software")
 MAX_PIN = 53
 """Highest BCM GPIO number any supported SoC has (bank 0 of BCM2835..2711)."""
 
-SCHEMA: Mapping[str, tuple[str, ...]] = {"board": ("profile",)}
-"""The user config's `[board]` section."""
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BoardSection:
+    """The user config's `[board]` section."""
+
+    profile: str = setting(
+        AUTO,
+        kind="string",
+        doc="The board profile: `auto` (detected from `/proc/device-tree/model`; `generic`"
+        " under `--simulate`) or a profile name: `pi-zero-w`, `pi-zero-2-w`, `pi-3`, `pi-4`,"
+        " `pi-5`, `cm3`, `cm4`, `cm4s`, `generic` ([install.md](install.md#board-profiles)).",
+    )
+
+
+SCHEMA: Mapping[str, tuple[str, ...]] = {"board": known_keys(BoardSection)}
 _PROFILE_SCHEMA: Mapping[str, tuple[str, ...]] = {
     "": ("name", "description", "arch", "debian_arches", "models", "encoder", "camera", "audio",
          "gpio"),
@@ -194,7 +208,7 @@ def parse_board(table: Table, *, simulate: bool = False, model_path: Path = MODE
 
     `auto` means the generic profile under `simulate`, else the detected board.
     """
-    requested = table.string("profile") or AUTO
+    requested = read_section(table, BoardSection)["profile"] or AUTO
     table.check_unknown()
     if requested == AUTO:
         return GENERIC if simulate else detect_board(model_path).name

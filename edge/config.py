@@ -24,6 +24,7 @@ from edge.media.spec import SCHEMA as MEDIA_SCHEMA
 from edge.media.spec import CameraConfig, MicrophoneConfig, parse_camera, parse_microphone
 from edge.mqtt.spec import SCHEMA as MQTT_SCHEMA
 from edge.mqtt.spec import MqttConfig, parse_mqtt
+from edge.settings import known_keys, read_section, setting
 from edge.telemetry.spec import SCHEMA as TELEMETRY_SCHEMA
 from edge.telemetry.spec import SensorKind, TelemetryConfig, parse_telemetry
 from edge.toml_table import Table, type_name
@@ -65,35 +66,83 @@ REDACTED = "<redacted>"
 class LiveKitConfig:
     """Where to join, as whom, and with which credentials."""
 
-    url: str
-    """Server URL: ws://, wss://, http:// or https://."""
-    room: str
-    """Room to join."""
-    identity: str
-    """Participant identity, unique per device."""
-    name: str = ""
-    """Display name; `parse_config` sets it to `identity` when the file has none."""
-    metadata: str = ""
-    """Initial participant metadata."""
-    attributes: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-    """Initial participant attributes (read-only)."""
-    token: str = field(default="", repr=False)
-    """A static access token; empty when tokens are minted from `api_key` + `api_secret`."""
-    api_key: str = ""
-    """API key the daemon signs its own tokens with."""
-    api_secret: str = field(default="", repr=False)
-    """API secret matching `api_key`."""
-    token_url: str = ""
-    """An HTTP(S) endpoint that hands out tokens (GET, `?identity=&room=`), fetched anew for
-    every join; empty when the token is static or minted."""
-    token_url_auth: str = field(default="", repr=False)
-    """Sent as the `Authorization` header to `token_url` (e.g. `Bearer <device secret>`)."""
-    token_ttl_s: int = DEFAULT_TOKEN_TTL_S
-    """Lifetime of minted tokens."""
-    connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S
-    """Longest wait for the server to answer a join."""
-    resume_timeout_s: float = DEFAULT_RESUME_TIMEOUT_S
-    """How long a lost session is tried to be resumed before joining anew (0: never)."""
+    url: str = setting(
+        kind="string",
+        check=lambda url: (
+            None
+            if _valid_url(url)
+            else f"expected a ws://, wss://, http:// or https:// URL, got {url!r}"
+        ),
+        doc="Server URL: `ws://`, `wss://`, `http://` or `https://`.",
+    )
+    room: str = setting(kind="string", max_bytes=MAX_NAME_BYTES, doc="Room to join.")
+    identity: str = setting(
+        kind="string",
+        max_bytes=MAX_NAME_BYTES,
+        doc="Participant identity, unique per device: a second daemon with the same identity"
+        " evicts the first.",
+    )
+    name: str = setting(
+        "",
+        kind="string",
+        max_bytes=MAX_NAME_BYTES,
+        shown_default="the identity",
+        doc="Display name.",
+    )
+    metadata: str = setting(
+        "", kind="string", max_bytes=MAX_METADATA_BYTES, doc="Initial participant metadata."
+    )
+    attributes: Mapping[str, str] = setting(
+        MappingProxyType({}),
+        kind="attributes",
+        max_bytes=MAX_ATTRIBUTES_BYTES,
+        doc="Initial participant attributes (the bound counts names and values together).",
+    )
+    token: str = setting("", kind="string", secret=True, doc="A static access token.")
+    api_key: str = setting("", kind="string", doc="API key the daemon signs its own tokens with.")
+    api_secret: str = setting("", kind="string", secret=True, doc="API secret matching `api_key`.")
+    token_url: str = setting(
+        "",
+        kind="string",
+        max_bytes=4096,
+        check=lambda url: (
+            None
+            if url.startswith(("http://", "https://"))
+            else f"expected an http:// or https:// URL, got {url!r}"
+        ),
+        doc="An `http(s)://` token endpoint, `GET ?identity=...&room=...`, asked before every"
+        " join.",
+    )
+    token_url_auth: str = setting(
+        "",
+        kind="string",
+        max_bytes=4096,
+        secret=True,
+        doc="Sent as the `Authorization` header to `token_url` (e.g. `Bearer <device secret>`);"
+        " only with `token_url`.",
+    )
+    token_ttl_s: int = setting(
+        DEFAULT_TOKEN_TTL_S,
+        kind="int",
+        low=TOKEN_TTL_MIN_S,
+        high=TOKEN_TTL_MAX_S,
+        doc="Lifetime of minted tokens, in seconds.",
+    )
+    connect_timeout_s: float = setting(
+        DEFAULT_CONNECT_TIMEOUT_S,
+        kind="float",
+        low=0,
+        high=MAX_CONNECT_TIMEOUT_S,
+        open_low=True,
+        doc="Longest wait for the server to answer a join.",
+    )
+    resume_timeout_s: float = setting(
+        DEFAULT_RESUME_TIMEOUT_S,
+        kind="float",
+        low=0,
+        high=MAX_RESUME_S,
+        doc="How long a lost session is tried to be resumed before joining anew (0: never).",
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "attributes", MappingProxyType(dict(self.attributes)))
@@ -110,21 +159,38 @@ class LiveKitConfig:
 class DaemonConfig:
     """How the daemon itself behaves."""
 
-    log_level: str = DEFAULT_LOG_LEVEL
-    """One of debug, info, warning, error."""
-    state_dir: str = ""
-    """Where the telemetry spool lives; default: systemd's STATE_DIRECTORY, else the directory
-    of the config file."""
-    logs_allow: tuple[str, ...] = ()
-    """Participant identities (shell patterns) that may fetch a log bundle (`edge.logs`)."""
+    log_level: str = setting(
+        DEFAULT_LOG_LEVEL,
+        kind="choice",
+        choices=LOG_LEVELS,
+        doc="How much is logged (`edge run --log-level` overrides it).",
+    )
+    state_dir: str = setting(
+        "",
+        kind="string",
+        max_bytes=4096,
+        shown_default="systemd's `STATE_DIRECTORY`, else the config file's directory",
+        doc="Where the telemetry spool lives.",
+    )
+    logs_allow: tuple[str, ...] = setting(
+        (),
+        kind="strings",
+        doc="Participant identities (shell patterns) that may fetch a log bundle (`edge.logs`).",
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SimulationConfig:
     """The simulated board used by `edge run --simulate`."""
 
-    sensor_period_s: float = DEFAULT_SENSOR_PERIOD_S
-    """Period of the synthetic sensor."""
+    sensor_period_s: float = setting(
+        DEFAULT_SENSOR_PERIOD_S,
+        kind="float",
+        low=SENSOR_PERIOD_MIN_S,
+        high=SENSOR_PERIOD_MAX_S,
+        doc="No longer used: accepted so older configs still load; the simulated board's"
+        " temperature is a `soc_temperature` sensor under `[telemetry]`.",
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -259,48 +325,18 @@ def parse_config(
     microphone = (
         parse_microphone(top.section("microphone"), board=board) if "microphone" in data else None
     )
-    state_dir = daemon.string("state_dir", max_bytes=4096)
-    logs_allow = daemon.strings("logs_allow", ())
-
-    url = lk.string("url", required=True)
-    if url and not _valid_url(url):
-        lk.issue("url", f"expected a ws://, wss://, http:// or https:// URL, got {url!r}")
-    room = lk.string("room", required=True, max_bytes=MAX_NAME_BYTES)
-    identity = lk.string("identity", required=True, max_bytes=MAX_NAME_BYTES)
-    name = lk.string("name", max_bytes=MAX_NAME_BYTES)
-    metadata = lk.string("metadata", max_bytes=MAX_METADATA_BYTES)
-    attributes = lk.attributes("attributes", max_bytes=MAX_ATTRIBUTES_BYTES)
-    before = len(issues)
-    token = lk.string("token")
-    api_key = lk.string("api_key")
-    api_secret = lk.string("api_secret")
-    token_url = lk.string("token_url", max_bytes=4096)
-    token_url_auth = lk.string("token_url_auth", max_bytes=4096)
-    credentials_are_strings = len(issues) == before
-    if token_url and not token_url.startswith(("http://", "https://")):
-        lk.issue("token_url", f"expected an http:// or https:// URL, got {token_url!r}")
+    lk_values = read_section(lk, LiveKitConfig)
+    token, api_key, api_secret = (lk_values[k] for k in ("token", "api_key", "api_secret"))
+    token_url, token_url_auth = lk_values["token_url"], lk_values["token_url_auth"]
+    bad_paths = {issue.split(":")[0] for issue in issues}
+    credentials_are_strings = not bad_paths & {f"livekit.{key}" for key in _CREDENTIALS}
     if token_url_auth and not token_url:
         lk.issue("token_url_auth", "only used with token_url")
-    ttl = lk.number(
-        "token_ttl_s", DEFAULT_TOKEN_TTL_S, low=TOKEN_TTL_MIN_S, high=TOKEN_TTL_MAX_S, integer=True
-    )
-    timeout = lk.number(
-        "connect_timeout_s",
-        DEFAULT_CONNECT_TIMEOUT_S,
-        low=0,
-        high=MAX_CONNECT_TIMEOUT_S,
-        open_low=True,
-    )
-    resume = lk.number("resume_timeout_s", DEFAULT_RESUME_TIMEOUT_S, low=0, high=MAX_RESUME_S)
-    log_level = daemon.choice("log_level", DEFAULT_LOG_LEVEL, LOG_LEVELS)
-    period = sim.number(
-        "sensor_period_s",
-        DEFAULT_SENSOR_PERIOD_S,
-        low=SENSOR_PERIOD_MIN_S,
-        high=SENSOR_PERIOD_MAX_S,
-    )
+    daemon_values = read_section(daemon, DaemonConfig)
+    sim_values = read_section(sim, SimulationConfig)
     for table in (lk, daemon, sim, top):
         table.check_unknown()
+    identity = lk_values["identity"]
     if mqtt is not None and identity:
         _check_mqtt_names(mqtt, identity, telemetry, gpio, issues)
 
@@ -314,23 +350,16 @@ def parse_config(
     _LOGGER.debug("config from %s is valid", source)
     return Config(
         livekit=LiveKitConfig(
-            url=url,
-            room=room,
-            identity=identity,
-            name=name or identity,
-            metadata=metadata,
-            attributes=attributes,
-            token=token,
-            api_key=api_key,
-            api_secret=api_secret,
-            token_url=token_url,
-            token_url_auth=token_url_auth,
-            token_ttl_s=int(ttl),
-            connect_timeout_s=float(timeout),
-            resume_timeout_s=float(resume),
+            **{
+                **lk_values,
+                "name": lk_values["name"] or identity,
+                "token": token,
+                "api_key": api_key,
+                "api_secret": api_secret,
+            }
         ),
-        daemon=DaemonConfig(log_level=log_level, state_dir=state_dir, logs_allow=logs_allow),
-        simulation=SimulationConfig(sensor_period_s=float(period)),
+        daemon=DaemonConfig(**daemon_values),
+        simulation=SimulationConfig(**sim_values),
         board=board,
         gpio=gpio,
         telemetry=telemetry,
@@ -375,10 +404,11 @@ def _credentials(
     return token, api_key, api_secret
 
 
+_CREDENTIALS = ("token", "api_key", "api_secret", "token_url", "token_url_auth")
 _SECTIONS = {
-    "livekit": [f.name for f in dataclasses.fields(LiveKitConfig)],
-    "daemon": [f.name for f in dataclasses.fields(DaemonConfig)],
-    "simulation": [f.name for f in dataclasses.fields(SimulationConfig)],
+    "livekit": known_keys(LiveKitConfig),
+    "daemon": known_keys(DaemonConfig),
+    "simulation": known_keys(SimulationConfig),
     **GPIO_SCHEMA,
     **BOARD_SCHEMA,
     **TELEMETRY_SCHEMA,

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
+from edge.settings import known_keys, read_section, setting
 from edge.toml_table import Table
 
 
@@ -119,12 +120,22 @@ class InputSpec:
 class GpioConfig:
     """All declared devices and the safety timings."""
 
-    outputs: tuple[OutputSpec, ...] = ()
-    inputs: tuple[InputSpec, ...] = ()
-    link_loss_grace_s: float = 10.0
-    """Outputs go safe when the room connection stays lost this long."""
-    lease_max_s: float = 300.0
-    """Longest controller lease a caller may take."""
+    outputs: tuple[OutputSpec, ...] = setting((), kind="tables", doc="The outputs, below.")
+    inputs: tuple[InputSpec, ...] = setting((), kind="tables", doc="The inputs, below.")
+    link_loss_grace_s: float = setting(
+        10.0,
+        kind="float",
+        low=0.0,
+        high=3600.0,
+        doc="Outputs go safe when the room connection stays lost this long.",
+    )
+    lease_max_s: float = setting(
+        300.0,
+        kind="float",
+        low=1.0,
+        high=86400.0,
+        doc="Longest controller lease (`gpio.lease`) a caller may take.",
+    )
 
     def as_data(self) -> dict[str, object]:
         """The section as TOML-shaped data (what `parse_gpio` reads back)."""
@@ -176,7 +187,7 @@ def _input_data(spec: InputSpec) -> dict[str, object]:
 
 
 SCHEMA: Mapping[str, tuple[str, ...]] = {
-    "gpio": ("outputs", "inputs", "link_loss_grace_s", "lease_max_s"),
+    "gpio": known_keys(GpioConfig),
     "gpio.outputs[]": (
         "name", "kind", "pin", "forward_pin", "backward_pin", "safe_value", "active_high",
         "max_hold_s", "max_rate_hz", "frequency_hz", "allow", "description",
@@ -192,13 +203,10 @@ def parse_gpio(table: Table) -> GpioConfig:
     """Read the `[gpio]` table; problems are recorded on `table`'s issue list."""
     outputs = tuple(o for o in (_output(t) for t in table.items("outputs")) if o is not None)
     inputs = tuple(i for i in (_input(t) for t in table.items("inputs")) if i is not None)
-    grace = table.number("link_loss_grace_s", 10.0, low=0.0, high=3600.0)
-    lease_max = table.number("lease_max_s", 300.0, low=1.0, high=86400.0)
+    values = read_section(table, GpioConfig)
     table.check_unknown()
     _check_unique(table, outputs, inputs)
-    return GpioConfig(
-        outputs=outputs, inputs=inputs, link_loss_grace_s=grace, lease_max_s=lease_max
-    )
+    return GpioConfig(outputs=outputs, inputs=inputs, **values)
 
 
 def _output(t: Table) -> OutputSpec | None:

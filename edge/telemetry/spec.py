@@ -35,6 +35,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from edge.settings import known_keys, read_section, setting
 from edge.telemetry.codec import MAX_NAME_BYTES
 from edge.toml_table import Table
 
@@ -65,149 +66,186 @@ BUILTIN_UNITS = {
 _TARGET = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
 
 
+_SIMULATED = ("simulated",)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SensorSpec:
-    """One sensor; fields that do not apply to its kind keep their defaults."""
+    """One sensor; keys that do not apply to its kind keep their defaults."""
 
-    name: str
-    kind: SensorKind
-    period_s: float = 5.0
-    unit: str = ""
-    """Unit override; empty = the kind's own (python, simulated: none)."""
-    path: str = "/"
-    """disk: the mount point measured."""
-    interface: str = "wlan0"
-    """wifi_signal: the wireless interface."""
-    target: str = ""
-    """python: `module:function`, called with no arguments off the event loop."""
-    mean: float = 0.0
-    amplitude: float = 1.0
-    cycle_s: float = 60.0
-    noise: float = 0.1
-    seed: int = 0
-    input: str = ""
-    """gpio: the `[[gpio.inputs]]` device to sample (buttons and digital inputs also report
-    every change as it happens)."""
+    name: str = setting(
+        kind="string",
+        max_bytes=MAX_NAME_BYTES,
+        doc="Unique; the `sensor` field of each reading.",
+    )
+    kind: SensorKind = setting(
+        kind="choice",
+        choices=tuple(k.value for k in SensorKind),
+        doc="`soc_temperature` (°C), `cpu_load`, `memory` (%), `disk` (%), `wifi_signal` (dBm),"
+        " `throttled` (flags), `simulated`, `python`, `gpio`.",
+    )
+    period_s: float = setting(5.0, kind="float", low=0.05, high=86400.0, doc="Sampling period.")
+    unit: str = setting(
+        "",
+        kind="string",
+        max_bytes=MAX_NAME_BYTES,
+        shown_default="the kind's own",
+        doc="Unit override (python and simulated have none of their own).",
+    )
+    path: str = setting("/", kind="string", kinds=("disk",), doc="disk: the mount point measured.")
+    interface: str = setting(
+        "wlan0",
+        kind="string",
+        max_bytes=15,
+        kinds=("wifi_signal",),
+        doc="wifi_signal: the wireless interface.",
+    )
+    target: str = setting(
+        "",
+        kind="string",
+        max_bytes=256,
+        kinds=("python",),
+        required_when=lambda read: read["kind"] == "python",
+        check=lambda target: (
+            None if _TARGET.fullmatch(target) else f"expected 'module:function', got {target!r}"
+        ),
+        doc="python (required there): `module:function`, called with no arguments off the event"
+        " loop, returning the value.",
+    )
+    mean: float = setting(
+        0.0,
+        kind="float",
+        low=-1e12,
+        high=1e12,
+        kinds=_SIMULATED,
+        doc="simulated: readings are `mean + amplitude * sin(2π t / cycle_s) + noise`.",
+    )
+    amplitude: float = setting(
+        1.0, kind="float", low=0.0, high=1e12, kinds=_SIMULATED, doc="simulated: the swing."
+    )
+    cycle_s: float = setting(
+        60.0,
+        kind="float",
+        low=0.001,
+        high=1e9,
+        kinds=_SIMULATED,
+        doc="simulated: period of the sine.",
+    )
+    noise: float = setting(
+        0.1,
+        kind="float",
+        low=0.0,
+        high=1e12,
+        kinds=_SIMULATED,
+        doc="simulated: standard deviation of the seeded Gaussian noise.",
+    )
+    seed: int = setting(
+        0, kind="int", low=0, high=2**63 - 1, kinds=_SIMULATED, doc="simulated: the noise's seed."
+    )
+    input: str = setting(
+        "",
+        kind="string",
+        max_bytes=64,
+        kinds=("gpio",),
+        required_when=lambda read: read["kind"] == "gpio",
+        doc="gpio (required there): a `[[gpio.inputs]]` name; buttons and digital inputs also"
+        " report every change as it happens.",
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TelemetryConfig:
     """Sensors, the spool and the uplink."""
 
-    sensors: tuple[SensorSpec, ...] = ()
-    spool_path: str = "edge-telemetry.sqlite3"
-    """Relative paths are resolved against the daemon's state directory."""
-    spool_max_rows: int = 100_000
-    batch_window_s: float = 0.5
-    max_batch_readings: int = 500
-    confirm_after_s: float = 20.0
-    """Longer than the server's ping timeout (15 s), so a silently dead link is noticed first."""
-    history_max_readings: int = 10_000
-    history_allow: tuple[str, ...] = ()
-    """Caller identities (shell patterns) that may call `telemetry.history`; empty: nobody."""
-    topic: str = "edge.telemetry"
-    events_topic: str = "edge.events"
+    sensors: tuple[SensorSpec, ...] = setting(
+        (), kind="tables", doc="The sensors, below (names unique)."
+    )
+    spool_path: str = setting(
+        "edge-telemetry.sqlite3",
+        kind="string",
+        max_bytes=4096,
+        doc="The sqlite spool; relative paths are resolved against `daemon.state_dir`.",
+    )
+    spool_max_rows: int = setting(
+        100_000,
+        kind="int",
+        low=100,
+        high=1e8,
+        doc="Spool bound; over it the oldest go: sent history first, then unsent (counted).",
+    )
+    batch_window_s: float = setting(
+        0.5,
+        kind="float",
+        low=0.0,
+        high=60.0,
+        doc="Readings are gathered this long into one byte stream.",
+    )
+    max_batch_readings: int = setting(
+        500, kind="int", low=1, high=10000, doc="Most readings in one stream."
+    )
+    confirm_after_s: float = setting(
+        20.0,
+        kind="float",
+        low=0.0,
+        high=3600.0,
+        doc="A sent batch counts as delivered once the room stayed connected this long (longer"
+        " than the server's 15 s ping timeout, so a silently dead link is noticed first).",
+    )
+    history_max_readings: int = setting(
+        10_000,
+        kind="int",
+        low=1,
+        high=100_000,
+        doc="Most readings one `telemetry.history` answer carries.",
+    )
+    history_allow: tuple[str, ...] = setting(
+        (),
+        kind="strings",
+        doc="Who may call `telemetry.history`; empty = nobody.",
+    )
+    topic: str = setting(
+        "edge.telemetry",
+        kind="string",
+        max_bytes=256,
+        doc="Byte-stream topic of the msgpack batches; not empty.",
+    )
+    events_topic: str = setting(
+        "edge.events",
+        kind="string",
+        max_bytes=256,
+        doc='Text streams of human-readable events (best-effort, not spooled); `""` = off;'
+        " must differ from `topic`.",
+    )
 
 
 SCHEMA: Mapping[str, tuple[str, ...]] = {
-    "telemetry": (
-        "sensors", "spool_path", "spool_max_rows", "batch_window_s", "max_batch_readings",
-        "confirm_after_s", "history_max_readings", "history_allow", "topic", "events_topic",
-    ),
-    "telemetry.sensors[]": (
-        "name", "kind", "period_s", "unit", "path", "interface", "target", "mean", "amplitude",
-        "cycle_s", "noise", "seed", "input",
-    ),
-}  # fmt: skip
-
-_KIND_FIELDS = {
-    SensorKind.DISK: ("path",),
-    SensorKind.WIFI_SIGNAL: ("interface",),
-    SensorKind.PYTHON: ("target",),
-    SensorKind.GPIO: ("input",),
-    SensorKind.SIMULATED: ("mean", "amplitude", "cycle_s", "noise", "seed"),
+    "telemetry": known_keys(TelemetryConfig),
+    "telemetry.sensors[]": known_keys(SensorSpec),
 }
 
 
 def parse_telemetry(table: Table) -> TelemetryConfig:
     """Read the `[telemetry]` table; problems are recorded on `table`'s issue list."""
-    d = TelemetryConfig()
     sensors = tuple(s for s in (_sensor(t) for t in table.items("sensors")) if s is not None)
-    spool_path = table.string("spool_path", max_bytes=4096) or d.spool_path
-    max_rows = table.number("spool_max_rows", d.spool_max_rows, low=100, high=1e8, integer=True)
-    window = table.number("batch_window_s", d.batch_window_s, low=0.0, high=60.0)
-    batch = table.number(
-        "max_batch_readings", d.max_batch_readings, low=1, high=10000, integer=True
-    )
-    confirm = table.number("confirm_after_s", d.confirm_after_s, low=0.0, high=3600.0)
-    history = table.number(
-        "history_max_readings", d.history_max_readings, low=1, high=100_000, integer=True
-    )
-    history_allow = table.strings("history_allow", d.history_allow)
-    topic = table.string("topic", max_bytes=256) if table.has("topic") else d.topic
-    if not topic:
+    values = read_section(table, TelemetryConfig)
+    values["spool_path"] = values["spool_path"] or "edge-telemetry.sqlite3"
+    if not values["topic"]:
         table.issue("topic", "must not be empty")
-    events = (
-        table.string("events_topic", max_bytes=256) if table.has("events_topic") else d.events_topic
-    )
-    if events and events == topic:
+        values["topic"] = "edge.telemetry"
+    elif values["events_topic"] == values["topic"]:
         table.issue("events_topic", "must differ from topic")
     table.check_unknown()
     names = [s.name for s in sensors]
     for dup in sorted({n for n in names if names.count(n) > 1}):
         table.issue("sensors", f"sensor name {dup!r} is used more than once")
-    return TelemetryConfig(
-        sensors=sensors,
-        spool_path=spool_path,
-        spool_max_rows=int(max_rows),
-        batch_window_s=float(window),
-        max_batch_readings=int(batch),
-        confirm_after_s=float(confirm),
-        history_max_readings=int(history),
-        history_allow=history_allow,
-        topic=topic or d.topic,
-        events_topic=events,
-    )
+    return TelemetryConfig(sensors=sensors, **values)
 
 
 def _sensor(t: Table) -> SensorSpec | None:
-    d = SensorSpec(name="", kind=SensorKind.SIMULATED)
-    name = t.string("name", required=True, max_bytes=MAX_NAME_BYTES)
-    kind_text = t.choice("kind", "", tuple(k.value for k in SensorKind)) if t.has("kind") else ""
-    if not t.has("kind"):
-        t.issue("kind", "required")
-    kind = SensorKind(kind_text) if kind_text else None
-    period = t.number("period_s", d.period_s, low=0.05, high=86400.0)
-    unit = t.string("unit", max_bytes=MAX_NAME_BYTES)
-    for key in SCHEMA["telemetry.sensors[]"][4:]:
-        if kind is not None and t.has(key) and key not in _KIND_FIELDS.get(kind, ()):
-            t.issue(key, f"does not apply to a {kind.value} sensor")
-    path = t.string("path") or d.path
-    interface = t.string("interface", max_bytes=15) or d.interface
-    target = t.string("target", required=kind is SensorKind.PYTHON, max_bytes=256)
-    if target and not _TARGET.fullmatch(target):
-        t.issue("target", f"expected 'module:function', got {target!r}")
-    mean = t.number("mean", d.mean, low=-1e12, high=1e12)
-    amplitude = t.number("amplitude", d.amplitude, low=0.0, high=1e12)
-    cycle = t.number("cycle_s", d.cycle_s, low=0.001, high=1e9)
-    noise = t.number("noise", d.noise, low=0.0, high=1e12)
-    seed = t.number("seed", d.seed, low=0, high=2**63 - 1, integer=True)
-    gpio_input = t.string("input", required=kind is SensorKind.GPIO, max_bytes=64)
+    values = read_section(t, SensorSpec, noun="sensor")
     t.check_unknown()
-    if not name or kind is None:
+    if not values["name"] or not values["kind"]:
         return None
-    return SensorSpec(
-        name=name,
-        kind=kind,
-        period_s=float(period),
-        unit=unit,
-        path=path,
-        interface=interface,
-        target=target,
-        mean=float(mean),
-        amplitude=float(amplitude),
-        cycle_s=float(cycle),
-        noise=float(noise),
-        seed=int(seed),
-        input=gpio_input,
-    )
+    values["path"] = values["path"] or "/"
+    values["interface"] = values["interface"] or "wlan0"
+    return SensorSpec(**{**values, "kind": SensorKind(values["kind"])})

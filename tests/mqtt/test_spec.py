@@ -37,11 +37,12 @@ def test_problems_are_reported_with_paths() -> None:
             "hots": "x",
         }
     )
+    # Each key's own problems in declaration order, then problems between keys.
     assert issues == [
         "mqtt.port: expected an integer from 1 to 65535, got 0",
-        "mqtt.password: needs a username",
         "mqtt.base_topic: topic 'edge/+' must not contain wildcards (+ or #)",
         "mqtt.publish_allow: topic filter 'a/#/b': '#' must be a whole last level",
+        "mqtt.password: needs a username",
         "mqtt.hots: unknown key (did you mean 'host'?)",
     ]
 

@@ -163,3 +163,23 @@ def test_any_input_parses_or_reports_issues_never_crashes(
     assert all(i.startswith("telemetry") for i in issues)
     if not issues:
         assert len(config.sensors) == len(sensors)
+
+
+def test_keys_a_kind_requires_are_reported_by_path() -> None:
+    _, issues = parse(
+        """
+        [[telemetry.sensors]]
+        name = "p"
+        kind = "python"
+        [[telemetry.sensors]]
+        name = "g"
+        kind = "gpio"
+        [[telemetry.sensors]]
+        name = "k"
+        """
+    )
+    assert issues == [
+        "telemetry.sensors[0].target: required",
+        "telemetry.sensors[1].input: required",
+        "telemetry.sensors[2].kind: required",
+    ]
