@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 from livekit.protocol import models as proto_models
 
+from edge import wire
 from edge.errors import DataError, EdgeError, InvalidPayload, RoomError, RpcError, wire_error
 from edge.livekit.room import ConnectionState, Room, RoomEvent
 from edge.livekit.rpc_registry import MethodRegistry, RpcHandler
@@ -57,7 +58,6 @@ _LOGGER = logging.getLogger(__name__)
 SETTLING_S = 3.0
 """After the endpoint is made, a call to a method nobody registered yet waits this long for it
 (services register as they start; a peer may call the moment it sees us join)."""
-DESCRIBE_METHOD = "edge.describe"
 
 
 class RpcPolicy(Protocol):
@@ -108,7 +108,7 @@ class RpcEndpoint:
         # Subscribe now, not when the task first runs, so no departure slips between.
         room.start_task(self._watch_room(room.events()), name="rpc.watch-room")
         self.register_method(
-            DESCRIBE_METHOD,
+            wire.Method.DESCRIBE,
             self._describe,
             description="Every method with its payload schema, and every error code",
             params=EMPTY,

@@ -28,11 +28,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from edge import wire
 from edge.mqtt.topics import filter_error, level, topic_error
 from edge.toml_table import Table
 
 HA_CALLER = re.compile(r"mqtt:[A-Za-z0-9_-]+")
-DEFAULT_COMMANDS = ("gpio.list", "gpio.set", "gpio.pulse", "gpio.read", "gpio.lease")
+DEFAULT_COMMANDS = wire.GPIO_METHODS
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -35,6 +35,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from edge import wire
 from edge.telemetry.codec import MAX_NAME_BYTES
 from edge.toml_table import Table
 
@@ -105,8 +106,8 @@ class TelemetryConfig:
     history_max_readings: int = 10_000
     history_allow: tuple[str, ...] = ()
     """Caller identities (shell patterns) that may call `telemetry.history`; empty: nobody."""
-    topic: str = "edge.telemetry"
-    events_topic: str = "edge.events"
+    topic: str = wire.Topic.TELEMETRY
+    events_topic: str = wire.Topic.EVENTS
 
 
 SCHEMA: Mapping[str, tuple[str, ...]] = {

@@ -36,6 +36,7 @@ import json
 import logging
 import time
 
+from edge import wire
 from edge.errors import DataError, RoomError, RpcError
 from edge.livekit.room import ConnectionState, Room
 from edge.livekit.rpc import RpcEndpoint, RpcHandler
@@ -47,7 +48,7 @@ from edge.telemetry.sampler import TelemetryService
 
 _LOGGER = logging.getLogger(__name__)
 
-HISTORY_METHOD = "telemetry.history"
+HISTORY_METHOD = wire.Method.TELEMETRY_HISTORY
 HISTORY_CHUNK_READINGS = 256
 """Readings read from the spool and encoded at a time for a history answer."""
 RETRY_AFTER_FAILURE_S = 1.0
