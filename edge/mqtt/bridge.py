@@ -46,8 +46,6 @@ MAX_REMEMBERED_TOPICS = 256
 """Topics `mqtt.read` remembers; beyond it the longest-remembered is forgotten."""
 FORWARD_QUEUE_SIZE = 64
 """Messages waiting for `forward`; when full the newest is dropped and counted."""
-"""Left out of `state`: a retained "online" would outlive a kill -9 (the Will only fixes
-`availability`)."""
 ReadInput = Callable[[str], float]
 _TOPIC = {"type": "string", "description": "an MQTT topic name (no wildcards)"}
 PUBLISH_PARAMS: Schema = {
@@ -158,12 +156,14 @@ class MqttBridge:
 
     def publish_state(self, attributes: Mapping[str, str]) -> None:
         """The twin as retained `<base>/state`, and each changed `gpio.<output>` value."""
+        # Not `edge.status`: a retained "online" would outlive a kill -9 (the Will only fixes
+        # `availability`).
         shown = {k: v for k, v in sorted(attributes.items()) if k != wire.Attribute.STATUS}
         self._state = encode(shown)
         self.client.publish(Message(self.topics.state, self._state, retain=True, qos=1))
         for key, value in attributes.items():
-            name = key.removeprefix(wire.Prefix.OUTPUT)
-            if key.startswith(wire.Prefix.OUTPUT) and self._output_values.get(name) != value:
+            name = wire.output_name(key)
+            if name is not None and self._output_values.get(name) != value:
                 self._output_values[name] = value
                 self._retain(self.topics.output(name), value)
 
