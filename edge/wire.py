@@ -34,6 +34,7 @@ __all__ = [
     "contract",
     "js_module",
     "media_key",
+    "names",
     "output_key",
     "output_name",
     "temperature_key",
@@ -154,13 +155,14 @@ _GROUPS: Final = (
 )
 
 
-def _names(group: type) -> dict[str, str]:
+def names(group: type) -> dict[str, str]:
+    """The NAME -> value table of one group (`Attribute`, `Prefix`, `Status`, `Topic`, `Method`)."""
     return {k: v for k, v in vars(group).items() if k.isupper() and isinstance(v, str)}
 
 
 def contract() -> dict[str, Mapping[str, str | int]]:
     """Every name of the contract, by group: {"attributes": {"STATUS": "edge.status"}, ...}."""
-    out: dict[str, Mapping[str, str | int]] = {name: _names(group) for name, group in _GROUPS}
+    out: dict[str, Mapping[str, str | int]] = {name: names(group) for name, group in _GROUPS}
     out["error_codes"] = {code.name: int(code) for code in ErrorCode}
     return out
 
