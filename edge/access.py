@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+from edge import wire
 from edge.errors import RpcError
 from edge.protocol.codes import ErrorCode
 from edge.protocol.payload import PayloadError, parse_object
@@ -96,27 +97,29 @@ class AccessPolicy:
         listing = MethodRule(allow=EVERYONE, limits=LISTING)
         return cls(
             {
-                "edge.describe": listing,
-                "gpio.list": listing,
-                "media.list": listing,
-                "gpio.set": MethodRule(device_field="device", devices=outputs),
-                "gpio.pulse": MethodRule(device_field="device", devices=outputs),
-                "gpio.read": MethodRule(device_field="device", devices={**inputs, **outputs}),
-                "gpio.lease": MethodRule(allow=operators, setting="gpio.outputs[].allow"),
-                "media.set": MethodRule(device_field="track", devices=media),
-                "camera.snapshot": MethodRule(
+                wire.Method.DESCRIBE: listing,
+                wire.Method.GPIO_LIST: listing,
+                wire.Method.MEDIA_LIST: listing,
+                wire.Method.GPIO_SET: MethodRule(device_field="device", devices=outputs),
+                wire.Method.GPIO_PULSE: MethodRule(device_field="device", devices=outputs),
+                wire.Method.GPIO_READ: MethodRule(
+                    device_field="device", devices={**inputs, **outputs}
+                ),
+                wire.Method.GPIO_LEASE: MethodRule(allow=operators, setting="gpio.outputs[].allow"),
+                wire.Method.MEDIA_SET: MethodRule(device_field="track", devices=media),
+                wire.Method.CAMERA_SNAPSHOT: MethodRule(
                     device="camera", devices=media, setting="camera.allow", limits=STREAMING
                 ),
-                "telemetry.history": MethodRule(
+                wire.Method.TELEMETRY_HISTORY: MethodRule(
                     allow=config.telemetry.history_allow,
                     setting="telemetry.history_allow",
                     limits=STREAMING,
                 ),
-                "edge.logs": MethodRule(
+                wire.Method.LOGS: MethodRule(
                     allow=config.daemon.logs_allow, setting="daemon.logs_allow", limits=BUNDLE
                 ),
-                "mqtt.publish": MethodRule(allow=mqtt, setting="mqtt.rpc_allow"),
-                "mqtt.read": MethodRule(allow=mqtt, setting="mqtt.rpc_allow"),
+                wire.Method.MQTT_PUBLISH: MethodRule(allow=mqtt, setting="mqtt.rpc_allow"),
+                wire.Method.MQTT_READ: MethodRule(allow=mqtt, setting="mqtt.rpc_allow"),
             }
         )
 

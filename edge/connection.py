@@ -19,13 +19,9 @@ from __future__ import annotations
 import enum
 import logging
 
-_LOGGER = logging.getLogger(__name__)
+from edge import wire
 
-STATE_ATTRIBUTE = "edge.connection"
-RECONNECTS_ATTRIBUTE = "edge.reconnects"
-"""How many times the daemon rejoined after losing the room, since it started."""
-OUTAGE_ATTRIBUTE = "edge.last_outage_s"
-"""How long the latest outage lasted, in seconds (absent before the first)."""
+_LOGGER = logging.getLogger(__name__)
 
 
 class LinkState(enum.Enum):
@@ -104,9 +100,9 @@ class ConnectionStatus:
         """The twin's `edge.connection*` keys (None: not known yet, the key stays absent)."""
         outage = self.last_outage_s
         return {
-            STATE_ATTRIBUTE: self.state.value,
-            RECONNECTS_ATTRIBUTE: str(self.reconnects),
-            OUTAGE_ATTRIBUTE: None if outage is None else f"{outage:.1f}",
+            wire.Attribute.CONNECTION: self.state.value,
+            wire.Attribute.RECONNECTS: str(self.reconnects),
+            wire.Attribute.LAST_OUTAGE_S: None if outage is None else f"{outage:.1f}",
         }
 
     def _set(self, state: LinkState, detail: str, *, level: int = logging.INFO) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from edge import __version__
+from edge import __version__, wire
 from edge.access import AccessPolicy
 from edge.backoff import Backoff
 from edge.config import Config
@@ -74,8 +74,6 @@ FACTS_PERIOD_S = 30.0
 """How often uptime and the like are refreshed in the twin (it coalesces further)."""
 FIRST_FACTS_REFRESH_S = 7.0
 """The second refresh, soon after the first ping answer (LiveKit pings every 5 s): RTT."""
-STATUS_ATTRIBUTE = "edge.status"
-"""Participant attribute that says `online` while the daemon is in the room."""
 
 
 async def run_daemon(config: Config, *, simulate: bool, pin_factory: Any = None) -> int:
@@ -246,7 +244,7 @@ async def _session(daemon: _Daemon) -> _Outcome:
     lk = config.livekit
     options = RoomOptions(
         url=lk.url,
-        attributes={**lk.attributes, STATUS_ATTRIBUTE: "online"},
+        attributes={**lk.attributes, wire.Attribute.STATUS: wire.Status.ONLINE},
         connect_timeout_s=lk.connect_timeout_s,
         resume_timeout_s=lk.resume_timeout_s,
         device_model=daemon.model,

@@ -19,7 +19,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from edge import __version__
+from edge import __version__, wire
 from edge.livekit.rpc import RpcEndpoint
 from edge.livekit.streams import StreamEndpoint
 from edge.protocol.rpc import RpcInvocation
@@ -28,7 +28,6 @@ _LOGGER = logging.getLogger(__name__)
 
 MAX_LINES = 2_000
 """Lines kept in memory (the oldest go first)."""
-FILES_TOPIC = "edge.files"
 DEFAULT_LINES = 500
 
 
@@ -82,7 +81,7 @@ def serve_logs(
         try:
             info = await streams.send_file(
                 path,
-                topic=FILES_TOPIC,
+                topic=wire.Topic.FILES,
                 name=name,
                 mime_type="text/plain",
                 destination_identities=[caller],
@@ -94,7 +93,7 @@ def serve_logs(
         return json.dumps({"stream_id": info.stream_id, "name": name, "bytes": len(data)})
 
     rpc.register_method(
-        "edge.logs",
+        wire.Method.LOGS,
         logs,
         description="The recent log lines and the redacted config, as a file sent to the caller",
         params={

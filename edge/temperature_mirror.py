@@ -13,10 +13,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from edge import wire
 from edge.telemetry.codec import Sample
 
 CELSIUS = "°C"
-KEY_PREFIX = "edge.temperature."
 MIN_CHANGE_C = 1.0
 MIN_INTERVAL_S = 10.0
 JUMP_C = 5.0
@@ -63,4 +63,4 @@ class TemperatureMirror:
         band = self.bands.setdefault(sample.sensor, Deadband())
         if not band.offer(float(value), now):
             return {}
-        return {KEY_PREFIX + sample.sensor: f"{value:.1f}"}
+        return {wire.temperature_key(sample.sensor): f"{value:.1f}"}

@@ -23,6 +23,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from edge import wire
+
 SERVER_LIMIT_BYTES = 64 * 1024
 """livekit-server's limit on the key+value bytes of one attribute update."""
 MIN_INTERVAL_S = 2.0
@@ -32,9 +34,16 @@ MAX_VALUE_BYTES = 4096
 MAX_KEY_BYTES = 256
 UPTIME_RESOLUTION_S = 60
 """Uptime is published in whole minutes, so it does not force an update every interval."""
-URGENT_KEYS = frozenset({"edge.status", "edge.connection", "edge.lease", "edge.last_failsafe"})
-URGENT_PREFIXES = ("gpio.",)
-HELD_PREFIXES = ("gpio.",)
+URGENT_KEYS = frozenset(
+    {
+        wire.Attribute.STATUS,
+        wire.Attribute.CONNECTION,
+        wire.Attribute.LEASE,
+        wire.Attribute.LAST_FAILSAFE,
+    }
+)
+URGENT_PREFIXES = (wire.Prefix.OUTPUT,)
+HELD_PREFIXES = (wire.Prefix.OUTPUT,)
 """Urgent keys whose every value reaches the room (an output's pulse is seen on, then off).
 For the others (connection, status, lease) the latest value wins: a "reconnecting" that could
 not be sent while the link was down is stale once it is back."""
@@ -275,13 +284,15 @@ class DeviceFacts:
     def as_attributes(self) -> dict[str, str | None]:
         """`edge.*` keys; None for a fact that is unknown now (the key is deleted)."""
         attributes: dict[str, str | None] = {
-            "edge.status": "online" if self.online else "offline",
-            "edge.board": self.board_model or None,
-            "edge.version": self.version,
-            "edge.uptime_s": str(int(self.uptime_s) // UPTIME_RESOLUTION_S * UPTIME_RESOLUTION_S),
-            "edge.rtt_ms": None if self.rtt_ms is None else f"{self.rtt_ms:.0f}",
-            "edge.network_quality": self.network_quality or None,
-            "edge.lease": self.lease_holder,
-            "edge.error": self.last_error[: MAX_VALUE_BYTES // 4] or None,
+            wire.Attribute.STATUS: wire.Status.ONLINE if self.online else wire.Status.OFFLINE,
+            wire.Attribute.BOARD: self.board_model or None,
+            wire.Attribute.VERSION: self.version,
+            wire.Attribute.UPTIME_S: str(
+                int(self.uptime_s) // UPTIME_RESOLUTION_S * UPTIME_RESOLUTION_S
+            ),
+            wire.Attribute.RTT_MS: None if self.rtt_ms is None else f"{self.rtt_ms:.0f}",
+            wire.Attribute.NETWORK_QUALITY: self.network_quality or None,
+            wire.Attribute.LEASE: self.lease_holder,
+            wire.Attribute.ERROR: self.last_error[: MAX_VALUE_BYTES // 4] or None,
         }
         return attributes

@@ -3,6 +3,7 @@ complete against the code (config keys, RPC methods, error codes)."""
 
 from __future__ import annotations
 
+import ast
 import re
 import unicodedata
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from edge import config as edge_config
+from edge import wire
 from edge.gpio.methods import METHODS as GPIO_METHODS
 from edge.protocol.codes import ErrorCode
 from edge.protocol.rpc import RpcErrorCode
@@ -149,23 +151,30 @@ def test_every_config_key_is_in_the_configuration_reference() -> None:
 
 
 def _registered_methods() -> set[str]:
-    """Every RPC method name the daemon registers, read from the code."""
+    """Every RPC method name the daemon registers, read from the code: each is a wire name."""
     names = set(GPIO_METHODS)
-    pattern = re.compile(r"register_method\(\s*\"([a-z_]+\.[a-z_]+)\"")
-    constant = re.compile(r"register_method\(\s*([A-Z_]+)\b")
     for source in (ROOT / "edge").rglob("*.py"):
-        code = source.read_text(encoding="utf-8")
-        names.update(pattern.findall(code))
-        for const in constant.findall(code):
-            value = re.search(rf"^{const}\s*=\s*\"([^\"]+)\"", code, re.M)
-            assert value, f"{source}: cannot resolve {const}"
-            names.add(value.group(1))
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            if not (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "register_method"
+            ):
+                continue
+            argument = ast.unparse(node.args[0])
+            if argument == "name":  # edge/gpio/room_session.py: the keys of GPIO_METHODS
+                continue
+            prefix, _, attribute = argument.rpartition(".")
+            assert prefix == "wire.Method", f"{source}: register {argument} by its edge.wire name"
+            names.add(getattr(wire.Method, attribute))
     return names
 
 
 def test_every_rpc_method_is_in_the_rpc_reference() -> None:
     methods = _registered_methods()
     assert {"gpio.set", "media.set", "telemetry.history", "edge.logs", "mqtt.read"} <= methods
+    assert methods <= set(wire.names(wire.Method).values())
+    methods |= set(wire.names(wire.Method).values())  # edge.describe too
     text = (DOCS / "rpc.md").read_text(encoding="utf-8")
     missing = sorted(m for m in methods if f"| `{m}` |" not in text)
     assert not missing, f"docs/rpc.md lacks rows for {missing}"

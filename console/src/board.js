@@ -3,13 +3,14 @@ import { RoomEvent } from 'livekit-client';
 import { DeviceCard } from './device.js';
 import { h } from './dom.js';
 import { concat, decodeBatch, DEFAULT_TOPIC, EVENTS_TOPIC, FILE_TOPICS, TelemetryStore } from './telemetry.js';
+import { ATTRIBUTES } from './wire.generated.js';
 
 /**
  * An edge participant announces itself in its attributes. `edge.version` comes with its device
  * twin, once its services run (`edge.status` is there from the join, before its methods are).
  */
 export function isEdge(participant) {
-  return Object.hasOwn(participant.attributes ?? {}, 'edge.version');
+  return Object.hasOwn(participant.attributes ?? {}, ATTRIBUTES.VERSION);
 }
 
 export class Board {

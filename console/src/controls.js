@@ -2,8 +2,12 @@
 // sliders for ranges, pulse buttons, input reads, the controller lease, and a form for any
 // other described method. The edge decides what is allowed; controls only hint at it.
 import { formatNumber, h } from './dom.js';
+import { METHODS } from './wire.generated.js';
 
-const HANDLED = new Set(['gpio.list', 'gpio.set', 'gpio.pulse', 'gpio.read', 'gpio.lease', 'edge.describe', 'camera.snapshot', 'edge.logs']);
+const HANDLED = new Set([
+  METHODS.GPIO_LIST, METHODS.GPIO_SET, METHODS.GPIO_PULSE, METHODS.GPIO_READ, METHODS.GPIO_LEASE,
+  METHODS.DESCRIBE, METHODS.CAMERA_SNAPSHOT, METHODS.LOGS,
+]);
 const DEFAULT_PULSE_S = 1;
 const DEFAULT_LEASE_S = 60;
 /**
@@ -49,10 +53,10 @@ export class Controls {
     const has = (name) => Object.hasOwn(methods, name);
     const parts = [];
     const tools = [];
-    if (has('camera.snapshot')) tools.push(this._button('Take snapshot', 'snapshot', 'camera.snapshot', 'a still from the camera, shown under Media'));
-    if (has('edge.logs')) tools.push(this._button('Get logs', 'logs', 'edge.logs', 'recent log lines and the redacted config, shown under Activity'));
+    if (has(METHODS.CAMERA_SNAPSHOT)) tools.push(this._button('Take snapshot', 'snapshot', METHODS.CAMERA_SNAPSHOT, 'a still from the camera, shown under Media'));
+    if (has(METHODS.LOGS)) tools.push(this._button('Get logs', 'logs', METHODS.LOGS, 'recent log lines and the redacted config, shown under Activity'));
     if (tools.length) parts.push(h('div', { class: 'tools' }, ...tools));
-    if (has('gpio.lease')) parts.push(this._leaseRow());
+    if (has(METHODS.GPIO_LEASE)) parts.push(this._leaseRow());
     if (list && (list.outputs?.length || list.inputs?.length)) {
       parts.push(this._devices(list, has));
       this.setLease(list.lease?.holder ?? '');
@@ -128,7 +132,7 @@ export class Controls {
   }
 
   async _lease(params) {
-    const reply = await this._try('gpio.lease', params);
+    const reply = await this._try(METHODS.GPIO_LEASE, params);
     if (reply && 'lease' in reply) {
       this._showHolder(reply.lease?.holder ?? '');
       this._leaseExpires(reply.lease);
@@ -171,7 +175,7 @@ export class Controls {
     const rows = [];
     for (const output of list.outputs ?? []) rows.push(this._outputRow(output, has));
     for (const input of list.inputs ?? []) rows.push(this._inputRow(input, has));
-    const pulse = has('gpio.pulse') ? h('label', { class: 'pulse-length' }, h('span', { text: 'Pulse length ' }), this.pulseSeconds, h('span', { text: ' s' })) : null;
+    const pulse = has(METHODS.GPIO_PULSE) ? h('label', { class: 'pulse-length' }, h('span', { text: 'Pulse length ' }), this.pulseSeconds, h('span', { text: ' s' })) : null;
     return h(
       'div',
       {},
@@ -193,19 +197,19 @@ export class Controls {
     /** @type {{value: HTMLElement, pending: HTMLElement, input: HTMLInputElement|null, current: number, busy?: () => boolean}} */
     const row = { value, pending, input: null, current: Number(output.value) };
     const cells = [];
-    if (has('gpio.set')) {
+    if (has(METHODS.GPIO_SET)) {
       const input = binary ? this._switch(output, row) : this._slider(output, row, low, high);
       row.input = input;
       cells.push(input);
     }
-    if (has('gpio.pulse')) cells.push(this._pulse(output));
-    if (has('gpio.set') && !binary) {
+    if (has(METHODS.GPIO_PULSE)) cells.push(this._pulse(output));
+    if (has(METHODS.GPIO_SET) && !binary) {
       cells.push(
         h('button', {
           text: 'Safe',
           title: `back to the safe value ${output.safe_value}`,
           data: { control: 'safe', device: output.name },
-          on: { click: () => this._try('gpio.set', { device: output.name, value: output.safe_value }) },
+          on: { click: () => this._try(METHODS.GPIO_SET, { device: output.name, value: output.safe_value }) },
         }),
       );
     }
@@ -231,7 +235,7 @@ export class Controls {
     });
     input.addEventListener('change', async () => {
       const wanted = input.checked ? 1 : 0;
-      await this._try('gpio.set', { device: output.name, value: wanted });
+      await this._try(METHODS.GPIO_SET, { device: output.name, value: wanted });
       this._sync(row); // the device's word (its attribute) decides what the switch shows
     });
     return input;
@@ -274,7 +278,7 @@ export class Controls {
       row.sending = value;
       lastSent = performance.now();
       showPending();
-      const reply = await this._try('gpio.set', { device: output.name, value });
+      const reply = await this._try(METHODS.GPIO_SET, { device: output.name, value });
       inFlight = false;
       if (reply && typeof reply.value === 'number' && wanted === null) this._confirmed(row, reply.value);
       schedule();
@@ -313,19 +317,19 @@ export class Controls {
       text: 'Pulse',
       title: 'on for the pulse length, then back to safe',
       data: { control: 'pulse', device: output.name },
-      on: { click: () => this._try('gpio.pulse', { device: output.name, duration_s: Number(this.pulseSeconds.value) || DEFAULT_PULSE_S }) },
+      on: { click: () => this._try(METHODS.GPIO_PULSE, { device: output.name, duration_s: Number(this.pulseSeconds.value) || DEFAULT_PULSE_S }) },
     });
   }
 
   _inputRow(input, has) {
     const value = h('output', { class: 'value', text: '–' });
-    const read = has('gpio.read')
+    const read = has(METHODS.GPIO_READ)
       ? h('button', {
           text: 'Read',
           data: { control: 'read', device: input.name },
           on: {
             click: async () => {
-              const reply = await this._try('gpio.read', { device: input.name });
+              const reply = await this._try(METHODS.GPIO_READ, { device: input.name });
               if (reply) {
                 value.textContent = formatNumber(reply.value);
                 value.dataset.value = String(reply.value);

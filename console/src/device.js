@@ -6,6 +6,7 @@ import { MediaPanel } from './media.js';
 import { Plot } from './plot.js';
 import { CallFailed, RpcCaller, UNSUPPORTED_METHOD } from './rpc.js';
 import { TwinTable } from './twin.js';
+import { ATTRIBUTES, METHODS, PREFIXES } from './wire.generated.js';
 
 /** A device that just joined may not have registered its methods yet: ask again this often. */
 const EARLY_RETRIES = 4;
@@ -125,16 +126,16 @@ export class DeviceCard {
   async discover() {
     let describe;
     try {
-      describe = await this.run('edge.describe', {}, { early: true });
+      describe = await this.run(METHODS.DESCRIBE, {}, { early: true });
     } catch (err) {
       this.controls.unavailable(err.message);
       return;
     }
     this.caller.learnCodes(describe?.errors);
     let list = null;
-    if (describe?.methods && Object.hasOwn(describe.methods, 'gpio.list')) {
+    if (describe?.methods && Object.hasOwn(describe.methods, METHODS.GPIO_LIST)) {
       try {
-        list = await this.run('gpio.list');
+        list = await this.run(METHODS.GPIO_LIST);
       } catch {
         // shown in the activity log; the other controls still work
       }
@@ -149,7 +150,7 @@ export class DeviceCard {
     for (let page = 0; page < HISTORY_MAX_PAGES; page += 1) {
       let reply;
       try {
-        reply = await this.run('telemetry.history', { ...since, limit: HISTORY_PAGE }, { early: page === 0 });
+        reply = await this.run(METHODS.TELEMETRY_HISTORY, { ...since, limit: HISTORY_PAGE }, { early: page === 0 });
       } catch (err) {
         if (err instanceof CallFailed && err.code === UNSUPPORTED_METHOD) {
           this.telemetryNote.textContent = 'This device has no telemetry.';
@@ -168,20 +169,20 @@ export class DeviceCard {
     this.twin.update(attributes, changed);
     const p = this.participant;
     this.title.replaceChildren(h('span', { text: p.name || p.identity }), h('small', { text: ` ${p.identity}` }));
-    const status = attributes['edge.status'] ?? 'unknown';
+    const status = attributes[ATTRIBUTES.STATUS] ?? 'unknown';
     const badges = [h('span', { class: `badge status ${status}`, text: status })];
     for (const [key, label] of [
-      ['edge.board', ''],
-      ['edge.version', 'v'],
-      ['edge.connection', ''],
-      ['edge.error', 'last error: '],
+      [ATTRIBUTES.BOARD, ''],
+      [ATTRIBUTES.VERSION, 'v'],
+      [ATTRIBUTES.CONNECTION, ''],
+      [ATTRIBUTES.ERROR, 'last error: '],
     ]) {
       if (attributes[key]) badges.push(h('span', { class: `badge ${key.replace('.', '-')}`, text: `${label}${attributes[key]}` }));
     }
     this.badges.replaceChildren(...badges);
-    this.controls.setLease(attributes['edge.lease'] ?? '');
+    this.controls.setLease(attributes[ATTRIBUTES.LEASE] ?? '');
     for (const [key, value] of Object.entries(attributes)) {
-      if (key.startsWith('gpio.')) this.controls.setOutput(key.slice(5), value);
+      if (key.startsWith(PREFIXES.OUTPUT)) this.controls.setOutput(key.slice(PREFIXES.OUTPUT.length), value);
     }
   }
 

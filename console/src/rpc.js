@@ -1,5 +1,6 @@
 // RPC calls to one participant: JSON in, JSON out, failures as CallFailed with a code and a name.
 import { RpcError } from 'livekit-client';
+import { ERROR_CODES } from './wire.generated.js';
 
 /** LiveKit's own RPC error codes (reserved 1001-1999). */
 const LIVEKIT_CODES = {
@@ -14,17 +15,7 @@ const LIVEKIT_CODES = {
   1505: 'send failed',
 };
 
-/** The edge's codes as documented; `edge.describe` may name more (see `learnCodes`). */
-const EDGE_CODES = {
-  2000: 'invalid payload',
-  2001: 'unknown device',
-  2002: 'value out of range',
-  2003: 'access denied',
-  2004: 'rate limited',
-  2005: 'hardware error',
-};
-
-export const ACCESS_DENIED = 2003;
+export const ACCESS_DENIED = ERROR_CODES.ACCESS_DENIED;
 export const UNSUPPORTED_METHOD = 1400;
 const RESPONSE_TIMEOUT_MS = 10000;
 
@@ -60,7 +51,8 @@ export class RpcCaller {
     this.room = room;
     this.identity = identity;
     /** @type {Record<number, string>} */
-    this.codes = { ...LIVEKIT_CODES, ...EDGE_CODES };
+    this.codes = { ...LIVEKIT_CODES };
+    this.learnCodes(ERROR_CODES); // the edge's codes as built; `edge.describe` may name more
   }
 
   /** Adopt the `errors` map of an `edge.describe` answer ({"ACCESS_DENIED": 2003, ...}). */

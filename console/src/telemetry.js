@@ -2,12 +2,13 @@
 // Delivery is at-least-once and history can arrive after newer live batches, so readings are
 // merged by `seq`: duplicates are dropped, order follows `seq`, not arrival.
 import { decode } from '@msgpack/msgpack';
+import { TOPICS } from './wire.generated.js';
 
 export const SCHEMA_VERSION = 1;
-export const DEFAULT_TOPIC = 'edge.telemetry';
-export const EVENTS_TOPIC = 'edge.events';
+export const DEFAULT_TOPIC = TOPICS.TELEMETRY;
+export const EVENTS_TOPIC = TOPICS.EVENTS;
 /** Byte-stream topics of files sent to us: log bundles and camera snapshots. */
-export const FILE_TOPICS = ['edge.files', 'edge.snapshot'];
+export const FILE_TOPICS = [TOPICS.FILES, TOPICS.SNAPSHOT];
 /** Readings kept per sensor; the oldest go first. */
 const MAX_POINTS = 1000;
 

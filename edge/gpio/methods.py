@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from edge import wire
 from edge.errors import AccessDenied
 from edge.gpio.service import GpioService
 from edge.protocol.schema import Schema, prepare
@@ -141,8 +142,10 @@ _DEVICE = {"type": "string", "description": "device name from gpio.list"}
 _SECONDS = {"type": "number", "exclusiveMinimum": 0}
 
 METHODS: Mapping[str, Method] = {
-    "gpio.list": Method("Devices, current values, safe values and the lease", _object({}), _list),
-    "gpio.set": Method(
+    wire.Method.GPIO_LIST: Method(
+        "Devices, current values, safe values and the lease", _object({}), _list
+    ),
+    wire.Method.GPIO_SET: Method(
         "Drive an output; non-safe values revert to safe after hold_s (or max_hold_s)",
         _object(
             {"device": _DEVICE, "value": {"type": ["number", "boolean"]}, "hold_s": _SECONDS},
@@ -150,7 +153,7 @@ METHODS: Mapping[str, Method] = {
         ),
         _set,
     ),
-    "gpio.pulse": Method(
+    wire.Method.GPIO_PULSE: Method(
         "Drive an output to value (default: its maximum) for duration_s, then back to safe",
         _object(
             {"device": _DEVICE, "value": {"type": ["number", "boolean"]}, "duration_s": _SECONDS},
@@ -158,10 +161,10 @@ METHODS: Mapping[str, Method] = {
         ),
         _pulse,
     ),
-    "gpio.read": Method(
+    wire.Method.GPIO_READ: Method(
         "Read an input (or an output's value)", _object({"device": _DEVICE}, ("device",)), _read
     ),
-    "gpio.lease": Method(
+    wire.Method.GPIO_LEASE: Method(
         "Acquire/renew or release exclusive control of all outputs",
         _object({"action": {"enum": ["acquire", "release"]}, "duration_s": _SECONDS}, ("action",)),
         _lease_method,

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 
+from edge import wire
 from edge.errors import AccessDenied, DeviceError, RoomError
 from edge.gpio import methods
 from edge.gpio.service import GpioService
@@ -21,12 +22,6 @@ _LOGGER = logging.getLogger(__name__)
 _PEER_LOG = PeerLog(_LOGGER)
 """Refused calls are logged per caller within a budget."""
 
-LEASE_ATTRIBUTE = "edge.lease"
-"""Participant attribute naming the controller-lease holder ("" when free)."""
-FAILSAFE_ATTRIBUTE = "edge.last_failsafe"
-"""`{"what": [outputs], "why": "...", "at": <Unix s>}` of the latest fail-safe (absent before)."""
-OUTPUT_ATTRIBUTE_PREFIX = "gpio."
-"""`gpio.<output>` attributes carry each output's current value."""
 ATTRIBUTE_MIN_INTERVAL_S = 1.0
 """Coalesce attribute updates to at most one per interval."""
 
@@ -109,11 +104,11 @@ def _handler(gpio: GpioService, method: str) -> Callable[[RpcInvocation], Awaita
 def status_attributes(gpio: GpioService) -> dict[str, str]:
     """The GPIO part of our participant attributes."""
     lease = gpio.lease
-    attributes = {LEASE_ATTRIBUTE: lease.holder if lease else ""}
+    attributes = {wire.Attribute.LEASE: lease.holder if lease else ""}
     if gpio.last_failsafe is not None:
-        attributes[FAILSAFE_ATTRIBUTE] = gpio.last_failsafe.as_json()
+        attributes[wire.Attribute.LAST_FAILSAFE] = gpio.last_failsafe.as_json()
     for spec in gpio.config.outputs:
-        attributes[OUTPUT_ATTRIBUTE_PREFIX + spec.name] = f"{gpio.actuator.value(spec.name):g}"
+        attributes[wire.output_key(spec.name)] = f"{gpio.actuator.value(spec.name):g}"
     return attributes
 
 

@@ -5,15 +5,13 @@
     answer = await rpc.perform_rpc("viewer", "ping", "{}")
 
 Handlers run as room-owned tasks named `rpc:<method>`, each under the caller's response
-timeout. With a `policy` (the daemon's `edge.access.AccessPolicy`), every call first passes its
-per-caller limits (else 2004), then its access and payload check (2003 / 2000), in that
-order, here and nowhere else. A method registered with `params` (its payload's JSON schema,
-`edge.protocol.schema`) then has its payload validated against it (else 2000): the handler
-reads `invocation.params` and never sees an invalid one. What a handler raises is answered in
-one place: an `EdgeError` with a code (`edge.errors.wire_error`) as that error, anything else
-as 1500. The endpoint itself serves `edge.describe`: every method with its schema, every code.
-Everything here runs on the event loop; the method table is `edge.livekit.rpc_registry`, the
-protocol decisions live in `edge.protocol.rpc` and `edge.protocol.rpc_caller`.
+timeout. The endpoint moves the packets: requests, acks and responses, settling (a call to a
+method not registered yet waits a little), and calls of its own with their deadlines. What a
+call is answered with (the `policy`'s limits and access check, the payload schema, what the
+handler returned or raised) is `edge.livekit.rpc_dispatch`. The endpoint itself serves
+`edge.describe`: every method with its schema, every code. Everything here runs on the event
+loop; the method table is `edge.livekit.rpc_registry`, the protocol decisions live in
+`edge.protocol.rpc` and `edge.protocol.rpc_caller`.
 """
 
 from __future__ import annotations
@@ -23,14 +21,15 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, Protocol
+from typing import Any
 
 from livekit.protocol import models as proto_models
 
-from edge.errors import DataError, EdgeError, InvalidPayload, RoomError, RpcError, wire_error
+from edge import wire
+from edge.errors import DataError, RoomError, RpcError
 from edge.livekit.room import ConnectionState, Room, RoomEvent
+from edge.livekit.rpc_dispatch import RpcDispatcher, RpcPolicy
 from edge.livekit.rpc_registry import MethodRegistry, RpcHandler
-from edge.protocol.codes import ErrorCode
 from edge.protocol.packets import OtherPacket
 from edge.protocol.participants import ParticipantLeft
 from edge.protocol.payload import MAX_BYTES
@@ -47,7 +46,6 @@ from edge.protocol.rpc import (
     built_in,
 )
 from edge.protocol.rpc_caller import RpcCaller
-from edge.protocol.rpc_limits import CallLimiter, CallLimits
 from edge.protocol.schema import EMPTY, Schema
 
 __all__ = ["RpcEndpoint", "RpcError", "RpcHandler", "RpcInvocation", "RpcPolicy"]
@@ -57,19 +55,6 @@ _LOGGER = logging.getLogger(__name__)
 SETTLING_S = 3.0
 """After the endpoint is made, a call to a method nobody registered yet waits this long for it
 (services register as they start; a peer may call the moment it sees us join)."""
-DESCRIBE_METHOD = "edge.describe"
-
-
-class RpcPolicy(Protocol):
-    """Decides, before a handler runs, whether a call may run (see `edge.access`)."""
-
-    def limits(self, method: str) -> CallLimits:
-        """The per-caller and overall limits of `method`."""
-        ...
-
-    def check(self, invocation: RpcInvocation) -> RpcError | None:
-        """The error to answer instead of running the handler, or None."""
-        ...
 
 
 class _AnyMethod:
@@ -93,10 +78,9 @@ class RpcEndpoint:
     ) -> None:
         """Without a `policy`, anyone may call any registered method (a library's default)."""
         self._room = room
-        self._policy = policy
-        self._limiter = CallLimiter()
         self._methods = MethodRegistry()
         self._responder = RpcResponder(max_concurrent=max_concurrent)
+        self._dispatcher = RpcDispatcher(self._methods, self._responder, policy=policy)
         self._caller = RpcCaller(ack_timeout_s=ack_timeout_s)
         self._waiting: dict[str, asyncio.Future[CallOutcome]] = {}
         self._settled_at = _now() + settling_s
@@ -108,7 +92,7 @@ class RpcEndpoint:
         # Subscribe now, not when the task first runs, so no departure slips between.
         room.start_task(self._watch_room(room.events()), name="rpc.watch-room")
         self.register_method(
-            DESCRIBE_METHOD,
+            wire.Method.DESCRIBE,
             self._describe,
             description="Every method with its payload schema, and every error code",
             params=EMPTY,
@@ -219,97 +203,12 @@ class RpcEndpoint:
                     await self._registered.wait()
         return handler
 
-    async def _invoke(self, invocation: RpcInvocation) -> proto_models.DataPacket:
-        method, caller = invocation.method, invocation.caller_identity
-        handler = self._methods.handler(method) or await self._registration(invocation)
-        if handler is None:  # never registered, or unregistered while the request was on its way
-            return self._responder.respond(
-                invocation, error=built_in(RpcErrorCode.UNSUPPORTED_METHOD)
-            )
-        if self._policy is None:
-            return await self._validated(handler, invocation)
-        refusal = self._limiter.admit(caller, method, self._policy.limits(method), _now())
-        if refusal is not None:
-            _LOGGER.debug("rpc %r from %r refused: %s", method, caller, refusal)
-            limited = RpcError(ErrorCode.RATE_LIMITED, refusal)
-            return self._responder.respond(invocation, error=limited)
-        try:
-            error = self._policy.check(invocation)
-            if error is not None:
-                _LOGGER.info("rpc %r from %r refused: %s", method, caller, error)
-                return self._responder.respond(invocation, error=error)
-            return await self._validated(handler, invocation)
-        finally:
-            self._limiter.release(caller, method)
-
-    async def _validated(
-        self, handler: RpcHandler, invocation: RpcInvocation
-    ) -> proto_models.DataPacket:
-        """Run `handler` on the payload validated against the method's schema, if it has one."""
-        try:
-            prepared = self._methods.prepared(invocation)
-        except InvalidPayload as exc:
-            error = wire_error(exc) or RpcError(ErrorCode.INVALID_PAYLOAD, str(exc))
-            _LOGGER.info(
-                "rpc %r from %r refused: %s", invocation.method, invocation.caller_identity, error
-            )
-            return self._responder.respond(invocation, error=error)
-        return await self._run(handler, prepared)
-
     async def _describe(self, invocation: RpcInvocation) -> str:
         return self._methods.describe()
 
-    async def _run(self, handler: RpcHandler, invocation: RpcInvocation) -> proto_models.DataPacket:
-        method, caller = invocation.method, invocation.caller_identity
-        deadline = asyncio.timeout(invocation.response_timeout_s)
-        try:
-            async with deadline:
-                result: object = await handler(invocation)
-        except TimeoutError:
-            if not deadline.expired():
-                _LOGGER.warning("rpc %r from %r: handler timed out", method, caller, exc_info=True)
-                return self._responder.respond(
-                    invocation, error=built_in(RpcErrorCode.APPLICATION_ERROR)
-                )
-            _LOGGER.warning(
-                "rpc %r from %r: no answer within the caller's %g s; handler cancelled",
-                method,
-                caller,
-                invocation.response_timeout_s,
-            )
-            return self._responder.respond(
-                invocation, error=built_in(RpcErrorCode.RESPONSE_TIMEOUT)
-            )
-        except EdgeError as exc:
-            error = wire_error(exc)
-            if error is None:  # a failure, not a refusal: the log has why
-                _LOGGER.warning("rpc %r from %r: handler failed", method, caller, exc_info=True)
-                error = built_in(RpcErrorCode.APPLICATION_ERROR)
-            else:
-                _LOGGER.info("rpc %r from %r answered with %s", method, caller, error)
-            return self._responder.respond(invocation, error=error)
-        except asyncio.CancelledError:
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():
-                raise  # the room is closing
-            _LOGGER.warning("rpc %r from %r: handler raised CancelledError", method, caller)
-            return self._responder.respond(
-                invocation, error=built_in(RpcErrorCode.APPLICATION_ERROR)
-            )
-        except Exception:
-            # The handler boundary: the caller learns only that it failed; the log has why.
-            _LOGGER.warning("rpc %r from %r: handler failed", method, caller, exc_info=True)
-            return self._responder.respond(
-                invocation, error=built_in(RpcErrorCode.APPLICATION_ERROR)
-            )
-        if result is None:
-            result = ""
-        if not isinstance(result, str):
-            _LOGGER.warning("rpc %r handler returned %s, not str", method, type(result).__name__)
-            return self._responder.respond(
-                invocation, error=built_in(RpcErrorCode.APPLICATION_ERROR)
-            )
-        return self._responder.respond(invocation, payload=result)
+    async def _invoke(self, invocation: RpcInvocation) -> proto_models.DataPacket:
+        handler = self._methods.handler(invocation.method) or await self._registration(invocation)
+        return await self._dispatcher.dispatch(handler, invocation)
 
     # -- caller ----------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import cast
 
+from edge import wire
 from edge.backoff import Backoff
 from edge.errors import DeviceUnavailable, InvalidPayload, MediaError, RoomError
 from edge.livekit.publisher import LocalTrack, MediaSource, TrackOptions
@@ -38,8 +39,6 @@ from edge.protocol.schema import EMPTY, Schema
 
 _LOGGER = logging.getLogger(__name__)
 
-SNAPSHOT_TOPIC = "edge.snapshot"
-"""Byte-stream topic of `camera.snapshot` answers."""
 MAX_PAYLOAD_BYTES = 1024
 LIST_PARAMS: Schema = {"type": "object", "properties": {}}
 RETRY_CAP_S = 10.0
@@ -151,7 +150,7 @@ class MediaService:
         """The twin's view: `media.<track>` = state (and why, when unavailable)."""
         out = {}
         for d in self.devices.values():
-            out[f"media.{d.name}"] = d.state.value + (f": {d.error}" if d.error else "")
+            out[wire.media_key(d.name)] = d.state.value + (f": {d.error}" if d.error else "")
         return out
 
     # -- supervision -------------------------------------------------------------------------
@@ -296,7 +295,7 @@ class MediaService:
             name = time.strftime("snapshot-%Y%m%dT%H%M%SZ.jpg", time.gmtime())
             info = await streams.send_bytes(
                 jpeg,
-                topic=SNAPSHOT_TOPIC,
+                topic=wire.Topic.SNAPSHOT,
                 name=name,
                 mime_type="image/jpeg",
                 destination_identities=[invocation.caller_identity],
@@ -320,10 +319,13 @@ class MediaService:
             "additionalProperties": False,
         }
         rpc.register_method(
-            "media.list", media_list, description="Each media track's state", params=LIST_PARAMS
+            wire.Method.MEDIA_LIST,
+            media_list,
+            description="Each media track's state",
+            params=LIST_PARAMS,
         )
         rpc.register_method(
-            "media.set",
+            wire.Method.MEDIA_SET,
             media_set,
             description="Mute/unmute a track, or enable/disable it (disabled: unpublished)",
             params=media_set_params,
@@ -331,7 +333,7 @@ class MediaService:
         )
         if "camera" in self.devices:
             rpc.register_method(
-                "camera.snapshot",
+                wire.Method.CAMERA_SNAPSHOT,
                 snapshot,
                 description="A JPEG of the camera picture, as a byte stream to the caller",
                 params=EMPTY,

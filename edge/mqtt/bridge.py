@@ -22,7 +22,7 @@ import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from edge import __version__
+from edge import __version__, wire
 from edge.access import allowed
 from edge.errors import AccessDenied, EdgeError, NoValue, RpcError, wire_error
 from edge.gpio.spec import InputKind, InputSpec, OutputSpec
@@ -46,10 +46,6 @@ MAX_REMEMBERED_TOPICS = 256
 """Topics `mqtt.read` remembers; beyond it the longest-remembered is forgotten."""
 FORWARD_QUEUE_SIZE = 64
 """Messages waiting for `forward`; when full the newest is dropped and counted."""
-OUTPUT_PREFIX = "gpio."
-STATUS_KEY = "edge.status"
-"""Left out of `state`: a retained "online" would outlive a kill -9 (the Will only fixes
-`availability`)."""
 ReadInput = Callable[[str], float]
 _TOPIC = {"type": "string", "description": "an MQTT topic name (no wildcards)"}
 PUBLISH_PARAMS: Schema = {
@@ -160,12 +156,14 @@ class MqttBridge:
 
     def publish_state(self, attributes: Mapping[str, str]) -> None:
         """The twin as retained `<base>/state`, and each changed `gpio.<output>` value."""
-        shown = {k: v for k, v in sorted(attributes.items()) if k != STATUS_KEY}
+        # Not `edge.status`: a retained "online" would outlive a kill -9 (the Will only fixes
+        # `availability`).
+        shown = {k: v for k, v in sorted(attributes.items()) if k != wire.Attribute.STATUS}
         self._state = encode(shown)
         self.client.publish(Message(self.topics.state, self._state, retain=True, qos=1))
         for key, value in attributes.items():
-            name = key.removeprefix(OUTPUT_PREFIX)
-            if key.startswith(OUTPUT_PREFIX) and self._output_values.get(name) != value:
+            name = wire.output_name(key)
+            if name is not None and self._output_values.get(name) != value:
                 self._output_values[name] = value
                 self._retain(self.topics.output(name), value)
 

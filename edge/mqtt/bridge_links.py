@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
+from edge import wire
 from edge.access import AccessPolicy
 from edge.errors import EdgeError, RpcError
 from edge.gpio import methods as gpio_methods
@@ -40,7 +41,7 @@ class RoomLink:
             self.dropped += 1
             return
         try:
-            await room.publish_data(payload, topic=f"mqtt/{topic}")
+            await room.publish_data(payload, topic=wire.Prefix.MQTT_PACKET + topic)
         except EdgeError as exc:
             self.dropped += 1
             _LOGGER.warning("could not forward MQTT message on %r into the room: %s", topic, exc)
@@ -114,14 +115,14 @@ async def serve_mqtt(room: Room, bridge: MqttBridge, *, rpc: RpcEndpoint, link: 
         return await bridge.rpc_read(invocation.params)
 
     rpc.register_method(
-        "mqtt.publish",
+        wire.Method.MQTT_PUBLISH,
         publish,
         description="Publish to an allowed topic of the local MQTT broker",
         params=PUBLISH_PARAMS,
         max_bytes=MAX_PAYLOAD_BYTES,
     )
     rpc.register_method(
-        "mqtt.read",
+        wire.Method.MQTT_READ,
         read,
         description="The last value seen on an allowed MQTT topic",
         params=READ_PARAMS,

@@ -20,6 +20,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from edge import wire
 from edge.access import allowed
 from edge.gpio.spec import InputKind, InputSpec, OutputSpec
 from edge.mqtt.ha_sensors import SensorInfo, sensor_info
@@ -94,7 +95,7 @@ def discovery_configs(
         )
         for s in sensors
     ]
-    command_topic = topics.command("gpio.set", ha_caller.removeprefix("mqtt:"))
+    command_topic = topics.command(wire.Method.GPIO_SET, ha_caller.removeprefix("mqtt:"))
     binary_states = {"payload_on": "1", "payload_off": "0"}
     for o in outputs:
         oid = object_id(o.name)

@@ -28,12 +28,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from edge import wire
 from edge.mqtt.topics import filter_error, level, topic_error
 from edge.settings import known_keys, read_section, setting
 from edge.toml_table import Table
 
 HA_CALLER = re.compile(r"mqtt:[A-Za-z0-9_-]+")
-DEFAULT_COMMANDS = ("gpio.list", "gpio.set", "gpio.pulse", "gpio.read", "gpio.lease")
+DEFAULT_COMMANDS = wire.GPIO_METHODS
 
 
 def _caller(who: str) -> str | None:

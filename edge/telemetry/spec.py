@@ -35,6 +35,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from edge import wire
 from edge.settings import known_keys, read_section, setting
 from edge.telemetry.codec import MAX_NAME_BYTES
 from edge.toml_table import Table
@@ -204,13 +205,13 @@ class TelemetryConfig:
         doc="Who may call `telemetry.history`; empty = nobody.",
     )
     topic: str = setting(
-        "edge.telemetry",
+        wire.Topic.TELEMETRY,
         kind="string",
         max_bytes=256,
         doc="Byte-stream topic of the msgpack batches; not empty.",
     )
     events_topic: str = setting(
-        "edge.events",
+        wire.Topic.EVENTS,
         kind="string",
         max_bytes=256,
         doc='Text streams of human-readable events (best-effort, not spooled); `""` = off;'

@@ -36,6 +36,7 @@ import json
 import logging
 import time
 
+from edge import wire
 from edge.errors import DataError, RoomError, RpcError
 from edge.livekit.room import ConnectionState, Room
 from edge.livekit.rpc import RpcEndpoint, RpcHandler
@@ -47,7 +48,6 @@ from edge.telemetry.sampler import TelemetryService
 
 _LOGGER = logging.getLogger(__name__)
 
-HISTORY_METHOD = "telemetry.history"
 HISTORY_CHUNK_READINGS = 256
 """Readings read from the spool and encoded at a time for a history answer."""
 RETRY_AFTER_FAILURE_S = 1.0
@@ -59,7 +59,7 @@ async def serve_telemetry(
 ) -> None:
     """Stream readings into `room` and serve history until the room disconnects."""
     rpc.register_method(
-        HISTORY_METHOD,
+        wire.Method.TELEMETRY_HISTORY,
         _history_handler(service, streams),
         description="Spooled readings after a sequence number or a time, as a byte stream",
         params=codec.HISTORY_PARAMS,
@@ -75,7 +75,7 @@ async def serve_telemetry(
             for task in tasks:
                 task.cancel()
     finally:
-        rpc.unregister_method(HISTORY_METHOD)
+        rpc.unregister_method(wire.Method.TELEMETRY_HISTORY)
 
 
 class _Uplink:

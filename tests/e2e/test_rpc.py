@@ -199,7 +199,7 @@ async def test_handler_crash_is_1500_without_the_details(
         await official_call(viewer, "crash", "", response_timeout=10)
     assert (info.value.code, info.value.message) == (1500, "Application error in method handler")
     assert "internal detail" not in f"{info.value.message} {info.value.data}"
-    [record] = [r for r in caplog.records if r.name == "edge.livekit.rpc"]
+    [record] = [r for r in caplog.records if r.name == "edge.livekit.rpc_dispatch"]
     assert "'viewer'" in record.getMessage()
     assert record.exc_info is not None
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from livekit import rtc
 
+from edge import wire
 from edge.livekit.room import Room, RoomOptions
 from edge.livekit.rpc import RpcEndpoint
 from edge.livekit.streams import StreamEndpoint
@@ -21,7 +22,7 @@ from edge.telemetry.outbox import Outbox
 from edge.telemetry.sampler import TelemetryService
 from edge.telemetry.sensors import SimulatedSensor
 from edge.telemetry.spec import SensorKind, SensorSpec, TelemetryConfig
-from edge.telemetry.uplink import HISTORY_METHOD, serve_telemetry
+from edge.telemetry.uplink import serve_telemetry
 from tests.conftest import OfficialPeerFactory, ServerProcess
 from tests.helpers import assert_eventually
 from tests.official_peer import LiveKitServer, OfficialPeer, mint_token
@@ -248,7 +249,7 @@ async def test_a_late_joiner_fills_its_gap_through_the_history_rpc(
     reply = json.loads(
         await late.local.perform_rpc(
             destination_identity="edge-1",
-            method=HISTORY_METHOD,
+            method=wire.Method.TELEMETRY_HISTORY,
             payload=json.dumps({"since_seq": 0}),
             response_timeout=15,
         )
@@ -274,7 +275,7 @@ async def test_a_late_joiner_fills_its_gap_through_the_history_rpc(
     reply = json.loads(
         await late.local.perform_rpc(
             destination_identity="edge-1",
-            method=HISTORY_METHOD,
+            method=wire.Method.TELEMETRY_HISTORY,
             payload=json.dumps({"since_us": tenth.time_us, "limit": 3}),
             response_timeout=15,
         )
@@ -285,7 +286,9 @@ async def test_a_late_joiner_fills_its_gap_through_the_history_rpc(
 
     with pytest.raises(rtc.RpcError) as refused:
         await late.local.perform_rpc(
-            destination_identity="edge-1", method=HISTORY_METHOD, payload='{"since": 1}'
+            destination_identity="edge-1",
+            method=wire.Method.TELEMETRY_HISTORY,
+            payload='{"since": 1}',
         )
     assert refused.value.code == ErrorCode.INVALID_PAYLOAD
     assert "unknown field(s): since" in refused.value.message
