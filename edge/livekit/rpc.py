@@ -28,7 +28,8 @@ from typing import Any, Protocol
 from livekit.protocol import models as proto_models
 
 from edge.errors import DataError, EdgeError, InvalidPayload, RoomError, RpcError, wire_error
-from edge.livekit.room import ConnectionState, Room, RoomEvent
+from edge.livekit.ports import PacketRoom
+from edge.livekit.room import ConnectionState, RoomEvent
 from edge.livekit.rpc_registry import MethodRegistry, RpcHandler
 from edge.protocol.codes import ErrorCode
 from edge.protocol.packets import OtherPacket
@@ -84,7 +85,7 @@ class RpcEndpoint:
 
     def __init__(
         self,
-        room: Room,
+        room: PacketRoom,
         *,
         ack_timeout_s: float = ACK_TIMEOUT_S,
         max_concurrent: int = MAX_CONCURRENT_HANDLERS,

@@ -1,0 +1,84 @@
+"""The narrow views of a room that services depend on, so tests can hand them a fake.
+
+A `Room` satisfies `PacketRoom`; an `RpcEndpoint` satisfies `MethodRegistrar`; a
+`StreamEndpoint` satisfies `BytesSender` and `FileSender`. mypy checks each wherever the
+daemon passes the real object, and `edge.testing.fake_room` supplies fakes of all four.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Coroutine, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from livekit.protocol import models as proto_models
+
+    from edge.livekit.packet_router import PacketHandler
+    from edge.livekit.room_events import ConnectionState, RoomEvent
+    from edge.livekit.rpc_registry import RpcHandler
+    from edge.livekit.stream_writers import ProgressCallback
+    from edge.protocol.schema import Schema
+    from edge.protocol.streams import StreamInfo
+
+
+class PacketRoom(Protocol):
+    """Data packets both ways, tasks owned by the room, and its event feed."""
+
+    state: ConnectionState
+
+    def register_packet_handler(self, kind: str, handler: PacketHandler) -> None: ...
+
+    def start_task(self, coro: Coroutine[Any, Any, None], *, name: str) -> asyncio.Task[None]: ...
+
+    def events(self) -> AsyncIterator[RoomEvent]: ...
+
+    async def send_packet(
+        self, packet: proto_models.DataPacket, *, reliable: bool = True
+    ) -> None: ...
+
+
+class MethodRegistrar(Protocol):
+    """Where a service registers the RPC methods it answers."""
+
+    def register_method(
+        self,
+        method: str,
+        handler: RpcHandler,
+        *,
+        description: str = ...,
+        params: Schema | None = ...,
+        max_bytes: int = ...,
+    ) -> None: ...
+
+
+class BytesSender(Protocol):
+    """Sends an in-memory payload as one byte stream."""
+
+    async def send_bytes(
+        self,
+        data: bytes,
+        *,
+        topic: str = ...,
+        name: str = ...,
+        mime_type: str = ...,
+        attributes: Mapping[str, str] | None = ...,
+        destination_identities: Sequence[str] = ...,
+    ) -> StreamInfo: ...
+
+
+class FileSender(Protocol):
+    """Sends a file as one byte stream."""
+
+    async def send_file(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        topic: str = ...,
+        name: str | None = ...,
+        mime_type: str | None = ...,
+        attributes: Mapping[str, str] | None = ...,
+        destination_identities: Sequence[str] = ...,
+        on_progress: ProgressCallback | None = ...,
+    ) -> StreamInfo: ...
