@@ -1,8 +1,9 @@
 """The narrow views of a room that services depend on, so tests can hand them a fake.
 
-A `Room` satisfies `PacketRoom`; an `RpcEndpoint` satisfies `MethodRegistrar`; a
-`StreamEndpoint` satisfies `BytesSender` and `FileSender`. mypy checks each wherever the
-daemon passes the real object, and `edge.testing.fake_room` supplies fakes of all four.
+A `Room` satisfies `SessionRoom` (so `PacketRoom` and `AttributeSetter`); an `RpcEndpoint`
+satisfies `MethodRegistrar`; a `StreamEndpoint` satisfies `BytesSender` and `FileSender`.
+mypy checks each wherever the daemon passes the real object, and `edge.testing.fake_room`
+supplies a fake of each.
 """
 
 from __future__ import annotations
@@ -37,6 +38,16 @@ class PacketRoom(Protocol):
     async def send_packet(
         self, packet: proto_models.DataPacket, *, reliable: bool = True
     ) -> None: ...
+
+
+class AttributeSetter(Protocol):
+    """Sets (or with "" deletes) our participant attributes."""
+
+    async def set_attributes(self, attributes: Mapping[str, str]) -> None: ...
+
+
+class SessionRoom(PacketRoom, AttributeSetter, Protocol):
+    """A room a service both talks through and shows its status in."""
 
 
 class MethodRegistrar(Protocol):

@@ -28,12 +28,14 @@ CALL_TIMEOUT_S = 10.0
 
 
 class FakeRoom:
-    """Packets both ways, tasks it owns, and an event feed that tests push into."""
+    """Packets both ways, attributes, tasks it owns, and an event feed tests push into."""
 
     def __init__(self) -> None:
         self.state = ConnectionState.CONNECTED
         self.handlers: dict[str, PacketHandler] = {}
         self.sent: list[proto_models.DataPacket] = []
+        self.attributes: dict[str, str] = {}
+        self.attribute_updates: list[dict[str, str]] = []
         self.tasks: list[asyncio.Task[None]] = []
         self._feeds: list[asyncio.Queue[RoomEvent]] = []
         self._sent_more = asyncio.Event()
@@ -60,6 +62,15 @@ class FakeRoom:
         """Deliver `event` (a participant leaving, a reconnect...) to every subscriber."""
         for feed in self._feeds:
             feed.put_nowait(event)
+
+    async def set_attributes(self, attributes: Mapping[str, str]) -> None:
+        """Record the update and apply it to `attributes` ("" deletes a key)."""
+        self.attribute_updates.append(dict(attributes))
+        for key, value in attributes.items():
+            if value:
+                self.attributes[key] = value
+            else:
+                self.attributes.pop(key, None)
 
     async def send_packet(self, packet: proto_models.DataPacket, *, reliable: bool = True) -> None:
         self.sent.append(packet)
