@@ -1,6 +1,6 @@
 """The narrow views of a room that services depend on, so tests can hand them a fake.
 
-A `Room` satisfies `SessionRoom` (so `PacketRoom` and `AttributeSetter`); an `RpcEndpoint`
+A `Room` satisfies `SessionRoom`, `StreamRoom` and `PacketRoom`; an `RpcEndpoint`
 satisfies `MethodRegistrar`; a `StreamEndpoint` satisfies `BytesSender` and `FileSender`.
 mypy checks each wherever the daemon passes the real object, and `edge.testing.fake_room`
 supplies a fake of each.
@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 class PacketRoom(Protocol):
     """Data packets both ways, tasks owned by the room, and its event feed."""
 
-    state: ConnectionState
+    @property
+    def state(self) -> ConnectionState: ...
 
     def register_packet_handler(self, kind: str, handler: PacketHandler) -> None: ...
 
@@ -38,6 +39,12 @@ class PacketRoom(Protocol):
     async def send_packet(
         self, packet: proto_models.DataPacket, *, reliable: bool = True
     ) -> None: ...
+
+
+class StreamRoom(PacketRoom, Protocol):
+    """A packet room that can also wait for its send buffer to drain (paced streams)."""
+
+    async def drain(self, *, max_buffered: int) -> None: ...
 
 
 class AttributeSetter(Protocol):

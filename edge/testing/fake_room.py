@@ -52,9 +52,9 @@ class FakeRoom:
     def events(self) -> AsyncIterator[RoomEvent]:
         feed: asyncio.Queue[RoomEvent] = asyncio.Queue()
         self._feeds.append(feed)
-        return self._drain(feed)
+        return self._follow(feed)
 
-    async def _drain(self, feed: asyncio.Queue[RoomEvent]) -> AsyncIterator[RoomEvent]:
+    async def _follow(self, feed: asyncio.Queue[RoomEvent]) -> AsyncIterator[RoomEvent]:
         while True:
             yield await feed.get()
 
@@ -62,6 +62,9 @@ class FakeRoom:
         """Deliver `event` (a participant leaving, a reconnect...) to every subscriber."""
         for feed in self._feeds:
             feed.put_nowait(event)
+
+    async def drain(self, *, max_buffered: int) -> None:
+        """Nothing is ever buffered here."""
 
     async def set_attributes(self, attributes: Mapping[str, str]) -> None:
         """Record the update and apply it to `attributes` ("" deletes a key)."""
