@@ -286,7 +286,7 @@ async def wait_active(peer: OfficialPeer, identity: str) -> None:
     """Wait until the server reports `identity` ACTIVE: data sent to it earlier may be dropped."""
     await peer.wait_participant(identity)
     await assert_eventually(
-        lambda: peer.remote(identity).state == rtc.ParticipantState.PARTICIPANT_STATE_ACTIVE,  # type: ignore[union-attr]
+        lambda: peer.participant(identity).state == rtc.ParticipantState.PARTICIPANT_STATE_ACTIVE,
         message=f"{identity} never became active for {peer.identity}",
     )
 
