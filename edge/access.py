@@ -35,6 +35,7 @@ from edge.protocol.rpc_limits import CallLimits
 
 if TYPE_CHECKING:
     from edge.config import Config
+    from edge.gpio.spec import GpioConfig
 
 Patterns = tuple[str, ...]
 EVERYONE: Patterns = ("*",)
@@ -81,18 +82,11 @@ class AccessPolicy:
     @classmethod
     def from_config(cls, config: Config) -> AccessPolicy:
         """The daemon's table, from the allow-lists in `config`."""
-        outputs = {
-            o.name: (o.allow, f"gpio.outputs[{i}].allow") for i, o in enumerate(config.gpio.outputs)
-        }
-        inputs = {
-            s.name: (s.allow, f"gpio.inputs[{i}].allow") for i, s in enumerate(config.gpio.inputs)
-        }
         media = {
             name: (c.allow, f"{name}.allow")
             for name, c in (("camera", config.camera), ("microphone", config.microphone))
             if c is not None
         }
-        operators = tuple(dict.fromkeys(p for o in config.gpio.outputs for p in o.allow))
         mqtt = config.mqtt.rpc_allow if config.mqtt is not None else ()
         listing = MethodRule(allow=EVERYONE, limits=LISTING)
         return cls(
@@ -100,12 +94,7 @@ class AccessPolicy:
                 wire.Method.DESCRIBE: listing,
                 wire.Method.GPIO_LIST: listing,
                 wire.Method.MEDIA_LIST: listing,
-                wire.Method.GPIO_SET: MethodRule(device_field="device", devices=outputs),
-                wire.Method.GPIO_PULSE: MethodRule(device_field="device", devices=outputs),
-                wire.Method.GPIO_READ: MethodRule(
-                    device_field="device", devices={**inputs, **outputs}
-                ),
-                wire.Method.GPIO_LEASE: MethodRule(allow=operators, setting="gpio.outputs[].allow"),
+                **gpio_rules(config.gpio),
                 wire.Method.MEDIA_SET: MethodRule(device_field="track", devices=media),
                 wire.Method.CAMERA_SNAPSHOT: MethodRule(
                     device="camera", devices=media, setting="camera.allow", limits=STREAMING
@@ -122,6 +111,19 @@ class AccessPolicy:
                 wire.Method.MQTT_READ: MethodRule(allow=mqtt, setting="mqtt.rpc_allow"),
             }
         )
+
+    def permits(self, caller: str, method: str, device: str = "") -> bool:
+        """Whether the table lets `caller` call `method` (on `device`, for device methods).
+
+        Stricter than `refusal` on one point: a device the table does not know is refused.
+        """
+        rule = self.rules.get(method)
+        if rule is None:
+            return False
+        if not (rule.device_field or rule.device):
+            return allowed(rule.allow, caller)
+        entry = rule.devices.get(device or rule.device)
+        return entry is not None and allowed(entry[0], caller)
 
     def limits(self, method: str) -> CallLimits:
         """The cost bound of `method` (methods without a rule are refused before costing)."""
@@ -149,15 +151,27 @@ class AccessPolicy:
         name = rule.device or params.get(rule.device_field)
         if not isinstance(name, str) or name not in rule.devices:
             return None  # the method answers: missing field, wrong type, unknown device
-        patterns, setting = rule.devices[name]
-        if allowed(patterns, caller):
+        if self.permits(caller, method, name):
             return None
-        return _denied(f"{caller!r} may not call {method} on {name!r}", setting)
+        return _denied(f"{caller!r} may not call {method} on {name!r}", rule.devices[name][1])
 
     def allows(self, caller: str, method: str, payload: str = "") -> bool:
         """Whether `caller` may call `method` with `payload` (for tests and `edge.describe`)."""
         refusal = self.refusal(caller, method, payload)
         return refusal is None or refusal.code != ErrorCode.ACCESS_DENIED
+
+
+def gpio_rules(gpio: GpioConfig) -> dict[str, MethodRule]:
+    """The GPIO rows of the table; the GPIO service checks its own calls against these too."""
+    outputs = {o.name: (o.allow, f"gpio.outputs[{i}].allow") for i, o in enumerate(gpio.outputs)}
+    inputs = {s.name: (s.allow, f"gpio.inputs[{i}].allow") for i, s in enumerate(gpio.inputs)}
+    operators = tuple(dict.fromkeys(p for o in gpio.outputs for p in o.allow))
+    return {
+        wire.Method.GPIO_SET: MethodRule(device_field="device", devices=outputs),
+        wire.Method.GPIO_PULSE: MethodRule(device_field="device", devices=outputs),
+        wire.Method.GPIO_READ: MethodRule(device_field="device", devices={**inputs, **outputs}),
+        wire.Method.GPIO_LEASE: MethodRule(allow=operators, setting="gpio.outputs[].allow"),
+    }
 
 
 def _denied(message: str, setting: str = "") -> RpcError:

@@ -49,6 +49,7 @@ from edge.protocol.participants import (
     ParticipantLeft,
     RoomMetadataChanged,
 )
+from edge.service import Service
 from edge.simulation import SimulatedBoard
 from edge.systemd import Notifier
 from edge.telemetry.codec import Sample
@@ -125,15 +126,14 @@ async def run_daemon(config: Config, *, simulate: bool, pin_factory: Any = None)
         )
     try:
         async with asyncio.TaskGroup() as tg:
-            services = [
-                tg.create_task(gpio.run(), name="daemon.gpio-timers"),
-                tg.create_task(notifier.run_watchdog(), name="daemon.watchdog"),
-            ]
+            running: dict[str, Service] = {"daemon.gpio-timers": gpio}
             if telemetry is not None:
-                services.append(tg.create_task(telemetry.run(), name="daemon.telemetry"))
+                running["daemon.telemetry"] = telemetry
             if bridge is not None:
                 # Cancelled after the room was left: its last word is "offline".
-                services.append(tg.create_task(bridge.run(), name="daemon.mqtt"))
+                running["daemon.mqtt"] = bridge
+            services = [tg.create_task(s.run(), name=name) for name, s in running.items()]
+            services.append(tg.create_task(notifier.run_watchdog(), name="daemon.watchdog"))
             daemon = _Daemon(config, gpio, telemetry, notifier, twin, bridge, model, link, logbook)
             daemon.media = media
             try:

@@ -20,8 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from edge import __version__, wire
-from edge.livekit.rpc import RpcEndpoint
-from edge.livekit.streams import StreamEndpoint
+from edge.livekit.ports import FileSender, MethodRegistrar
 from edge.protocol.rpc import RpcInvocation
 
 _LOGGER = logging.getLogger(__name__)
@@ -63,8 +62,8 @@ def bundle(ring: LogRing, *, lines: int, config: Mapping[str, object]) -> bytes:
 
 
 def serve_logs(
-    rpc: RpcEndpoint,
-    streams: StreamEndpoint,
+    rpc: MethodRegistrar,
+    streams: FileSender,
     ring: LogRing,
     *,
     config: Mapping[str, object],

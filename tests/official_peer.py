@@ -119,6 +119,13 @@ class OfficialPeer:
         """The remote participant with this identity, if it is in the room now."""
         return self.room.remote_participants.get(identity)
 
+    def participant(self, identity: str) -> rtc.RemoteParticipant:
+        """The remote participant with this identity; `LookupError` if it is not in the room."""
+        found = self.room.remote_participants.get(identity)
+        if found is None:
+            raise LookupError(f"{identity!r} is not in the room")
+        return found
+
     async def wait_participant(
         self,
         identity: str,

@@ -195,7 +195,7 @@ def _fake_daemon(monkeypatch: pytest.MonkeyPatch, outcome: int | BaseException) 
         return outcome
 
     module = types.ModuleType("edge.daemon")
-    module.run_daemon = run_daemon  # type: ignore[attr-defined]
+    monkeypatch.setattr(module, "run_daemon", run_daemon, raising=False)
     monkeypatch.setitem(sys.modules, "edge.daemon", module)
     return calls
 

@@ -60,7 +60,7 @@ async def _list(service: GpioService, caller: str, _params: Mapping[str, Any]) -
             "range": list(s.kind.value_range),
             "max_hold_s": s.max_hold_s,
             "controller": act.controller(s.name),
-            "may_set": service.may_read(s.name, caller),
+            "may_set": service.may_set(s.name, caller),
             "description": s.description,
         }
         for s in service.config.outputs
@@ -114,7 +114,7 @@ async def _lease_method(service: GpioService, caller: str, params: Mapping[str, 
     if params["action"] == "release":
         service.actuator.release_lease(caller, now)
     else:
-        if not any(service.may_read(s.name, caller) for s in service.config.outputs):
+        if not service.may_lease(caller):
             raise AccessDenied(f"{caller!r} may not actuate any output")
         duration = params.get("duration_s", 30.0)
         service.actuator.acquire_lease(caller, duration, now)

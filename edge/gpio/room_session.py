@@ -11,7 +11,8 @@ from edge.errors import AccessDenied, DeviceError, RoomError
 from edge.gpio import methods
 from edge.gpio.service import GpioService
 from edge.listeners import Unsubscribe
-from edge.livekit.room import Reconnected, Reconnecting, Room
+from edge.livekit.ports import AttributeSetter, MethodRegistrar, SessionRoom
+from edge.livekit.room import Reconnected, Reconnecting
 from edge.livekit.rpc import RpcEndpoint
 from edge.peer_log import PeerLog
 from edge.protocol.codes import ErrorCode
@@ -27,10 +28,10 @@ ATTRIBUTE_MIN_INTERVAL_S = 1.0
 
 
 async def serve_gpio(
-    room: Room,
+    room: SessionRoom,
     gpio: GpioService,
     *,
-    rpc: RpcEndpoint | None = None,
+    rpc: MethodRegistrar | None = None,
     set_attributes: bool = True,
 ) -> None:
     """Serve the GPIO methods in `room` and feed departures to the fail-safes until it ends.
@@ -112,7 +113,7 @@ def status_attributes(gpio: GpioService) -> dict[str, str]:
     return attributes
 
 
-async def _publish_status(room: Room, gpio: GpioService, changed: asyncio.Event) -> None:
+async def _publish_status(room: AttributeSetter, gpio: GpioService, changed: asyncio.Event) -> None:
     """Set the status as our attributes, at most once per `ATTRIBUTE_MIN_INTERVAL_S`."""
     sent: dict[str, str] = {}
     while True:

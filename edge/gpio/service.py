@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from edge.access import allowed
+from edge import wire
+from edge.access import AccessPolicy, gpio_rules
 from edge.errors import HardwareError, UnknownDevice
 from edge.gpio.actuator import Actuator, Change, Lease
 from edge.gpio.devices import (
@@ -61,6 +62,8 @@ class GpioService:
     ) -> None:
         self.config = config
         self.actuator = Actuator(config.outputs, lease_max_s=config.lease_max_s)
+        self.access = AccessPolicy(gpio_rules(config))
+        """The daemon's access table, GPIO rows only: what `may_*` answer from."""
         self._clock = clock
         self._wall_clock = wall_clock
         self.last_failsafe: FailSafe | None = None
@@ -170,10 +173,15 @@ class GpioService:
 
     def may_read(self, device: str, caller: str) -> bool:
         """Inputs follow their allow-list; outputs may be read by whoever may set them."""
-        if device in self._inputs:
-            return allowed(self._inputs[device].spec.allow, caller)
-        spec = self.actuator.specs.get(device)
-        return spec is not None and allowed(spec.allow, caller)
+        return self.access.permits(caller, wire.Method.GPIO_READ, device)
+
+    def may_set(self, device: str, caller: str) -> bool:
+        """Whether `caller` is on the output's allow-list (a lease may still stand in the way)."""
+        return self.access.permits(caller, wire.Method.GPIO_SET, device)
+
+    def may_lease(self, caller: str) -> bool:
+        """Whether `caller` may set some output, and so take the lease."""
+        return self.access.permits(caller, wire.Method.GPIO_LEASE)
 
     def participant_left(self, identity: str) -> None:
         """Fail-safe: outputs controlled by a departed participant go safe."""

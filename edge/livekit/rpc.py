@@ -27,7 +27,8 @@ from livekit.protocol import models as proto_models
 
 from edge import wire
 from edge.errors import DataError, RoomError, RpcError
-from edge.livekit.room import ConnectionState, Room, RoomEvent
+from edge.livekit.ports import PacketRoom
+from edge.livekit.room import ConnectionState, RoomEvent
 from edge.livekit.rpc_dispatch import RpcDispatcher, RpcPolicy
 from edge.livekit.rpc_registry import MethodRegistry, RpcHandler
 from edge.protocol.packets import OtherPacket
@@ -69,7 +70,7 @@ class RpcEndpoint:
 
     def __init__(
         self,
-        room: Room,
+        room: PacketRoom,
         *,
         ack_timeout_s: float = ACK_TIMEOUT_S,
         max_concurrent: int = MAX_CONCURRENT_HANDLERS,

@@ -20,7 +20,7 @@ from typing import Self, TypeVar
 from livekit.protocol import models as proto_models
 
 from edge.errors import DataError, RoomError
-from edge.livekit.room import Room
+from edge.livekit.ports import StreamRoom
 from edge.protocol.streams import OutgoingStream, StreamInfo
 
 SEND_BUFFER_BYTES = 64 * 1024
@@ -36,7 +36,7 @@ W = TypeVar("W", bound="_StreamWriter")
 class StreamSender:
     """Sends stream packets on the room's reliable channel, in order and paced."""
 
-    def __init__(self, room: Room) -> None:
+    def __init__(self, room: StreamRoom) -> None:
         self._room = room
 
     async def send(self, packet: proto_models.DataPacket) -> None:

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from edge.errors import StreamError
-from edge.livekit.room import Disconnected, Room
+from edge.livekit.ports import StreamRoom
+from edge.livekit.room import Disconnected
 from edge.livekit.stream_readers import READER_OVERFLOW, ByteStreamReader, TextStreamReader
 from edge.livekit.stream_writers import (
     ByteStreamWriter,
@@ -54,7 +55,7 @@ class StreamEndpoint:
 
     def __init__(
         self,
-        room: Room,
+        room: StreamRoom,
         *,
         limits: sr.StreamLimits | None = None,
         reader_buffer_bytes: int = READER_BUFFER_BYTES,
@@ -77,7 +78,7 @@ class StreamEndpoint:
         room.start_task(self._expire_idle(), name="streams.idle-timeout")
 
     @property
-    def room(self) -> Room:
+    def room(self) -> StreamRoom:
         """The room the streams travel through."""
         return self._room
 

@@ -26,10 +26,10 @@ from typing import cast
 from edge import wire
 from edge.backoff import Backoff
 from edge.errors import DeviceUnavailable, InvalidPayload, MediaError, RoomError
+from edge.livekit.ports import BytesSender, MethodRegistrar
 from edge.livekit.publisher import LocalTrack, MediaSource, TrackOptions
 from edge.livekit.room import Room
-from edge.livekit.rpc import RpcEndpoint, RpcInvocation
-from edge.livekit.streams import StreamEndpoint
+from edge.livekit.rpc import RpcInvocation
 from edge.media.frames import AudioSource, VideoSource
 from edge.media.opus import OpusEncoder
 from edge.media.spec import CameraConfig, MicrophoneConfig
@@ -126,7 +126,7 @@ class MediaService:
                 name = "camera" if isinstance(config, CameraConfig) else "microphone"
                 self.devices[name] = _Device(name=name, config=config, enabled=config.enabled)
 
-    def register(self, rpc: RpcEndpoint, streams: StreamEndpoint) -> None:
+    def register(self, rpc: MethodRegistrar, streams: BytesSender) -> None:
         """Register `media.list`, `media.set` and `camera.snapshot` on this session's RPC."""
         self._register(rpc, streams)
 
@@ -262,7 +262,7 @@ class MediaService:
 
     # -- RPC ---------------------------------------------------------------------------------
 
-    def _register(self, rpc: RpcEndpoint, streams: StreamEndpoint) -> None:
+    def _register(self, rpc: MethodRegistrar, streams: BytesSender) -> None:
         async def media_list(invocation: RpcInvocation) -> str:
             return json.dumps({"tracks": [d.describe() for d in self.devices.values()]})
 

@@ -65,7 +65,7 @@ READ_PARAMS: Schema = {
 
 
 class MqttBridge:
-    """A service: `run(started)` until cancelled."""
+    """A `Service`: `run()` until cancelled; `started` is set once its tasks are running."""
 
     name = "mqtt"
 
@@ -120,9 +120,11 @@ class MqttBridge:
         self.dropped_forwards = 0
         self.rejected_commands = 0
         self._subscriptions: list[Unsubscribe] = []
+        self.started = asyncio.Event()
+        """Set once `run` has started its tasks (the broker may still be unreachable)."""
 
-    async def run(self, started: Callable[[], None] = lambda: None) -> None:
-        """Keep the broker connection and serve it; `started()` does not wait for the broker.
+    async def run(self) -> None:
+        """Keep the broker connection and serve it; `started` does not wait for the broker.
 
         When it ends, every subscription handed to `close_with` ends too.
         """
@@ -136,7 +138,7 @@ class MqttBridge:
                     tg.create_task(self._forwarder(self._forward), name="mqtt.forward")
                 if self._inputs and self._read_input is not None:
                     tg.create_task(self._poll_inputs(self._read_input), name="mqtt.inputs")
-                started()
+                self.started.set()
         finally:
             subscriptions, self._subscriptions = self._subscriptions, []
             for unsubscribe in subscriptions:

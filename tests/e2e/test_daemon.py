@@ -102,14 +102,14 @@ amplitude = 6.0
     assert seen.attributes["edge.status"] == "online"
     # The simulated board's temperature comes as any sensor's: one deadbanded attribute.
     temperature = await assert_eventually(
-        lambda: viewer.remote("edge-sim").attributes.get("edge.temperature.soc"),  # type: ignore[union-attr]
+        lambda: viewer.participant("edge-sim").attributes["edge.temperature.soc"],
         message=lambda: f"viewer saw {viewer.attribute_changes}; edge log:\n{edge.log()}",
     )
     assert 30.0 < float(temperature) < 70.0
-    attributes = viewer.remote("edge-sim").attributes  # type: ignore[union-attr]
+    attributes = viewer.participant("edge-sim").attributes
     assert not [key for key in attributes if key.startswith("sim.")], attributes
     rtt = await assert_eventually(
-        lambda: viewer.remote("edge-sim").attributes.get("edge.rtt_ms"),  # type: ignore[union-attr]
+        lambda: viewer.participant("edge-sim").attributes["edge.rtt_ms"],
         timeout=30,
         message=lambda: f"no edge.rtt_ms; edge log:\n{edge.log()}",
     )

@@ -204,14 +204,14 @@ async def test_lease_keeps_a_second_operator_out_and_shows_in_attributes(
     error = await refused(ben, "gpio.set", {"device": "relay", "value": 1})
     assert (error.code, error.message) == (2003, "outputs are leased to 'op-anna'")
     await assert_eventually(
-        lambda: ben.remote("edge-1").attributes.get("edge.lease") == "op-anna",  # type: ignore[union-attr]
+        lambda: ben.participant("edge-1").attributes.get("edge.lease") == "op-anna",
         message=lambda: f"ben saw {ben.attribute_changes}",
     )
     await call(anna, "gpio.lease", {"action": "release"})
     await call(ben, "gpio.set", {"device": "relay", "value": 1})
     assert edge.pin(17) is False
     await assert_eventually(
-        lambda: ben.remote("edge-1").attributes.get("gpio.relay") == "1",  # type: ignore[union-attr]
+        lambda: ben.participant("edge-1").attributes.get("gpio.relay") == "1",
         message=lambda: f"ben saw {ben.attribute_changes}",
     )
 

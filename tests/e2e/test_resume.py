@@ -85,13 +85,12 @@ async def test_lost_signal_connection_is_resumed_in_the_same_session(
     await edge.room.set_attributes({"state": "resumed"})
     await assert_eventually(
         lambda: (
-            dict(viewer.remote("edge-1").attributes)  # type: ignore[union-attr]
-            == {"role": "sensor", "state": "resumed"}
+            dict(viewer.participant("edge-1").attributes) == {"role": "sensor", "state": "resumed"}
         )
     )
     # The official SDK never saw the edge leave: no departure, the same participant.
     assert viewer.disconnected == []
-    assert viewer.remote("edge-1").sid == sid  # type: ignore[union-attr]
+    assert viewer.participant("edge-1").sid == sid
     assert not edge.of_type(Disconnected)
 
 

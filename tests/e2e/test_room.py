@@ -87,7 +87,7 @@ async def test_attributes_flow_both_ways(
         lambda: ("edge-1", {"temperature": "21.5", "location": ""}) in viewer.attribute_changes,
         message=lambda: f"viewer saw {viewer.attribute_changes}",
     )
-    assert dict(viewer.remote("edge-1").attributes) == {"temperature": "21.5"}  # type: ignore[union-attr]
+    assert dict(viewer.participant("edge-1").attributes) == {"temperature": "21.5"}
     assert dict(handle.room.local_participant.attributes) == {"temperature": "21.5"}
 
     await viewer.set_attributes({"mode": "eco"})
@@ -205,7 +205,7 @@ async def test_duplicate_identity_evicts_the_older_session_with_a_clear_log(
     )
     assert second.room.state is ConnectionState.CONNECTED
     await assert_eventually(lambda: viewer.remote("edge-1") is not None)
-    assert viewer.remote("edge-1").sid == second.room.local_participant.sid  # type: ignore[union-attr]
+    assert viewer.participant("edge-1").sid == second.room.local_participant.sid
 
 
 async def test_missing_metadata_grant_is_reported_clearly(

@@ -6,17 +6,21 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from livekit import rtc
+from livekit.protocol import models as proto_models
 
 from edge.errors import StreamError
 from edge.livekit import stream_writers
-from edge.livekit.room import Room, RoomOptions
+from edge.livekit.packet_router import PacketHandler
+from edge.livekit.ports import StreamRoom
+from edge.livekit.room import ConnectionState, Room, RoomEvent, RoomOptions
 from edge.livekit.stream_readers import ByteStreamReader, TextStreamReader
 from edge.livekit.streams import StreamEndpoint
 from edge.protocol.stream_reassembler import StreamLimits
@@ -45,11 +49,16 @@ async def edge(livekit_server: LiveKitServer, room_name: str) -> AsyncIterator[E
     """Join our Room to this test's room and give it a StreamEndpoint; left at teardown."""
     async with AsyncExitStack() as stack:
 
-        async def join(identity: str = "edge-1", **endpoint_options: object) -> StreamEndpoint:
+        async def join(
+            identity: str = "edge-1",
+            *,
+            through: Callable[[Room], StreamRoom] = lambda room: room,
+            **endpoint_options: Any,
+        ) -> StreamEndpoint:
             options = RoomOptions(url=livekit_server.url, attributes={})
             token = mint_token(livekit_server, identity=identity, room=room_name)
             room = await stack.enter_async_context(Room.connect(options, token))
-            return StreamEndpoint(room, **endpoint_options)  # type: ignore[arg-type]
+            return StreamEndpoint(through(room), **endpoint_options)
 
         yield join
 
@@ -161,22 +170,44 @@ async def test_official_sdk_receives_our_byte_streams_small_and_1mib(
     )
 
 
+@dataclass
+class SendQueueWatch:
+    """Our Room as the streams see it, noting the channel's send buffer before each packet."""
+
+    room: Room
+    queued: list[int] = field(default_factory=list)
+
+    @property
+    def state(self) -> ConnectionState:
+        return self.room.state
+
+    def register_packet_handler(self, kind: str, handler: PacketHandler) -> None:
+        self.room.register_packet_handler(kind, handler)
+
+    def start_task(self, coro: Coroutine[Any, Any, None], *, name: str) -> asyncio.Task[None]:
+        return self.room.start_task(coro, name=name)
+
+    def events(self) -> AsyncIterator[RoomEvent]:
+        return self.room.events()
+
+    async def drain(self, *, max_buffered: int) -> None:
+        await self.room.drain(max_buffered=max_buffered)
+
+    async def send_packet(self, packet: proto_models.DataPacket, *, reliable: bool = True) -> None:
+        self.queued.append(self.room._publisher.buffered_amount(reliable=True))
+        await self.room.send_packet(packet, reliable=reliable)
+
+
 async def test_sending_1mib_keeps_the_channel_send_queue_bounded(
     edge: EdgeFactory, official_peer: OfficialPeerFactory, inbox: OfficialInbox
 ) -> None:
     viewer = await official_peer("viewer")
     inbox.attach(viewer, "files")
-    streams = await edge()
+    streams = await edge(through=SendQueueWatch)
     await viewer.wait_participant("edge-1")
-    room = streams.room
-    queued: list[int] = []
-    send_packet = room.send_packet
-
-    async def recording_send(packet: object, *, reliable: bool = True) -> None:
-        queued.append(room._publisher.buffered_amount(reliable=True))
-        await send_packet(packet, reliable=reliable)  # type: ignore[arg-type]
-
-    room.send_packet = recording_send  # type: ignore[method-assign]
+    watch = streams.room
+    assert isinstance(watch, SendQueueWatch)
+    queued = watch.queued
     await streams.send_bytes(payload(MIB), topic="files", name="big.bin")
     assert len(queued) > 70
     assert max(queued) <= stream_writers.SEND_BUFFER_BYTES
@@ -255,7 +286,7 @@ async def wait_active(peer: OfficialPeer, identity: str) -> None:
     """Wait until the server reports `identity` ACTIVE: data sent to it earlier may be dropped."""
     await peer.wait_participant(identity)
     await assert_eventually(
-        lambda: peer.remote(identity).state == rtc.ParticipantState.PARTICIPANT_STATE_ACTIVE,  # type: ignore[union-attr]
+        lambda: peer.participant(identity).state == rtc.ParticipantState.PARTICIPANT_STATE_ACTIVE,
         message=f"{identity} never became active for {peer.identity}",
     )
 
@@ -364,7 +395,9 @@ async def test_a_sender_leaving_mid_stream_fails_our_reader(
         edge, official_peer, limits=StreamLimits(idle_timeout_s=60)
     )
     # A participant who leaves before the server told us about them leaves no trace to act on.
-    await assert_eventually(lambda: "sender" in streams.room.remote_participants)
+    room = streams.room
+    assert isinstance(room, Room)
+    await assert_eventually(lambda: "sender" in room.remote_participants)
     writer = await sender.local.stream_bytes("partial.bin", topic="files")
     await writer.write(b"first half")
     await assert_eventually(lambda: box.received == len(b"first half"))

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from typing import Any
 
 from edge.gpio import methods
 from edge.gpio.room_session import follow_status, serve_gpio, status_attributes
 from edge.gpio.service import GpioService
 from edge.gpio.spec import GpioConfig, OutputKind, OutputSpec
+from edge.testing.fake_room import FakeRoom, MethodRecorder
 from edge.testing.pins import SimulatedPinFactory
 from tests.helpers import assert_eventually
 
@@ -24,27 +23,6 @@ CONFIG = GpioConfig(
 )
 
 
-class QuietRoom:
-    """A room in which nothing happens (serve_gpio only listens to it)."""
-
-    async def _nothing(self) -> AsyncIterator[Any]:
-        await asyncio.Event().wait()
-        yield None
-
-    def events(self) -> AsyncIterator[Any]:
-        return self._nothing()
-
-
-class Methods:
-    """Where serve_gpio registers its RPC methods."""
-
-    def __init__(self) -> None:
-        self.names: list[str] = []
-
-    def register_method(self, name: str, *_args: object, **_kwargs: object) -> None:
-        self.names.append(name)
-
-
 async def test_outputs_driven_safe_while_out_of_the_room_reach_the_twin() -> None:
     pins = SimulatedPinFactory(CONFIG)
     gpio = GpioService(CONFIG, pin_factory=pins)
@@ -53,12 +31,12 @@ async def test_outputs_driven_safe_while_out_of_the_room_reach_the_twin() -> Non
         async with asyncio.TaskGroup() as tg:
             timers = tg.create_task(gpio.run(), name="test.gpio-timers")
             follow_status(gpio, twin.update)
-            rpc = Methods()
+            room, rpc = FakeRoom(), MethodRecorder()
             serving = tg.create_task(
-                serve_gpio(QuietRoom(), gpio, rpc=rpc, set_attributes=False),  # type: ignore[arg-type]
+                serve_gpio(room, gpio, rpc=rpc, set_attributes=False),
                 name="test.serve-gpio",
             )
-            await assert_eventually(lambda: "gpio.set" in rpc.names)  # in the room
+            await assert_eventually(lambda: "gpio.set" in rpc.methods)  # in the room
             on = json.dumps({"device": "relay", "value": 1})
             await methods.call(gpio, "gpio.set", "op-anna", on)
             await assert_eventually(lambda: twin.get("gpio.relay") == "1")

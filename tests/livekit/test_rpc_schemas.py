@@ -5,102 +5,44 @@ Driven through a real `RpcEndpoint` on an in-memory room: requests in, acks and 
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from livekit.protocol import models as proto_models
 
 from edge.gpio import methods as gpio_methods
-from edge.livekit.room import ConnectionState
 from edge.livekit.rpc import RpcEndpoint, RpcInvocation
 from edge.logbook import LogRing, serve_logs
 from edge.media.service import MediaService
 from edge.media.spec import CameraConfig, MicrophoneConfig
 from edge.mqtt.bridge import PUBLISH_PARAMS, READ_PARAMS
 from edge.protocol.codes import ErrorCode
-from edge.protocol.packets import OtherPacket
 from edge.protocol.rpc import RpcErrorCode
 from edge.protocol.schema import EMPTY, Schema
 from edge.telemetry.codec import HISTORY_PARAMS
+from edge.testing.fake_room import FakeRoom, MethodRecorder, StreamRecorder
 from tests.schema_strategies import invalid_payload, valid_payload
-
-PacketHandler = Callable[[OtherPacket], None]
-
-
-class MemoryRoom:
-    """What `RpcEndpoint` needs of a Room: packets both ways, tasks, an events feed."""
-
-    def __init__(self) -> None:
-        self.state = ConnectionState.CONNECTED
-        self.handlers: dict[str, PacketHandler] = {}
-        self.sent: list[proto_models.DataPacket] = []
-        self.tasks: list[asyncio.Task[None]] = []
-        self._sent_more = asyncio.Event()
-        self._ids = 0
-
-    def register_packet_handler(self, kind: str, handler: PacketHandler) -> None:
-        self.handlers[kind] = handler
-
-    def start_task(self, coro: Coroutine[Any, Any, None], *, name: str) -> asyncio.Task[None]:
-        task = asyncio.get_running_loop().create_task(coro, name=name)
-        self.tasks.append(task)
-        return task
-
-    async def _nothing(self) -> AsyncIterator[Any]:
-        await asyncio.Event().wait()
-        yield None
-
-    def events(self) -> AsyncIterator[Any]:
-        return self._nothing()
-
-    async def send_packet(self, packet: proto_models.DataPacket, *, reliable: bool = True) -> None:
-        self.sent.append(packet)
-        self._sent_more.set()
-
-    async def call(self, method: str, payload: str) -> proto_models.RpcResponse:
-        """Deliver one request from "caller" and wait for its answer."""
-        self._ids += 1
-        request_id = f"req-{self._ids}"
-        request = proto_models.RpcRequest(
-            id=request_id, method=method, payload=payload, response_timeout_ms=10_000, version=1
-        )
-        packet = proto_models.DataPacket(rpc_request=request)
-        self.handlers["rpc_request"](OtherPacket("rpc_request", "caller", packet))
-        async with asyncio.timeout(10):
-            while True:
-                for sent in self.sent:
-                    if sent.WhichOneof("value") != "rpc_response":
-                        continue
-                    if sent.rpc_response.request_id == request_id:
-                        return sent.rpc_response
-                self._sent_more.clear()
-                await self._sent_more.wait()
 
 
 def published_schemas(tmp_path: Path) -> dict[str, Schema]:
     """Every method the daemon registers, with the schema it publishes."""
 
-    class Recorder:
-        def __init__(self) -> None:
-            self.schemas: dict[str, Schema] = {"edge.describe": EMPTY}
-
-        def register_method(self, method: str, _handler: object, **options: Any) -> None:
-            self.schemas[method] = options["params"]
-
-    recorder = Recorder()
-    serve_logs(recorder, None, LogRing(), config={}, workdir=tmp_path)  # type: ignore[arg-type]
-    media(tmp_path).register(recorder, None)  # type: ignore[arg-type]
-    recorder.schemas.update({name: m.params for name, m in gpio_methods.METHODS.items()})
-    recorder.schemas["telemetry.history"] = HISTORY_PARAMS
-    recorder.schemas["mqtt.publish"] = PUBLISH_PARAMS
-    recorder.schemas["mqtt.read"] = READ_PARAMS
-    return recorder.schemas
+    recorder = MethodRecorder()
+    serve_logs(recorder, StreamRecorder(), LogRing(), config={}, workdir=tmp_path)
+    media(tmp_path).register(recorder, StreamRecorder())
+    schemas: dict[str, Schema] = {"edge.describe": EMPTY}
+    for name, registration in recorder.methods.items():
+        assert registration.params is not None, name
+        schemas[name] = registration.params
+    schemas.update({name: m.params for name, m in gpio_methods.METHODS.items()})
+    schemas["telemetry.history"] = HISTORY_PARAMS
+    schemas["mqtt.publish"] = PUBLISH_PARAMS
+    schemas["mqtt.read"] = READ_PARAMS
+    return schemas
 
 
 def media(_tmp_path: Path) -> MediaService:
@@ -110,12 +52,10 @@ def media(_tmp_path: Path) -> MediaService:
 
 
 @pytest.fixture
-async def room() -> AsyncIterator[MemoryRoom]:
-    room = MemoryRoom()
+async def room() -> AsyncIterator[FakeRoom]:
+    room = FakeRoom()
     yield room
-    for task in room.tasks:
-        task.cancel()
-    await asyncio.gather(*room.tasks, return_exceptions=True)
+    await room.aclose()
 
 
 def test_the_daemon_publishes_a_schema_for_every_method(tmp_path: Path) -> None:
@@ -133,10 +73,10 @@ SCHEMAS = published_schemas(Path("."))
     data=st.data(),
 )
 async def test_handlers_see_only_valid_payloads_and_invalid_ones_get_their_code(
-    room: MemoryRoom, method: str, data: st.DataObject
+    room: FakeRoom, method: str, data: st.DataObject
 ) -> None:
     seen: list[tuple[str, dict[str, Any]]] = []
-    rpc = RpcEndpoint(room, settling_s=0)  # type: ignore[arg-type]
+    rpc = RpcEndpoint(room, settling_s=0)
 
     async def record(invocation: RpcInvocation) -> str:
         seen.append((invocation.payload, dict(invocation.params)))
@@ -157,9 +97,9 @@ async def test_handlers_see_only_valid_payloads_and_invalid_ones_get_their_code(
         assert seen == [], "the handler ran on an invalid payload"
 
 
-async def test_media_set_without_a_track_is_an_invalid_payload(room: MemoryRoom) -> None:
-    rpc = RpcEndpoint(room, settling_s=0)  # type: ignore[arg-type]
-    media(Path(".")).register(rpc, None)  # type: ignore[arg-type]
+async def test_media_set_without_a_track_is_an_invalid_payload(room: FakeRoom) -> None:
+    rpc = RpcEndpoint(room, settling_s=0)
+    media(Path(".")).register(rpc, StreamRecorder())
     answer = await room.call("media.set", '{"muted": true}')
     assert (answer.error.code, answer.error.message) == (2000, "missing field(s): track")
     answer = await room.call("media.set", '{"track": "lamp", "muted": true}')
@@ -173,10 +113,10 @@ async def test_media_set_without_a_track_is_an_invalid_payload(room: MemoryRoom)
 
 
 async def test_edge_logs_with_lines_as_a_string_is_an_invalid_payload(
-    room: MemoryRoom, tmp_path: Path
+    room: FakeRoom, tmp_path: Path
 ) -> None:
-    rpc = RpcEndpoint(room, settling_s=0)  # type: ignore[arg-type]
-    serve_logs(rpc, None, LogRing(), config={}, workdir=tmp_path)  # type: ignore[arg-type]
+    rpc = RpcEndpoint(room, settling_s=0)
+    serve_logs(rpc, StreamRecorder(), LogRing(), config={}, workdir=tmp_path)
     for payload, message in [
         ('{"lines": "5"}', 'lines: expected integer, got "5"'),
         ('{"lines": 5.0}', "lines: expected integer, got 5.0"),
@@ -188,10 +128,10 @@ async def test_edge_logs_with_lines_as_a_string_is_an_invalid_payload(
 
 
 async def test_edge_describe_lists_every_method_with_its_schema_and_every_code(
-    room: MemoryRoom,
+    room: FakeRoom,
 ) -> None:
-    rpc = RpcEndpoint(room, settling_s=0)  # type: ignore[arg-type]
-    media(Path(".")).register(rpc, None)  # type: ignore[arg-type]
+    rpc = RpcEndpoint(room, settling_s=0)
+    media(Path(".")).register(rpc, StreamRecorder())
     described = json.loads((await room.call("edge.describe", "{}")).payload)
     assert set(described["methods"]) == {
         "edge.describe",
@@ -208,11 +148,11 @@ async def test_edge_describe_lists_every_method_with_its_schema_and_every_code(
 
 
 async def test_a_domain_error_is_answered_with_its_code_and_anything_else_with_1500(
-    room: MemoryRoom,
+    room: FakeRoom,
 ) -> None:
     from edge.errors import NoValue
 
-    rpc = RpcEndpoint(room, settling_s=0)  # type: ignore[arg-type]
+    rpc = RpcEndpoint(room, settling_s=0)
 
     async def no_value(_invocation: RpcInvocation) -> str:
         raise NoValue("nothing yet")

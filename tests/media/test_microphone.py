@@ -260,7 +260,9 @@ async def test_pipewire_alone_says_the_service_user_cannot_reach_it() -> None:
 
 
 async def test_a_failure_inside_the_callback_never_reaches_portaudio(
-    sound_cards: SyntheticAudioSystem, caplog: pytest.LogCaptureFixture
+    sound_cards: SyntheticAudioSystem,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     source = MicrophoneSource(CONFIG, pyaudio=sound_cards.module, stall_timeout_s=1.0)
     await source.start()
@@ -275,7 +277,7 @@ async def test_a_failure_inside_the_callback_never_reaches_portaudio(
                 raise RuntimeError("the loop is closing")
             put(item)
 
-        bridge.put = flaky_put  # type: ignore[method-assign]
+        monkeypatch.setattr(bridge, "put", flaky_put)
         got = await frames(source, 3)  # the stream was not aborted
     finally:
         await source.aclose()

@@ -53,6 +53,8 @@ async def running(bridge: MqttBridge, *, gpio: GpioService | None = None) -> Asy
         if gpio is not None:
             tasks.append(tg.create_task(gpio.run(), name="test.gpio-timers"))
         try:
+            async with asyncio.timeout(10):
+                await bridge.started.wait()  # its tasks run; the broker may not be reached yet
             yield
         finally:
             for task in tasks:

@@ -90,7 +90,7 @@ async def test_the_daemon_bridges_readings_commands_state_and_availability(
         assert reply == {"ok": True, "result": {"device": "relay", "value": 1.0}}
         await viewer.wait_participant("edge-mq", timeout=30)
         await assert_eventually(  # the device twin carries the output into the room
-            lambda: viewer.remote("edge-mq").attributes.get("gpio.relay") == "1",  # type: ignore[union-attr]
+            lambda: viewer.participant("edge-mq").attributes.get("gpio.relay") == "1",
             timeout=15,
             message=lambda: f"viewer saw {viewer.attribute_changes}",
         )

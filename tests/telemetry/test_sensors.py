@@ -64,6 +64,6 @@ def test_the_python_plug_in_calls_the_named_function(
     root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     module = types.ModuleType("my_sensors")
-    module.read_co2 = lambda: 415  # type: ignore[attr-defined]
+    monkeypatch.setattr(module, "read_co2", lambda: 415, raising=False)
     monkeypatch.setitem(sys.modules, "my_sensors", module)
     assert read(SensorKind.PYTHON, root, target="my_sensors:read_co2", unit="ppm") == (415, "ppm")

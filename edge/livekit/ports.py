@@ -1,0 +1,102 @@
+"""The narrow views of a room that services depend on, so tests can hand them a fake.
+
+A `Room` satisfies `SessionRoom`, `StreamRoom` and `PacketRoom`; an `RpcEndpoint`
+satisfies `MethodRegistrar`; a `StreamEndpoint` satisfies `BytesSender` and `FileSender`.
+mypy checks each wherever the daemon passes the real object, and `edge.testing.fake_room`
+supplies a fake of each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Coroutine, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from livekit.protocol import models as proto_models
+
+    from edge.livekit.packet_router import PacketHandler
+    from edge.livekit.room_events import ConnectionState, RoomEvent
+    from edge.livekit.rpc_registry import RpcHandler
+    from edge.livekit.stream_writers import ProgressCallback
+    from edge.protocol.schema import Schema
+    from edge.protocol.streams import StreamInfo
+
+
+class PacketRoom(Protocol):
+    """Data packets both ways, tasks owned by the room, and its event feed."""
+
+    @property
+    def state(self) -> ConnectionState: ...
+
+    def register_packet_handler(self, kind: str, handler: PacketHandler) -> None: ...
+
+    def start_task(self, coro: Coroutine[Any, Any, None], *, name: str) -> asyncio.Task[None]: ...
+
+    def events(self) -> AsyncIterator[RoomEvent]: ...
+
+    async def send_packet(
+        self, packet: proto_models.DataPacket, *, reliable: bool = True
+    ) -> None: ...
+
+
+class StreamRoom(PacketRoom, Protocol):
+    """A packet room that can also wait for its send buffer to drain (paced streams)."""
+
+    async def drain(self, *, max_buffered: int) -> None: ...
+
+
+class AttributeSetter(Protocol):
+    """Sets (or with "" deletes) our participant attributes."""
+
+    async def set_attributes(self, attributes: Mapping[str, str]) -> None: ...
+
+
+class SessionRoom(PacketRoom, AttributeSetter, Protocol):
+    """A room a service both talks through and shows its status in."""
+
+
+class MethodRegistrar(Protocol):
+    """Where a service registers the RPC methods it answers."""
+
+    def register_method(
+        self,
+        method: str,
+        handler: RpcHandler,
+        *,
+        description: str = ...,
+        params: Schema | None = ...,
+        max_bytes: int = ...,
+    ) -> None: ...
+
+
+class BytesSender(Protocol):
+    """Sends an in-memory payload as one byte stream."""
+
+    async def send_bytes(
+        self,
+        data: bytes,
+        *,
+        topic: str = ...,
+        name: str = ...,
+        mime_type: str = ...,
+        attributes: Mapping[str, str] | None = ...,
+        destination_identities: Sequence[str] = ...,
+    ) -> StreamInfo: ...
+
+
+class FileSender(Protocol):
+    """Sends a file as one byte stream."""
+
+    async def send_file(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        topic: str = ...,
+        name: str | None = ...,
+        mime_type: str | None = ...,
+        attributes: Mapping[str, str] | None = ...,
+        destination_identities: Sequence[str] = ...,
+        on_progress: ProgressCallback | None = ...,
+    ) -> StreamInfo: ...
