@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from edge import wire
 from edge.errors import RoomError
+from edge.livekit.ports import MetadataRoom
 from edge.livekit.room_events import ConnectionState
 from edge.mqtt.bridge_links import RoomLink
+from edge.protocol.participants import RoomMetadataChanged
 from edge.testing.fake_room import FakeRoom, Published
 
 
@@ -25,3 +29,14 @@ async def test_forwards_into_the_connected_room_and_counts_what_it_drops() -> No
     await link.forward("lab/in/t", b"23.0")
     assert link.dropped == 3
     assert len(room.published) == 1
+
+
+async def test_the_fake_room_announces_metadata_changes_to_its_subscribers() -> None:
+    fake = FakeRoom()
+    room: MetadataRoom = fake
+    events = room.events()
+    fake.set_room_metadata('{"shift": "night"}')
+    async with asyncio.timeout(5):
+        event = await anext(events)
+    assert event == RoomMetadataChanged(old="", new='{"shift": "night"}')
+    assert room.metadata == '{"shift": "night"}'
