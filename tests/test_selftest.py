@@ -12,6 +12,8 @@ from gpiozero.pins.mock import MockFactory, MockPin
 from edge.cli import EXIT_OK, main
 from edge.config import Config, load_config
 from edge.doctor.selftest import Outcome, Part, Rig, failed, render, selftest
+from edge.errors import MediaError
+from edge.media.frames import AudioSource, EncodedFrame, SourceState, VideoSource
 from edge.media.sources import open_audio_source, open_video_source
 
 BASE = """[livekit]
@@ -92,13 +94,23 @@ def test_the_command_prints_a_report_for_a_bug_report(
     assert lines[-1].startswith("edge selftest: 0 PASS, 0 FAIL, ")
 
 
+def twin_camera(config: Config) -> VideoSource:
+    assert config.camera is not None
+    return open_video_source(config.camera, simulate=True)
+
+
+def twin_microphone(config: Config) -> AudioSource:
+    assert config.microphone is not None
+    return open_audio_source(config.microphone, simulate=True)
+
+
 async def test_on_the_twins_every_part_passes_and_untoggled_outputs_never_move(
     config: Config,
 ) -> None:
     factory = MockFactory()
     rig = Rig(
-        video=lambda c: open_video_source(c.camera, simulate=True),  # type: ignore[arg-type]
-        audio=lambda c: open_audio_source(c.microphone, simulate=True),  # type: ignore[arg-type]
+        video=twin_camera,
+        audio=twin_microphone,
         pin_factory=factory,
         audio_s=0.2,
         pulse_s=0,
@@ -144,7 +156,8 @@ async def test_a_line_that_does_not_follow_fails_and_ends_safe(config: Config) -
 class BrokenCamera:
     """A camera whose library raises something that is not ours (picamera2's RuntimeError)."""
 
-    width, height, framerate = 640, 480, 30.0
+    width, height, framerate, bitrate = 640, 480, 30.0, 1_000_000
+    state, last_error, dropped = SourceState.STOPPED, "", 0
     closed = False
 
     async def start(self) -> None:
@@ -153,11 +166,20 @@ class BrokenCamera:
     async def aclose(self) -> None:
         self.closed = True
 
+    async def next_frame(self) -> EncodedFrame:
+        raise MediaError("never started")
+
+    def request_keyframe(self) -> None:
+        pass
+
+    async def snapshot_jpeg(self) -> bytes:
+        raise MediaError("never started")
+
 
 async def test_a_library_error_is_a_failed_part_not_a_crash(config: Config) -> None:
     camera = BrokenCamera()
     config = dataclasses.replace(config, microphone=None)
-    rig = Rig(video=lambda c: camera, pin_factory=MockFactory())  # type: ignore[arg-type,return-value]
+    rig = Rig(video=lambda c: camera, pin_factory=MockFactory())
     parts = by_name(await selftest(config, rig=rig))
     assert parts["camera"] == Part(
         name="camera",

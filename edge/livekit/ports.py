@@ -1,9 +1,10 @@
 """The narrow views of a room that services depend on, so tests can hand them a fake.
 
-A `Room` satisfies `SessionRoom`, `StreamRoom` and `PacketRoom`; an `RpcEndpoint`
-satisfies `MethodRegistrar`; a `StreamEndpoint` satisfies `BytesSender` and `FileSender`.
-mypy checks each wherever the daemon passes the real object, and `edge.testing.fake_room`
-supplies a fake of each.
+A `Room` satisfies `SessionRoom`, `StreamRoom`, `PacketRoom`, `LinkRoom`, `DataRoom`,
+`MetadataRoom` and `TrackRoom`; an `RpcEndpoint` satisfies `MethodRegistrar` and
+`MethodTable`; a `StreamEndpoint` satisfies `BytesSender` and `FileSender`. mypy checks each
+wherever the daemon passes the real object, and `edge.testing.fake_room` supplies a fake of
+each.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from livekit.protocol import models as proto_models
 
+    from edge.errors import EdgeError
     from edge.livekit.packet_router import PacketHandler
+    from edge.livekit.publisher import LocalTrack, PublishableTrack, TrackOptions
     from edge.livekit.room_events import ConnectionState, RoomEvent
     from edge.livekit.rpc_registry import RpcHandler
     from edge.livekit.stream_writers import ProgressCallback
@@ -57,6 +60,53 @@ class SessionRoom(PacketRoom, AttributeSetter, Protocol):
     """A room a service both talks through and shows its status in."""
 
 
+class LinkRoom(Protocol):
+    """A room whose connection a session follows: its state now, and its end."""
+
+    @property
+    def state(self) -> ConnectionState: ...
+
+    async def wait_disconnected(self) -> EdgeError | None: ...
+
+
+class DataRoom(Protocol):
+    """A room that user data packets are published into while it is connected."""
+
+    @property
+    def state(self) -> ConnectionState: ...
+
+    async def publish_data(
+        self,
+        payload: bytes,
+        *,
+        topic: str | None = ...,
+        reliable: bool = ...,
+        destination_identities: Sequence[str] = ...,
+    ) -> None: ...
+
+
+class MetadataRoom(DataRoom, Protocol):
+    """A data room whose metadata is mirrored: the current value and its event feed."""
+
+    @property
+    def metadata(self) -> str: ...
+
+    def events(self) -> AsyncIterator[RoomEvent]: ...
+
+
+class TrackRoom(Protocol):
+    """A room media tracks are published into, muted in and removed from."""
+
+    @property
+    def disconnect_error(self) -> EdgeError | None: ...
+
+    async def publish_track(self, track: PublishableTrack, options: TrackOptions) -> LocalTrack: ...
+
+    async def unpublish_track(self, sid: str) -> None: ...
+
+    async def set_track_muted(self, sid: str, *, muted: bool) -> None: ...
+
+
 class MethodRegistrar(Protocol):
     """Where a service registers the RPC methods it answers."""
 
@@ -69,6 +119,12 @@ class MethodRegistrar(Protocol):
         params: Schema | None = ...,
         max_bytes: int = ...,
     ) -> None: ...
+
+
+class MethodTable(MethodRegistrar, Protocol):
+    """A registrar a session-scoped service also takes its methods back from."""
+
+    def unregister_method(self, method: str) -> None: ...
 
 
 class BytesSender(Protocol):

@@ -17,21 +17,15 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
-from typing import Protocol
 
 from edge.errors import RoomError
 from edge.listeners import Listeners
+from edge.livekit.ports import AttributeSetter
 from edge.twin import Refusal, Twin
 
 _LOGGER = logging.getLogger(__name__)
 
 GRANT = "canUpdateOwnMetadata"
-
-
-class AttributeRoom(Protocol):
-    """What the publisher needs of a room (`edge.livekit.room.Room` has it)."""
-
-    async def set_attributes(self, attributes: Mapping[str, str]) -> None: ...
 
 
 class TwinPublisher:
@@ -61,7 +55,7 @@ class TwinPublisher:
             self.changes.emit(desired)
         return refusals
 
-    async def run(self, room: AttributeRoom, *, initial: Mapping[str, str] | None = None) -> None:
+    async def run(self, room: AttributeSetter, *, initial: Mapping[str, str] | None = None) -> None:
         """Publish to `room` until cancelled; `initial` = our attributes as the room has them."""
         self.twin.rejoined(initial or {})
         self.grant_missing = False
@@ -79,7 +73,7 @@ class TwinPublisher:
             if update is not None and not await self._send(room, update) and self.grant_missing:
                 return
 
-    async def _send(self, room: AttributeRoom, update: dict[str, str]) -> bool:
+    async def _send(self, room: AttributeSetter, update: dict[str, str]) -> bool:
         try:
             await room.set_attributes(update)
         except RoomError as exc:

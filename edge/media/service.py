@@ -26,9 +26,8 @@ from typing import cast
 from edge import wire
 from edge.backoff import Backoff
 from edge.errors import DeviceUnavailable, InvalidPayload, MediaError, RoomError
-from edge.livekit.ports import BytesSender, MethodRegistrar
+from edge.livekit.ports import BytesSender, MethodRegistrar, TrackRoom
 from edge.livekit.publisher import LocalTrack, MediaSource, TrackOptions
-from edge.livekit.room import Room
 from edge.livekit.rpc import RpcInvocation
 from edge.media.frames import AudioSource, VideoSource
 from edge.media.opus import OpusEncoder
@@ -130,7 +129,7 @@ class MediaService:
         """Register `media.list`, `media.set` and `camera.snapshot` on this session's RPC."""
         self._register(rpc, streams)
 
-    async def serve(self, room: Room) -> None:
+    async def serve(self, room: TrackRoom) -> None:
         """Publish the enabled devices into `room` until cancelled."""
         try:
             async with asyncio.TaskGroup() as tg:
@@ -155,7 +154,7 @@ class MediaService:
 
     # -- supervision -------------------------------------------------------------------------
 
-    async def _supervise(self, room: Room, device: _Device) -> None:
+    async def _supervise(self, room: TrackRoom, device: _Device) -> None:
         backoff = Backoff(base_s=1.0, cap_s=RETRY_CAP_S)
         attempt = 0
         while True:
@@ -188,7 +187,7 @@ class MediaService:
                 await asyncio.sleep(backoff.delay(attempt))
                 attempt += 1
 
-    async def _run_once(self, room: Room, device: _Device) -> None:
+    async def _run_once(self, room: TrackRoom, device: _Device) -> None:
         """Open, publish and follow intent changes until disabled (return) or failure (raise)."""
         config = device.config
         source: VideoSource | AudioSource

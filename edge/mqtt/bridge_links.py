@@ -11,8 +11,8 @@ from edge.access import AccessPolicy
 from edge.errors import EdgeError, RpcError
 from edge.gpio import methods as gpio_methods
 from edge.gpio.service import GpioService
-from edge.livekit.room import ConnectionState, Room
-from edge.livekit.rpc import RpcEndpoint
+from edge.livekit.ports import DataRoom, MetadataRoom, MethodRegistrar
+from edge.livekit.room_events import ConnectionState
 from edge.livekit.twin_publisher import TwinPublisher
 from edge.mqtt.bridge import PUBLISH_PARAMS, READ_PARAMS, MqttBridge
 from edge.mqtt.discovery import sensor_info
@@ -31,7 +31,7 @@ class RoomLink:
     """Forwards allow-listed local topics into whichever room session is current."""
 
     def __init__(self) -> None:
-        self.room: Room | None = None
+        self.room: DataRoom | None = None
         self.dropped = 0
 
     async def forward(self, topic: str, payload: bytes) -> None:
@@ -105,7 +105,9 @@ def open_bridge(
     return bridge
 
 
-async def serve_mqtt(room: Room, bridge: MqttBridge, *, rpc: RpcEndpoint, link: RoomLink) -> None:
+async def serve_mqtt(
+    room: MetadataRoom, bridge: MqttBridge, *, rpc: MethodRegistrar, link: RoomLink
+) -> None:
     """Serve mqtt.publish / mqtt.read in `room`, forward into it, mirror its metadata."""
 
     async def publish(invocation: RpcInvocation) -> str:

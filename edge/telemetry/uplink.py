@@ -2,6 +2,8 @@
 
     await serve_telemetry(room, service, streams=StreamEndpoint(room), rpc=RpcEndpoint(room))
 
+`room` is any `LinkRoom` (its state and its end) and `rpc` any `MethodTable`.
+
 Returns when the room disconnects. While connected, unsent readings go out oldest first as
 msgpack byte streams (`edge.telemetry.codec`) on the configured topic, gathered per
 `batch_window_s`, to everyone in the room.
@@ -38,8 +40,9 @@ import time
 
 from edge import wire
 from edge.errors import DataError, RoomError, RpcError
-from edge.livekit.room import ConnectionState, Room
-from edge.livekit.rpc import RpcEndpoint, RpcHandler
+from edge.livekit.ports import LinkRoom, MethodTable
+from edge.livekit.room_events import ConnectionState
+from edge.livekit.rpc import RpcHandler
 from edge.livekit.streams import StreamEndpoint
 from edge.protocol.rpc import RpcErrorCode, RpcInvocation
 from edge.telemetry import codec
@@ -55,7 +58,7 @@ RETRY_AFTER_FAILURE_S = 1.0
 
 
 async def serve_telemetry(
-    room: Room, service: TelemetryService, *, streams: StreamEndpoint, rpc: RpcEndpoint
+    room: LinkRoom, service: TelemetryService, *, streams: StreamEndpoint, rpc: MethodTable
 ) -> None:
     """Stream readings into `room` and serve history until the room disconnects."""
     rpc.register_method(
@@ -81,7 +84,7 @@ async def serve_telemetry(
 class _Uplink:
     """One session's sender: a cursor ahead of the spool's `sent_seq`, and what to confirm."""
 
-    def __init__(self, room: Room, service: TelemetryService, streams: StreamEndpoint) -> None:
+    def __init__(self, room: LinkRoom, service: TelemetryService, streams: StreamEndpoint) -> None:
         self._room = room
         self._service = service
         self._outbox = service.outbox

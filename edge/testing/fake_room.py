@@ -2,7 +2,9 @@
 
 `FakeRoom` carries data packets: hand it to an `RpcEndpoint` and drive a method with
 `call(method, payload, caller=...)`, which delivers a request as that identity and waits
-for the answer. `MethodRecorder` and `StreamRecorder` stand in for the endpoints when a test
+for the answer. It records user data in `published`, has `metadata` (change it with
+`set_room_metadata`), and ends with `disconnect(error)`, which wakes `wait_disconnected`.
+It does not carry media (`TrackRoom`). `MethodRecorder` and `StreamRecorder` stand in for the endpoints when a test
 only needs what a service registered or sent.
 """
 
@@ -16,11 +18,13 @@ from typing import Any
 
 from livekit.protocol import models as proto_models
 
+from edge.errors import EdgeError
 from edge.livekit.packet_router import PacketHandler
-from edge.livekit.room_events import ConnectionState, RoomEvent
+from edge.livekit.room_events import ConnectionState, Disconnected, RoomEvent
 from edge.livekit.rpc_registry import RpcHandler
 from edge.livekit.stream_writers import ProgressCallback
 from edge.protocol.packets import OtherPacket
+from edge.protocol.participants import RoomMetadataChanged
 from edge.protocol.schema import Schema
 from edge.protocol.streams import BYTES_MIME_TYPE, DEFAULT_NAME, StreamInfo, StreamKind
 
@@ -37,6 +41,10 @@ class FakeRoom:
         self.attributes: dict[str, str] = {}
         self.attribute_updates: list[dict[str, str]] = []
         self.tasks: list[asyncio.Task[None]] = []
+        self.published: list[Published] = []
+        self.metadata = ""
+        self.disconnect_error: EdgeError | None = None
+        self._disconnected = asyncio.Event()
         self._feeds: list[asyncio.Queue[RoomEvent]] = []
         self._sent_more = asyncio.Event()
         self._ids = 0
@@ -62,6 +70,32 @@ class FakeRoom:
         """Deliver `event` (a participant leaving, a reconnect...) to every subscriber."""
         for feed in self._feeds:
             feed.put_nowait(event)
+
+    def set_room_metadata(self, metadata: str) -> None:
+        """Change the room's metadata and announce it, as the server does."""
+        old, self.metadata = self.metadata, metadata
+        self.emit(RoomMetadataChanged(old=old, new=metadata))
+
+    def disconnect(self, error: EdgeError | None = None) -> None:
+        """End the connection (`error` says why; None is our own leave) and announce it."""
+        self.state = ConnectionState.DISCONNECTED
+        self.disconnect_error = error
+        self._disconnected.set()
+        self.emit(Disconnected(reason=str(error) if error else "left", final=error is None))
+
+    async def wait_disconnected(self) -> EdgeError | None:
+        await self._disconnected.wait()
+        return self.disconnect_error
+
+    async def publish_data(
+        self,
+        payload: bytes,
+        *,
+        topic: str | None = None,
+        reliable: bool = True,
+        destination_identities: Sequence[str] = (),
+    ) -> None:
+        self.published.append(Published(payload, topic, reliable, tuple(destination_identities)))
 
     async def drain(self, *, max_buffered: int) -> None:
         """Nothing is ever buffered here."""
@@ -113,6 +147,14 @@ class FakeRoom:
         await asyncio.gather(*self.tasks, return_exceptions=True)
 
 
+@dataclass(frozen=True)
+class Published:
+    payload: bytes
+    topic: str | None
+    reliable: bool
+    destination_identities: tuple[str, ...]
+
+
 @dataclass
 class Registration:
     handler: RpcHandler
@@ -137,6 +179,9 @@ class MethodRecorder:
         max_bytes: int = 0,
     ) -> None:
         self.methods[method] = Registration(handler, description, params, max_bytes)
+
+    def unregister_method(self, method: str) -> None:
+        self.methods.pop(method, None)
 
 
 @dataclass(frozen=True)

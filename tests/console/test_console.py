@@ -192,7 +192,9 @@ async def test_the_page_shows_the_device_its_twin_and_plots_with_history_and_liv
     assert await browser.evaluate(js("#status", "el.dataset.state")) == "connected"
 
     history = await edge.wait_line(f"history for {CONSOLE!r}")
-    backfilled = int(re.search(r": (\d+) reading", history).group(1))  # type: ignore[union-attr]
+    counted = re.search(r": (\d+) reading", history)
+    assert counted is not None, history
+    backfilled = int(counted.group(1))
     assert backfilled >= 1
     # The backfill answers with both sensors; live batches only add to that.
     first = await until(

@@ -72,8 +72,10 @@ def _stop_lgpio_notify_thread() -> Iterator[None]:
     yield
     lgpio = sys.modules.get("lgpio")
     recorder = sys.modules.get("_lgpio")
-    if lgpio is None or getattr(recorder, "__file__", "") != str(RECORDER_DIR / "_lgpio.py"):
+    if lgpio is None or recorder is None:
+        return
+    if getattr(recorder, "__file__", "") != str(RECORDER_DIR / "_lgpio.py"):
         return
     lgpio._notify_thread.stop()
-    recorder.wake_notify_readers()  # type: ignore[union-attr]
+    recorder.wake_notify_readers()
     lgpio._notify_thread.join(timeout=5)

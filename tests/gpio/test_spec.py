@@ -6,7 +6,7 @@ import tomllib
 
 import pytest
 
-from edge.config import parse_config
+from edge.config import Config, parse_config
 from edge.errors import ConfigError
 from edge.gpio.spec import InputKind, OutputKind
 
@@ -50,7 +50,7 @@ channel = 3
 """
 
 
-def parse(text: str):  # type: ignore[no-untyped-def]
+def parse(text: str) -> Config:
     return parse_config(tomllib.loads(BASE + text), env={})
 
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from edge.livekit.feed import EventFeed
+from edge.livekit.feed import EventFeed, Subscription
 
 
 def feed(maxsize: int = 10) -> EventFeed[str]:
     return EventFeed(maxsize=maxsize, is_last=lambda e: e == "end", name="test feed")
 
 
-async def drain(sub: object) -> list[str]:
-    return [e async for e in sub]  # type: ignore[attr-defined]
+async def drain(sub: Subscription[str]) -> list[str]:
+    return [e async for e in sub]
 
 
 async def test_each_subscriber_gets_backlog_then_events_then_stops_at_the_end() -> None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from edge.telemetry.codec import Value
+from edge.telemetry.codec import Reading, Sample, Value
 from edge.telemetry.outbox import Outbox
 from edge.telemetry.sampler import TelemetryService
 from edge.telemetry.sensors import SensorUnavailable, SimulatedSensor
@@ -56,11 +56,11 @@ async def outbox(tmp_path: Path) -> AsyncIterator[Outbox]:
     box.close()
 
 
-async def run_until(service: TelemetryService, predicate: object, **kw: object) -> None:
+async def run_until(service: TelemetryService, predicate: Callable[[], bool]) -> None:
     async with asyncio.TaskGroup() as tg:
         task = tg.create_task(service.run(), name="test.telemetry")
         try:
-            await assert_eventually(predicate, **kw)  # type: ignore[arg-type]
+            await assert_eventually(predicate)
         finally:
             task.cancel()
 
@@ -104,10 +104,10 @@ async def test_cancelled_during_an_append_run_returns_with_that_append_recorded(
     entered, release = threading.Event(), threading.Event()
     real_append = outbox.append
 
-    def slow_append(*args: object, **kwargs: object) -> object:
+    def slow_append(samples: Iterable[Sample], *, dropped_before: int = 0) -> list[Reading]:
         entered.set()
         release.wait(10)
-        return real_append(*args, **kwargs)  # type: ignore[arg-type]
+        return real_append(samples, dropped_before=dropped_before)
 
     monkeypatch.setattr(outbox, "append", slow_append)
     service = TelemetryService(config("good"), outbox, sensors=[Scripted("good", "counts")])
