@@ -10,33 +10,63 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
-from typing import Literal
-from urllib.parse import urlsplit
 
 from edge.board import GENERIC, MODEL_PATH, BoardProfile, load_profile, parse_board
 from edge.board import SCHEMA as BOARD_SCHEMA
+from edge.daemon_config import (
+    LOG_LEVELS,
+    DaemonConfig,
+    SimulationConfig,
+    debug_census_path,
+)
 from edge.errors import ConfigError
 from edge.gpio.spec import SCHEMA as GPIO_SCHEMA
 from edge.gpio.spec import GpioConfig, parse_gpio
 from edge.gpio.wiring import check_wiring
+from edge.livekit_config import (
+    DEFAULT_TOKEN_TTL_S,
+    ENV_API_KEY,
+    ENV_API_SECRET,
+    ENV_TOKEN,
+    TOKEN_TTL_MAX_S,
+    TOKEN_TTL_MIN_S,
+    LiveKitConfig,
+    env_api_credentials,
+    livekit_values,
+    read_livekit,
+)
 from edge.media.spec import SCHEMA as MEDIA_SCHEMA
 from edge.media.spec import CameraConfig, MicrophoneConfig, parse_camera, parse_microphone
 from edge.mqtt.spec import SCHEMA as MQTT_SCHEMA
 from edge.mqtt.spec import MqttConfig, parse_mqtt
-from edge.settings import known_keys, read_section, setting
+from edge.settings import known_keys, read_section
 from edge.telemetry.spec import SCHEMA as TELEMETRY_SCHEMA
 from edge.telemetry.spec import SensorKind, TelemetryConfig, parse_telemetry
 from edge.toml_table import Table, type_name
 
+__all__ = [  # the section names re-exported for `from edge.config import ...`
+    "DEFAULT_TOKEN_TTL_S",
+    "ENV_API_KEY",
+    "ENV_API_SECRET",
+    "ENV_TOKEN",
+    "LOG_LEVELS",
+    "REDACTED",
+    "SECRET_KEYS",
+    "TOKEN_TTL_MAX_S",
+    "TOKEN_TTL_MIN_S",
+    "Config",
+    "DaemonConfig",
+    "LiveKitConfig",
+    "SimulationConfig",
+    "debug_census_path",
+    "env_api_credentials",
+    "held_secrets",
+    "load_config",
+    "parse_config",
+]
+
 _LOGGER = logging.getLogger(__name__)
 
-ENV_API_KEY = "LIVEKIT_API_KEY"
-ENV_API_SECRET = "LIVEKIT_API_SECRET"
-ENV_TOKEN = "LIVEKIT_TOKEN"
-ENV_DEBUG_CENSUS = "EDGE_DEBUG_GC_DUMP"
-"""A file to append a heap census to on SIGUSR2 (`edge.heap_census`); unset: off."""
-LOG_LEVELS = ("debug", "info", "warning", "error")
 # Config keys whose value is a secret: a file holding one must not be readable by every user.
 SECRET_KEYS = (
     ("livekit", "token"),
@@ -44,153 +74,7 @@ SECRET_KEYS = (
     ("livekit", "token_url_auth"),
     ("mqtt", "password"),
 )
-URL_SCHEMES = ("ws", "wss", "http", "https")
-MAX_NAME_BYTES = 256
-MAX_METADATA_BYTES = 65536
-MAX_ATTRIBUTES_BYTES = 65536
-DEFAULT_TOKEN_TTL_S = 21600
-DEFAULT_CONNECT_TIMEOUT_S = 10.0
-DEFAULT_RESUME_TIMEOUT_S = 15.0
-DEFAULT_LOG_LEVEL = "info"
-DEFAULT_SENSOR_PERIOD_S = 5.0
-TOKEN_TTL_MIN_S = 60
-TOKEN_TTL_MAX_S = 86400 * 30
-MAX_CONNECT_TIMEOUT_S = 120.0
-MAX_RESUME_S = 300.0
-SENSOR_PERIOD_MIN_S = 0.5
-SENSOR_PERIOD_MAX_S = 3600.0
 REDACTED = "<redacted>"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LiveKitConfig:
-    """Where to join, as whom, and with which credentials."""
-
-    url: str = setting(
-        kind="string",
-        check=lambda url: (
-            None
-            if _valid_url(url)
-            else f"expected a ws://, wss://, http:// or https:// URL, got {url!r}"
-        ),
-        doc="Server URL: `ws://`, `wss://`, `http://` or `https://`.",
-    )
-    room: str = setting(kind="string", max_bytes=MAX_NAME_BYTES, doc="Room to join.")
-    identity: str = setting(
-        kind="string",
-        max_bytes=MAX_NAME_BYTES,
-        doc="Participant identity, unique per device: a second daemon with the same identity"
-        " evicts the first.",
-    )
-    name: str = setting(
-        "",
-        kind="string",
-        max_bytes=MAX_NAME_BYTES,
-        shown_default="the identity",
-        doc="Display name.",
-    )
-    metadata: str = setting(
-        "", kind="string", max_bytes=MAX_METADATA_BYTES, doc="Initial participant metadata."
-    )
-    attributes: Mapping[str, str] = setting(
-        MappingProxyType({}),
-        kind="attributes",
-        max_bytes=MAX_ATTRIBUTES_BYTES,
-        doc="Initial participant attributes (the bound counts names and values together).",
-    )
-    token: str = setting("", kind="string", secret=True, doc="A static access token.")
-    api_key: str = setting("", kind="string", doc="API key the daemon signs its own tokens with.")
-    api_secret: str = setting("", kind="string", secret=True, doc="API secret matching `api_key`.")
-    token_url: str = setting(
-        "",
-        kind="string",
-        max_bytes=4096,
-        check=lambda url: (
-            None
-            if url.startswith(("http://", "https://"))
-            else f"expected an http:// or https:// URL, got {url!r}"
-        ),
-        doc="An `http(s)://` token endpoint, `GET ?identity=...&room=...`, asked before every"
-        " join.",
-    )
-    token_url_auth: str = setting(
-        "",
-        kind="string",
-        max_bytes=4096,
-        secret=True,
-        doc="Sent as the `Authorization` header to `token_url` (e.g. `Bearer <device secret>`);"
-        " only with `token_url`.",
-    )
-    token_ttl_s: int = setting(
-        DEFAULT_TOKEN_TTL_S,
-        kind="int",
-        low=TOKEN_TTL_MIN_S,
-        high=TOKEN_TTL_MAX_S,
-        doc="Lifetime of minted tokens, in seconds.",
-    )
-    connect_timeout_s: float = setting(
-        DEFAULT_CONNECT_TIMEOUT_S,
-        kind="float",
-        low=0,
-        high=MAX_CONNECT_TIMEOUT_S,
-        open_low=True,
-        doc="Longest wait for the server to answer a join.",
-    )
-    resume_timeout_s: float = setting(
-        DEFAULT_RESUME_TIMEOUT_S,
-        kind="float",
-        low=0,
-        high=MAX_RESUME_S,
-        doc="How long a lost session is tried to be resumed before joining anew (0: never).",
-    )
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "attributes", MappingProxyType(dict(self.attributes)))
-
-    @property
-    def credentials(self) -> Literal["token", "api_key", "token_url"]:
-        """`token` (static), `token_url` (fetched per join) or `api_key` (minted here)."""
-        if self.token:
-            return "token"
-        return "token_url" if self.token_url else "api_key"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DaemonConfig:
-    """How the daemon itself behaves."""
-
-    log_level: str = setting(
-        DEFAULT_LOG_LEVEL,
-        kind="choice",
-        choices=LOG_LEVELS,
-        doc="How much is logged (`edge run --log-level` overrides it).",
-    )
-    state_dir: str = setting(
-        "",
-        kind="string",
-        max_bytes=4096,
-        shown_default="systemd's `STATE_DIRECTORY`, else the config file's directory",
-        doc="Where the telemetry spool lives.",
-    )
-    logs_allow: tuple[str, ...] = setting(
-        (),
-        kind="strings",
-        doc="Participant identities (shell patterns) that may fetch a log bundle (`edge.logs`).",
-    )
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SimulationConfig:
-    """The simulated board used by `edge run --simulate`."""
-
-    sensor_period_s: float = setting(
-        DEFAULT_SENSOR_PERIOD_S,
-        kind="float",
-        low=SENSOR_PERIOD_MIN_S,
-        high=SENSOR_PERIOD_MAX_S,
-        doc="No longer used: accepted so older configs still load; the simulated board's"
-        " temperature is a `soc_temperature` sensor under `[telemetry]`.",
-    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -325,13 +209,7 @@ def parse_config(
     microphone = (
         parse_microphone(top.section("microphone"), board=board) if "microphone" in data else None
     )
-    lk_values = read_section(lk, LiveKitConfig)
-    token, api_key, api_secret = (lk_values[k] for k in ("token", "api_key", "api_secret"))
-    token_url, token_url_auth = lk_values["token_url"], lk_values["token_url_auth"]
-    bad_paths = {issue.split(":")[0] for issue in issues}
-    credentials_are_strings = not bad_paths & {f"livekit.{key}" for key in _CREDENTIALS}
-    if token_url_auth and not token_url:
-        lk.issue("token_url_auth", "only used with token_url")
+    lk_values, credentials_read = read_livekit(lk, issues)
     daemon_values = read_section(daemon, DaemonConfig)
     sim_values = read_section(sim, SimulationConfig)
     for table in (lk, daemon, sim, top):
@@ -339,25 +217,12 @@ def parse_config(
     identity = lk_values["identity"]
     if mqtt is not None and identity:
         _check_mqtt_names(mqtt, identity, telemetry, gpio, issues)
-
-    if credentials_are_strings and token_url:
-        if token or api_key or api_secret:
-            issues.append("livekit: give one of token, api_key + api_secret or token_url")
-    elif credentials_are_strings:
-        token, api_key, api_secret = _credentials(token, api_key, api_secret, env, issues)
+    lk_values = livekit_values(lk_values, credentials_read=credentials_read, env=env, issues=issues)
     if issues:
         raise ConfigError(issues)
     _LOGGER.debug("config from %s is valid", source)
     return Config(
-        livekit=LiveKitConfig(
-            **{
-                **lk_values,
-                "name": lk_values["name"] or identity,
-                "token": token,
-                "api_key": api_key,
-                "api_secret": api_secret,
-            }
-        ),
+        livekit=LiveKitConfig(**lk_values),
         daemon=DaemonConfig(**daemon_values),
         simulation=SimulationConfig(**sim_values),
         board=board,
@@ -369,42 +234,6 @@ def parse_config(
     )
 
 
-def debug_census_path(env: Mapping[str, str] | None = None) -> str:
-    """Where `edge run` appends a heap census on SIGUSR2 ("" when off)."""
-    env = os.environ if env is None else env
-    return env.get(ENV_DEBUG_CENSUS, "")
-
-
-def env_api_credentials(env: Mapping[str, str] | None = None) -> tuple[str, str]:
-    """(api_key, api_secret) from LIVEKIT_API_KEY / LIVEKIT_API_SECRET, empty when unset."""
-    env = os.environ if env is None else env
-    return env.get(ENV_API_KEY, ""), env.get(ENV_API_SECRET, "")
-
-
-def _credentials(
-    token: str, api_key: str, api_secret: str, env: Mapping[str, str] | None, issues: list[str]
-) -> tuple[str, str, str]:
-    """Fill credentials the file left out from `env`, then check exactly one kind is given."""
-    env = os.environ if env is None else env
-    if not (token or api_key or api_secret):
-        api_key, api_secret = env_api_credentials(env)
-        if not (api_key or api_secret):
-            token = env.get(ENV_TOKEN, "")
-    elif not token:
-        api_key = api_key or env.get(ENV_API_KEY, "")
-        api_secret = api_secret or env.get(ENV_API_SECRET, "")
-    if token and (api_key or api_secret):
-        issues.append("livekit: give either token or api_key + api_secret, not both")
-    elif not (token or api_key or api_secret):
-        issues.append("livekit: give token, api_key + api_secret, or token_url")
-    elif api_key and not api_secret:
-        issues.append("livekit.api_secret: required when api_key is set")
-    elif api_secret and not api_key:
-        issues.append("livekit.api_key: required when api_secret is set")
-    return token, api_key, api_secret
-
-
-_CREDENTIALS = ("token", "api_key", "api_secret", "token_url", "token_url_auth")
 _SECTIONS = {
     "livekit": known_keys(LiveKitConfig),
     "daemon": known_keys(DaemonConfig),
@@ -415,15 +244,6 @@ _SECTIONS = {
     **MQTT_SCHEMA,
     **MEDIA_SCHEMA,
 }
-
-
-def _valid_url(url: str) -> bool:
-    try:
-        parts = urlsplit(url)
-        _ = parts.port  # raises on a bad port
-    except ValueError:
-        return False
-    return parts.scheme in URL_SCHEMES and bool(parts.hostname)
 
 
 def _redact(value: object, *, secret: bool) -> object:
