@@ -4,8 +4,8 @@
 `call(method, payload, caller=...)`, which delivers a request as that identity and waits
 for the answer. It records user data in `published`, has `metadata` (change it with
 `set_room_metadata`), and ends with `disconnect(error)`, which wakes `wait_disconnected`.
-It does not carry media (`TrackRoom`). `MethodRecorder` and `StreamRecorder` stand in for the endpoints when a test
-only needs what a service registered or sent.
+It does not carry media (`TrackRoom`). `MethodRecorder` and `StreamRecorder` stand in for
+the endpoints when a test only needs what a service registered or sent.
 """
 
 from __future__ import annotations
