@@ -32,6 +32,13 @@ CONSOLE_OFFSET = 10
 """Console port = EDGE_DEMO_PORT + 10 (unless EDGE_CONSOLE_PORT)."""
 
 
+def _interruptible() -> None:
+    """Ctrl-C reaches the runner as at a terminal. A process started in the background by a
+    non-interactive shell inherits SIGINT ignored, and bash cannot trap a signal ignored on
+    entry, so without this the INT case depends on how the test run itself was started."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @dataclass(slots=True)
 class Demo:
     """One demo runner, in a process group of its own (its pid is the group id)."""
@@ -84,6 +91,7 @@ class Demos:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=_interruptible,
             )
         demo = Demo(port, proc, output)
         self.started.append(demo)
