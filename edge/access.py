@@ -21,7 +21,7 @@ anything else, so a flood costs a short refusal per call (2004) and nothing more
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING
@@ -35,7 +35,7 @@ from edge.protocol.rpc_limits import CallLimits
 
 if TYPE_CHECKING:
     from edge.config import Config
-    from edge.gpio.spec import GpioConfig
+    from edge.gpio.spec import GpioConfig, OutputSpec
 
 Patterns = tuple[str, ...]
 EVERYONE: Patterns = ("*",)
@@ -163,15 +163,23 @@ class AccessPolicy:
 
 def gpio_rules(gpio: GpioConfig) -> dict[str, MethodRule]:
     """The GPIO rows of the table; the GPIO service checks its own calls against these too."""
-    outputs = {o.name: (o.allow, f"gpio.outputs[{i}].allow") for i, o in enumerate(gpio.outputs)}
     inputs = {s.name: (s.allow, f"gpio.inputs[{i}].allow") for i, s in enumerate(gpio.inputs)}
     operators = tuple(dict.fromkeys(p for o in gpio.outputs for p in o.allow))
+    rules = output_rules(gpio.outputs)
     return {
-        wire.Method.GPIO_SET: MethodRule(device_field="device", devices=outputs),
-        wire.Method.GPIO_PULSE: MethodRule(device_field="device", devices=outputs),
-        wire.Method.GPIO_READ: MethodRule(device_field="device", devices={**inputs, **outputs}),
+        **rules,
+        wire.Method.GPIO_READ: MethodRule(
+            device_field="device", devices={**inputs, **rules[wire.Method.GPIO_SET].devices}
+        ),
         wire.Method.GPIO_LEASE: MethodRule(allow=operators, setting="gpio.outputs[].allow"),
     }
+
+
+def output_rules(outputs: Sequence[OutputSpec]) -> dict[str, MethodRule]:
+    """The rows that actuate an output: its own `allow` decides (the actuator asks these)."""
+    devices = {o.name: (o.allow, f"gpio.outputs[{i}].allow") for i, o in enumerate(outputs)}
+    rule = MethodRule(device_field="device", devices=devices)
+    return {wire.Method.GPIO_SET: rule, wire.Method.GPIO_PULSE: rule}
 
 
 def _denied(message: str, setting: str = "") -> RpcError:

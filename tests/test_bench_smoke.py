@@ -104,6 +104,8 @@ def test_soak_reports_its_figures(tmp_path: Path) -> None:
     figures = json.loads(out.read_text())
     assert figures["problems"] == []
     assert figures["rss_samples"] >= 2
+    assert len(figures["rss_series"]) == figures["rss_samples"]
+    assert "rss_growth_second_half_bytes_per_hour" in figures
     assert figures["rpc_calls"] > figures["probes"] > 0
     assert figures["readings_through"] > 0
     assert figures["churn_joins"] >= 1

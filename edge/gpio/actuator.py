@@ -9,7 +9,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from edge.access import allowed
+from edge import wire
+from edge.access import AccessPolicy, output_rules
 from edge.errors import AccessDenied, InvalidValue, RateLimited, UnknownDevice
 from edge.gpio.spec import OutputSpec
 
@@ -48,8 +49,16 @@ class _State:
 class Actuator:
     """The outputs' logical state; every output starts at its safe value."""
 
-    def __init__(self, specs: Sequence[OutputSpec], *, lease_max_s: float = 300.0) -> None:
+    def __init__(
+        self,
+        specs: Sequence[OutputSpec],
+        *,
+        lease_max_s: float = 300.0,
+        access: AccessPolicy | None = None,
+    ) -> None:
         self.specs = {s.name: s for s in specs}
+        self.access = access if access is not None else AccessPolicy(output_rules(specs))
+        """Who may actuate which output: the daemon's table (its GPIO rows are enough)."""
         self.lease_max_s = lease_max_s
         self.lease: Lease | None = None
         self._states = {s.name: _State(value=s.safe_value) for s in specs}
@@ -165,7 +174,7 @@ class Actuator:
         return self.lease
 
     def _check_access(self, spec: OutputSpec, caller: str, now: float) -> None:
-        if not allowed(spec.allow, caller):
+        if not self.access.permits(caller, wire.Method.GPIO_SET, spec.name):
             raise AccessDenied(f"{caller!r} may not actuate {spec.name!r}")
         lease = self._live_lease(now)
         if lease is not None and lease.holder != caller:

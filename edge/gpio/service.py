@@ -61,9 +61,9 @@ class GpioService:
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
-        self.actuator = Actuator(config.outputs, lease_max_s=config.lease_max_s)
         self.access = AccessPolicy(gpio_rules(config))
-        """The daemon's access table, GPIO rows only: what `may_*` answer from."""
+        """The daemon's access table, GPIO rows only: what `may_*` and the actuator ask."""
+        self.actuator = Actuator(config.outputs, lease_max_s=config.lease_max_s, access=self.access)
         self._clock = clock
         self._wall_clock = wall_clock
         self.last_failsafe: FailSafe | None = None

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from edge.access import AccessPolicy, output_rules
 from edge.errors import AccessDenied, DeviceError, InvalidValue, RateLimited, UnknownDevice
 from edge.gpio.actuator import Actuator, Change
 from edge.gpio.spec import OutputKind, OutputSpec
@@ -51,6 +53,16 @@ def test_callers_outside_the_allow_list_are_denied(caller: str) -> None:
     with pytest.raises(AccessDenied, match="may not actuate 'relay'"):
         act.request(device="relay", value=1, caller=caller, now=0)
     assert act.value("relay") == 0
+
+
+def test_the_access_table_it_is_given_decides_not_the_specs_own_lists() -> None:
+    """One rule, one place: the daemon's table, even where it disagrees with a spec."""
+    narrower = [replace(s, allow=("op-boss",)) if s.name == "relay" else s for s in specs()]
+    act = Actuator(specs(), access=AccessPolicy(output_rules(narrower)))
+    with pytest.raises(AccessDenied, match="may not actuate 'relay'"):
+        act.request(device="relay", value=1, caller="op-anna", now=0)
+    assert act.request(device="relay", value=1, caller="op-boss", now=0).value == 1
+    assert act.request(device="fan", value=0.5, caller="op-anna", now=0).value == 0.5
 
 
 def test_empty_allow_list_means_nobody() -> None:

@@ -445,6 +445,9 @@ def _figures(
         heal_s=HEAL_S,
     )
     growth = soak_figures.growth_per_hour(record.rss, warmup_s=min(60.0, plan.duration_s / 4))
+    # Allocator pools and bounded caches fill for many minutes: the second half's slope says
+    # whether growth is levelling off, which a whole-run slope hides.
+    late = soak_figures.growth_per_hour(record.rss, warmup_s=plan.duration_s / 2)
     lost = soak_figures.missing(record.readings, through)
     windows = soak_figures.excused_windows(record.cuts, record.timeline, heal_s=HEAL_S)
     in_cuts: Counter[str] = Counter()
@@ -461,6 +464,8 @@ def _figures(
         "rss_end_bytes": record.rss[-1][1] if record.rss else None,
         "rss_samples": len(record.rss),
         "rss_growth_bytes_per_hour": growth,
+        "rss_growth_second_half_bytes_per_hour": late,
+        "rss_series": [[round(t, 1), v] for t, v in record.rss],
         "rpc_calls": record.calls,
         "rpc_errors": dict(outside),
         "rpc_errors_during_cuts": dict(in_cuts),
@@ -505,7 +510,8 @@ def render(fig: dict[str, Any]) -> str:
         f"soak: {fig['minutes']:g} min",
         f"  RSS                 {mb(fig['rss_start_bytes'])} -> {mb(fig['rss_end_bytes'])}"
         f" ({fig['rss_samples']} samples)",
-        f"  RSS growth          {mb(growth)}/h (goal <= {RSS_GOAL_MB_PER_H:g} MB/h)",
+        f"  RSS growth          {mb(growth)}/h (goal <= {RSS_GOAL_MB_PER_H:g} MB/h);"
+        f" second half {mb(fig['rss_growth_second_half_bytes_per_hour'])}/h",
         f"  RPC calls           {fig['rpc_calls']}; errors by code: {codes(fig['rpc_errors'])}"
         f" (2004 is the outputs' own rate limit); during cuts: "
         f"{codes(fig['rpc_errors_during_cuts'])}",
