@@ -71,7 +71,7 @@ class ClockNotSet(CredentialsError):
 class RpcError(EdgeError):
     """An RPC failed; `code`, `message` and `data` travel to the caller as LiveKit's RpcError.
 
-    Codes 1001-1999 are LiveKit's built-ins (`edge.protocol.rpc.RpcErrorCode`); applications use
+    Codes 1001-1999 are LiveKit's built-ins (`edge.protocol.codes.RpcErrorCode`); applications use
     others. `message` is cut to 256 bytes and `data` to 15 360 bytes of UTF-8, as the SDKs do.
     """
 

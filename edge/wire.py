@@ -6,8 +6,9 @@
     await streams.send_file(name, topic=wire.Topic.SNAPSHOT)  # "edge.snapshot"
 
 Participant attribute keys (`Attribute`, and the per-device `Prefix`es), the byte/text stream
-topics (`Topic`), the RPC method names (`Method`) and the application error codes
-(`ErrorCode`, whose table is `edge.protocol.codes`) are the daemon's interface to the console,
+topics (`Topic`), the RPC method names (`Method`), the application error codes (`ErrorCode`,
+whose table is `edge.protocol.codes`) and LiveKit's own codes (`RpcErrorCode`, named for the
+console) are the daemon's interface to the console,
 to scripts and to the MQTT bridge. A rename here is a protocol change: `tests/test_wire.py`
 pins `contract()` against a committed snapshot, and the console imports the same names from
 `console/src/wire.generated.js`, written by `python -m edge.wire --js PATH` (tools/setup runs
@@ -21,7 +22,7 @@ from collections.abc import Mapping
 from typing import Final
 
 from edge.protocol.codes import MEANINGS as CODE_MEANINGS
-from edge.protocol.codes import ErrorCode
+from edge.protocol.codes import ErrorCode, RpcErrorCode
 
 __all__ = [
     "CODE_MEANINGS",
@@ -29,6 +30,7 @@ __all__ = [
     "ErrorCode",
     "Method",
     "Prefix",
+    "RpcErrorCode",
     "Status",
     "Topic",
     "contract",
@@ -164,6 +166,7 @@ def contract() -> dict[str, Mapping[str, str | int]]:
     """Every name of the contract, by group: {"attributes": {"STATUS": "edge.status"}, ...}."""
     out: dict[str, Mapping[str, str | int]] = {name: names(group) for name, group in _GROUPS}
     out["error_codes"] = {code.name: int(code) for code in ErrorCode}
+    out["livekit_codes"] = {code.name: int(code) for code in RpcErrorCode}
     return out
 
 

@@ -1,22 +1,9 @@
 // RPC calls to one participant: JSON in, JSON out, failures as CallFailed with a code and a name.
 import { RpcError } from 'livekit-client';
-import { ERROR_CODES } from './wire.generated.js';
-
-/** LiveKit's own RPC error codes (reserved 1001-1999). */
-const LIVEKIT_CODES = {
-  1400: 'unsupported method',
-  1401: 'recipient not found',
-  1402: 'request payload too large',
-  1500: 'application error',
-  1501: 'connection timeout',
-  1502: 'response timeout',
-  1503: 'recipient disconnected',
-  1504: 'response payload too large',
-  1505: 'send failed',
-};
+import { ERROR_CODES, LIVEKIT_CODES } from './wire.generated.js';
 
 export const ACCESS_DENIED = ERROR_CODES.ACCESS_DENIED;
-export const UNSUPPORTED_METHOD = 1400;
+export const UNSUPPORTED_METHOD = LIVEKIT_CODES.UNSUPPORTED_METHOD;
 const RESPONSE_TIMEOUT_MS = 10000;
 
 /** A call that came back with an RPC error (or could not be made). */
@@ -51,7 +38,8 @@ export class RpcCaller {
     this.room = room;
     this.identity = identity;
     /** @type {Record<number, string>} */
-    this.codes = { ...LIVEKIT_CODES };
+    this.codes = {};
+    this.learnCodes(LIVEKIT_CODES); // LiveKit's own (1400-1505), as every SDK names them
     this.learnCodes(ERROR_CODES); // the edge's codes as built; `edge.describe` may name more
   }
 

@@ -7,7 +7,6 @@ side is `edge.protocol.rpc_caller.RpcCaller`.
 
 from __future__ import annotations
 
-import enum
 import logging
 from collections import OrderedDict
 from collections.abc import Container, Mapping
@@ -17,6 +16,7 @@ from typing import Any
 from livekit.protocol import models as proto_models
 
 from edge.errors import RpcError
+from edge.protocol.codes import BUILT_IN_MESSAGES, RpcErrorCode
 from edge.protocol.packets import MAX_PACKET_BYTES, OtherPacket
 
 __all__ = [
@@ -42,37 +42,6 @@ DEDUPE_SIZE = 1024
 DEDUPE_TTL_S = 120.0
 _ENVELOPE_SLACK_BYTES = 16
 """Room.send_packet adds the sequence number and kind after we measure."""
-
-
-class RpcErrorCode(enum.IntEnum):
-    """LiveKit's built-in RPC error codes."""
-
-    UNSUPPORTED_METHOD = 1400
-    RECIPIENT_NOT_FOUND = 1401
-    REQUEST_PAYLOAD_TOO_LARGE = 1402
-    UNSUPPORTED_SERVER = 1403
-    UNSUPPORTED_VERSION = 1404
-    APPLICATION_ERROR = 1500
-    CONNECTION_TIMEOUT = 1501
-    RESPONSE_TIMEOUT = 1502
-    RECIPIENT_DISCONNECTED = 1503
-    RESPONSE_PAYLOAD_TOO_LARGE = 1504
-    SEND_FAILED = 1505
-
-
-BUILT_IN_MESSAGES = {
-    RpcErrorCode.UNSUPPORTED_METHOD: "Method not supported at destination",
-    RpcErrorCode.RECIPIENT_NOT_FOUND: "Recipient not found",
-    RpcErrorCode.REQUEST_PAYLOAD_TOO_LARGE: "Request payload too large",
-    RpcErrorCode.UNSUPPORTED_SERVER: "RPC not supported by server",
-    RpcErrorCode.UNSUPPORTED_VERSION: "Unsupported RPC version",
-    RpcErrorCode.APPLICATION_ERROR: "Application error in method handler",
-    RpcErrorCode.CONNECTION_TIMEOUT: "Connection timeout",
-    RpcErrorCode.RESPONSE_TIMEOUT: "Response timeout",
-    RpcErrorCode.RECIPIENT_DISCONNECTED: "Recipient disconnected",
-    RpcErrorCode.RESPONSE_PAYLOAD_TOO_LARGE: "Response payload too large",
-    RpcErrorCode.SEND_FAILED: "Failed to send",
-}
 
 
 def built_in(code: RpcErrorCode, data: str | None = None) -> RpcError:
