@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import signal
 import time
@@ -25,9 +24,7 @@ from edge.errors import (
     RoomError,
     ServerLeft,
 )
-from edge.gpio.room_session import follow_status, serve_gpio
-from edge.gpio.service import GpioService
-from edge.listeners import Unsubscribe
+from edge.gpio.room_session import serve_gpio
 from edge.livekit.room import (
     DataReceived,
     Disconnected,
@@ -39,8 +36,7 @@ from edge.livekit.room import (
 )
 from edge.livekit.rpc import RpcEndpoint
 from edge.livekit.streams import StreamEndpoint
-from edge.livekit.twin_publisher import TwinPublisher
-from edge.logbook import LogRing, serve_logs
+from edge.logbook import serve_logs
 from edge.peer_log import PeerLog
 from edge.protocol.participants import (
     AttributesChanged,
@@ -49,22 +45,15 @@ from edge.protocol.participants import (
     ParticipantLeft,
     RoomMetadataChanged,
 )
-from edge.service import Service
+from edge.services import Services, open_services
 from edge.simulation import SimulatedBoard
 from edge.systemd import Notifier
-from edge.telemetry.codec import Sample
-from edge.telemetry.outbox import Outbox
-from edge.telemetry.sampler import TelemetryService
-from edge.telemetry.spec import SensorKind
 from edge.telemetry.uplink import serve_telemetry
-from edge.temperature_mirror import TemperatureMirror
 from edge.token import inspect_token, iso_utc, require_set_clock, token_for
 from edge.twin import DeviceFacts
 
 if TYPE_CHECKING:
-    from edge.media.service import MediaService
-    from edge.mqtt.bridge import MqttBridge
-    from edge.mqtt.bridge_links import RoomLink
+    pass
 
 _LOGGER = logging.getLogger(__name__)
 _PEER_LOG = PeerLog(_LOGGER)
@@ -90,63 +79,26 @@ async def run_daemon(config: Config, *, simulate: bool, pin_factory: Any = None)
         from edge.testing.pins import SimulatedPinFactory
 
         pin_factory = SimulatedPinFactory(config.gpio)
-    gpio = GpioService(config.gpio, pin_factory=pin_factory)
     notifier = Notifier.from_environment()
-    logbook = LogRing()
-    logging.getLogger().addHandler(logbook)
-    telemetry = await _open_telemetry(config, gpio)
-    twin = TwinPublisher()
     model = SimulatedBoard().model if simulate else ""
-    bridge = link = None
-    if config.mqtt is not None:  # paho and the bridge load only when configured
-        from edge.mqtt.bridge_links import RoomLink, open_bridge
-
-        link = RoomLink()
-        bridge = open_bridge(
-            config.mqtt,
-            identity=config.livekit.identity,
-            gpio=gpio,
-            telemetry=telemetry,
-            twin=twin,
-            sensors=config.telemetry.sensors,
-            model=model,
-            link=link,
-            policy=AccessPolicy.from_config(config),
-        )
-    # In a room or not: outputs the fail-safes drive reach the twin, and so MQTT.
-    follow_status(gpio, twin.update)
-    if telemetry is not None:
-        _mirror_temperatures(telemetry, twin)
-    media = None
-    if config.camera is not None or config.microphone is not None:
-        from edge.media.service import MediaService
-
-        media = MediaService(
-            config.camera, config.microphone, simulate=simulate, publish_status=twin.update
-        )
+    services = await open_services(config, simulate=simulate, pin_factory=pin_factory, model=model)
+    logging.getLogger().addHandler(services.logbook)
     try:
         async with asyncio.TaskGroup() as tg:
-            running: dict[str, Service] = {"daemon.gpio-timers": gpio}
-            if telemetry is not None:
-                running["daemon.telemetry"] = telemetry
-            if bridge is not None:
-                # Cancelled after the room was left: its last word is "offline".
-                running["daemon.mqtt"] = bridge
-            services = [tg.create_task(s.run(), name=name) for name, s in running.items()]
-            services.append(tg.create_task(notifier.run_watchdog(), name="daemon.watchdog"))
-            daemon = _Daemon(config, gpio, telemetry, notifier, twin, bridge, model, link, logbook)
-            daemon.media = media
+            tasks = [tg.create_task(s.run(), name=n) for n, s in services.running().items()]
+            tasks.append(tg.create_task(notifier.run_watchdog(), name="daemon.watchdog"))
+            daemon = _Daemon(config, services, notifier, model)
             try:
                 fatal = await _run(daemon, stop=stop)
             finally:
                 notifier.stopping()
-                gpio.close("daemon stopping")  # safe state first, before anything else
-                for task in services:
+                services.gpio.close("daemon stopping")  # safe state first, before anything
+                for task in tasks:
                     task.cancel()
-        if telemetry is not None:
-            await telemetry.aclose()  # last: spool what was still queued
+        if services.telemetry is not None:
+            await services.telemetry.aclose()  # last: spool what was still queued
     finally:
-        logging.getLogger().removeHandler(logbook)
+        logging.getLogger().removeHandler(services.logbook)
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
     if fatal is not None:
@@ -157,39 +109,19 @@ async def run_daemon(config: Config, *, simulate: bool, pin_factory: Any = None)
 
 @dataclass(slots=True)
 class _Daemon:
-    """What lives as long as the process: config and the services sessions bind to."""
+    """The supervisor's state: the services sessions bind to, and what sessions leave behind."""
 
     config: Config
-    gpio: GpioService
-    telemetry: TelemetryService | None
+    services: Services
     notifier: Notifier
-    twin: TwinPublisher
-    bridge: MqttBridge | None
     model: str
-    link: RoomLink | None
-    """Carries MQTT messages into the current room; with `bridge` only."""
-    logbook: LogRing
     started_at: float = field(default_factory=time.monotonic)
     last_error: str = ""
     """Why the previous session ended (shown as `edge.error`)."""
     refreshed_token: str = field(default="", repr=False)
     """The server's latest refresh of a static token, for the next session."""
-    media: MediaService | None = None
-    """Camera and microphone, when configured."""
     connection: ConnectionStatus = field(default_factory=ConnectionStatus)
     """Where the room connection stands (logs, STATUS= and `edge.connection*` attributes)."""
-
-
-async def _open_telemetry(config: Config, gpio: GpioService) -> TelemetryService | None:
-    if not config.telemetry.sensors:
-        return None
-    path = config.spool_path
-    outbox = await asyncio.to_thread(Outbox.open, path, max_rows=config.telemetry.spool_max_rows)
-    telemetry = TelemetryService(config.telemetry, outbox, read_input=gpio.read)
-    for spec in config.telemetry.sensors:
-        if spec.kind is SensorKind.GPIO:
-            gpio.watch(spec.input, functools.partial(telemetry.record_from_thread, spec.name))
-    return telemetry
 
 
 async def _run(daemon: _Daemon, *, stop: asyncio.Event) -> EdgeError | None:
@@ -202,7 +134,7 @@ async def _run(daemon: _Daemon, *, stop: asyncio.Event) -> EdgeError | None:
             stopper = tg.create_task(stop.wait(), name="daemon.stop")
             await asyncio.wait([session, stopper], return_when=asyncio.FIRST_COMPLETED)
             if stop.is_set():
-                daemon.gpio.close("daemon stopping")  # outputs safe before we leave the room
+                daemon.services.gpio.close("daemon stopping")  # outputs safe before leaving
             session.cancel()  # on stop: leaves the room cleanly (Room.connect's finally)
             stopper.cancel()
         if stop.is_set():
@@ -272,9 +204,9 @@ async def _session(daemon: _Daemon) -> _Outcome:
     except EdgeError as exc:
         return _Outcome(exc, fatal=True, joined=joined)
     finally:
-        daemon.gpio.link_lost()
-        if daemon.media is not None:
-            await daemon.media.release()  # after the leave: camera and microphone go last
+        daemon.services.gpio.link_lost()
+        if daemon.services.media is not None:
+            await daemon.services.media.release()  # after the leave: camera and microphone go last
     fatal = isinstance(error, ServerLeft) and not error.can_reconnect
     return _Outcome(error, fatal=fatal, joined=True)
 
@@ -283,32 +215,32 @@ async def _serve(room: Room, daemon: _Daemon) -> None:
     """Bind every service to the room and run until the room disconnects."""
     # One endpoint of each per session, created before any await: calls and streams that
     # arrive meanwhile are held by the room until these register.
-    config = daemon.config
+    config, services = daemon.config, daemon.services
     rpc = RpcEndpoint(room, policy=AccessPolicy.from_config(config))
     streams = StreamEndpoint(room)
     workdir = Path(config.daemon.state_dir or ".")
-    serve_logs(rpc, streams, daemon.logbook, config=config.redacted(), workdir=workdir)
-    if daemon.media is not None:
-        daemon.media.register(rpc, streams)
+    serve_logs(rpc, streams, services.logbook, config=config.redacted(), workdir=workdir)
+    if services.media is not None:
+        services.media.register(rpc, streams)
     await _align_identity(room, config)
     async with asyncio.TaskGroup() as tg:
-        gpio = serve_gpio(room, daemon.gpio, rpc=rpc, set_attributes=False)  # the twin does
+        gpio = serve_gpio(room, services.gpio, rpc=rpc, set_attributes=False)  # the twin does
         initial = dict(room.local_participant.attributes)
         tasks = [
             tg.create_task(_log_events(room, daemon), name="daemon.room-events"),
             tg.create_task(gpio, name="daemon.gpio"),
-            tg.create_task(daemon.twin.run(room, initial=initial), name="daemon.twin"),
+            tg.create_task(services.twin.run(room, initial=initial), name="daemon.twin"),
             tg.create_task(_report_facts(daemon, room), name="daemon.twin-facts"),
         ]
-        if daemon.media is not None:
-            tasks.append(tg.create_task(daemon.media.serve(room), name="daemon.media"))
-        if daemon.bridge is not None and daemon.link is not None:
+        if services.media is not None:
+            tasks.append(tg.create_task(services.media.serve(room), name="daemon.media"))
+        if services.bridge is not None and services.link is not None:
             from edge.mqtt.bridge_links import serve_mqtt
 
-            mqtt = serve_mqtt(room, daemon.bridge, rpc=rpc, link=daemon.link)
+            mqtt = serve_mqtt(room, services.bridge, rpc=rpc, link=services.link)
             tasks.append(tg.create_task(mqtt, name="daemon.mqtt-session"))
-        if daemon.telemetry is not None:
-            uplink = serve_telemetry(room, daemon.telemetry, streams=streams, rpc=rpc)
+        if services.telemetry is not None:
+            uplink = serve_telemetry(room, services.telemetry, streams=streams, rpc=rpc)
             tasks.append(tg.create_task(uplink, name="daemon.telemetry-uplink"))
         await room.wait_disconnected()
         for task in tasks:
@@ -329,7 +261,7 @@ async def _align_identity(room: Room, config: Config) -> None:
 def _connection_changed(daemon: _Daemon) -> None:
     """Tell systemd and the twin (so the room after a rejoin, and MQTT at once) where we are."""
     daemon.notifier.ready(daemon.connection.status_line())
-    daemon.twin.update(daemon.connection.attributes())
+    daemon.services.twin.update(daemon.connection.attributes())
 
 
 async def _session_token(daemon: _Daemon) -> str:
@@ -359,21 +291,10 @@ async def _session_token(daemon: _Daemon) -> str:
     return token_for(config, now=now)
 
 
-def _mirror_temperatures(telemetry: TelemetryService, twin: TwinPublisher) -> Unsubscribe:
-    """Readings in °C also appear in the twin as `edge.temperature.<sensor>`, deadbanded."""
-    mirror = TemperatureMirror()
-
-    def mirror_reading(sample: Sample) -> None:
-        if changes := mirror.changes(sample, time.monotonic()):
-            twin.update(changes)
-
-    return telemetry.readings.subscribe(mirror_reading)
-
-
 async def _report_facts(daemon: _Daemon, room: Room) -> None:
     """Keep the twin's view of the daemon itself current."""
     while True:
-        lease = daemon.gpio.lease
+        lease = daemon.services.gpio.lease
         facts = DeviceFacts(
             online=True,
             board_model=daemon.model,
@@ -384,7 +305,7 @@ async def _report_facts(daemon: _Daemon, room: Room) -> None:
             network_quality=room.network_quality,
             last_error=daemon.last_error,
         )
-        daemon.twin.update(facts.as_attributes())
+        daemon.services.twin.update(facts.as_attributes())
         await asyncio.sleep(FACTS_PERIOD_S if room.rtt_ms is not None else FIRST_FACTS_REFRESH_S)
 
 

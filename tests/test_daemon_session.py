@@ -17,7 +17,7 @@ from edge.gpio.service import GpioService
 from edge.gpio.spec import GpioConfig
 from edge.livekit.twin_publisher import TwinPublisher
 from edge.logbook import LogRing
-from edge.mqtt.bridge_links import RoomLink
+from edge.services import Services
 from edge.systemd import Notifier
 
 CONFIG = parse_config(
@@ -35,10 +35,8 @@ CONFIG = parse_config(
 
 
 def daemon() -> edge_daemon._Daemon:
-    gpio = GpioService(GpioConfig())
-    return edge_daemon._Daemon(
-        CONFIG, gpio, None, Notifier(None), TwinPublisher(), None, "", RoomLink(), LogRing()
-    )
+    services = Services(GpioService(GpioConfig()), TwinPublisher(), LogRing())
+    return edge_daemon._Daemon(CONFIG, services, Notifier(None), "")
 
 
 async def test_an_unset_clock_is_retried_not_fatal(monkeypatch: pytest.MonkeyPatch) -> None:

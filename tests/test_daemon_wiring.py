@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from edge import daemon as edge_daemon
 from edge.gpio.service import GpioService
 from edge.gpio.spec import GpioConfig
 from edge.livekit.twin_publisher import TwinPublisher
 from edge.mqtt.bridge import MqttBridge
 from edge.mqtt.bridge_links import RoomLink, open_bridge
 from edge.mqtt.spec import MqttConfig
+from edge.services import mirror_temperatures
 from edge.telemetry.outbox import Outbox
 from edge.telemetry.sampler import TelemetryService
 from edge.telemetry.spec import TelemetryConfig
@@ -53,11 +53,11 @@ async def test_the_mqtt_bridge_and_the_celsius_mirror_both_see_readings_in_eithe
         return bridge
 
     if mirror_first:
-        edge_daemon._mirror_temperatures(telemetry, twin)
+        mirror_temperatures(telemetry, twin)
         wire_bridge()
     else:
         wire_bridge()
-        edge_daemon._mirror_temperatures(telemetry, twin)
+        mirror_temperatures(telemetry, twin)
     try:
         async with asyncio.TaskGroup() as tg:
             sampling = tg.create_task(telemetry.run(), name="test.telemetry")

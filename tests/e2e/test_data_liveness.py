@@ -30,7 +30,7 @@ from edge.livekit.rpc import RpcEndpoint
 from edge.livekit.sctp_inbound import StreamReassembly, inbound_streams
 from edge.livekit.twin_publisher import TwinPublisher
 from edge.logbook import LogRing
-from edge.mqtt.bridge_links import RoomLink
+from edge.services import Services
 from edge.systemd import Notifier
 from edge.testing.pins import SimulatedPinFactory
 from tests.conftest import OfficialPeerFactory
@@ -219,17 +219,8 @@ async def test_the_daemon_reports_a_deaf_session_and_joins_anew(
         },
         env={},
     )
-    daemon = edge_daemon._Daemon(
-        config,
-        GpioService(GpioConfig()),
-        None,
-        Notifier(None),
-        TwinPublisher(),
-        None,
-        "",
-        RoomLink(),
-        LogRing(),
-    )
+    services = Services(GpioService(GpioConfig()), TwinPublisher(), LogRing())
+    daemon = edge_daemon._Daemon(config, services, Notifier(None), "")
     peer = await official_peer("op-anna")
     caplog.set_level(logging.INFO, logger="edge.connection")
     stop = asyncio.Event()
