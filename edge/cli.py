@@ -117,7 +117,7 @@ def _check_config(args: argparse.Namespace) -> int:
     lk = config.livekit
     lines = [
         f"{args.config}: OK",
-        f"  url: {lk.url}",
+        f"  url: {', '.join(lk.url)}",
         f"  room: {lk.room}",
         f"  identity: {lk.identity} (name {lk.name!r}, {len(lk.attributes)} attribute(s))",
         f"  credentials: {credentials}",

@@ -87,7 +87,7 @@ def invitation_for(
     api_key = (lk.api_key if lk else "") or env_key
     api_secret = (lk.api_secret if lk else "") or env_secret
     room = room or (lk.room if lk else "")
-    url = url or (lk.url if lk else "")
+    url = url or (lk.first_url if lk else "")
     if not (api_key and api_secret):
         return Invitation(url=url), "no API key and secret to mint a viewer token: paste a token"
     if not room:

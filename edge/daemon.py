@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 from edge import __version__, wire
 from edge.access import AccessPolicy
-from edge.backoff import Backoff
 from edge.config import Config
 from edge.connection import ConnectionStatus
 from edge.errors import (
@@ -24,6 +23,7 @@ from edge.errors import (
     RoomError,
     ServerLeft,
 )
+from edge.failover import Failover
 from edge.gpio.room_session import serve_gpio
 from edge.livekit.room import (
     DataReceived,
@@ -122,12 +122,15 @@ class _Daemon:
     """The server's latest refresh of a static token, for the next session."""
     connection: ConnectionStatus = field(default_factory=ConnectionStatus)
     """Where the room connection stands (logs, STATUS= and `edge.connection*` attributes)."""
+    failover: Failover = field(init=False)
+    """Which server URL to join next, and how long to wait after a failure."""
+
+    def __post_init__(self) -> None:
+        self.failover = Failover(self.config.livekit.url)
 
 
 async def _run(daemon: _Daemon, *, stop: asyncio.Event) -> EdgeError | None:
     """Join, serve and rejoin until stopped (None) or an error retrying cannot fix."""
-    backoff = Backoff()
-    attempt = 0
     while not stop.is_set():
         async with asyncio.TaskGroup() as tg:
             session = tg.create_task(_session(daemon), name="daemon.session")
@@ -146,9 +149,9 @@ async def _run(daemon: _Daemon, *, stop: asyncio.Event) -> EdgeError | None:
         # Room, peer connections, endpoints), which must not live on through the next session.
         error, joined = str(outcome.error), outcome.joined
         del outcome, session
-        attempt = 0 if joined else attempt + 1
-        delay = backoff.delay(attempt)
-        _LOGGER.warning("%s; retrying in %.1f s", error, delay)
+        delay = daemon.failover.failed()
+        where = f" through {daemon.failover.current()}" if daemon.failover.others else ""
+        _LOGGER.warning("%s; retrying%s in %.1f s", error, where, delay)
         daemon.last_error = error  # in the twin once we are back
         # Ready: the daemon is doing its job (outputs safe, retrying), just not in a room.
         daemon.connection.retrying(error, delay_s=delay, failed=not joined, now=time.monotonic())
@@ -174,18 +177,20 @@ async def _session(daemon: _Daemon) -> _Outcome:
     """Join once and serve until the connection ends; the GPIO link timer covers the gap."""
     config = daemon.config
     lk = config.livekit
-    options = RoomOptions(
-        url=lk.url,
-        attributes={**lk.attributes, wire.Attribute.STATUS: wire.Status.ONLINE},
-        connect_timeout_s=lk.connect_timeout_s,
-        resume_timeout_s=lk.resume_timeout_s,
-        device_model=daemon.model,
-    )
     joined = False
     try:
         token = await _session_token(daemon)
+        options = RoomOptions(
+            url=daemon.failover.current(),
+            attributes={**lk.attributes, wire.Attribute.STATUS: wire.Status.ONLINE},
+            connect_timeout_s=lk.connect_timeout_s,
+            resume_timeout_s=lk.resume_timeout_s,
+            other_servers=daemon.failover.others,
+            device_model=daemon.model,
+        )
         async with Room.connect(options, token) as room:
             joined = True
+            daemon.failover.joined()
             daemon.connection.joined(room=room.name, identity=lk.identity, now=time.monotonic())
             _connection_changed(daemon)
             try:
@@ -276,7 +281,9 @@ async def _session_token(daemon: _Daemon) -> str:
         require_set_clock(now)  # a token fetched before NTP would look not yet valid
         from edge.livekit.token_source import fetch_token
 
-        return await fetch_token(config, now=now)
+        fetched = await fetch_token(config, now=now)
+        daemon.failover.offer(fetched.server_url)
+        return fetched.token
     if config.token and daemon.refreshed_token:
         try:
             info = inspect_token(daemon.refreshed_token, now=now)

@@ -178,6 +178,11 @@ class SignalError(RoomError):
 class ServerUnreachable(SignalError):
     """No connection to the server could be made; worth retrying later."""
 
+    def __init__(self, message: str, *, refused: bool = False) -> None:
+        super().__init__(message)
+        self.refused = refused
+        """The host answered but nothing listens (the node is down, not our network)."""
+
 
 class JoinRefused(SignalError):
     """The server refused the join (HTTP status or a `leave` as first message)."""

@@ -33,14 +33,15 @@ CREDENTIAL_KEYS = ("token", "api_key", "api_secret", "token_url", "token_url_aut
 class LiveKitConfig:
     """Where to join, as whom, and with which credentials."""
 
-    url: str = setting(
-        kind="string",
+    url: tuple[str, ...] = setting(
+        kind="one_or_more",
         check=lambda url: (
             None
-            if _valid_url(url)
+            if valid_url(url)
             else f"expected a ws://, wss://, http:// or https:// URL, got {url!r}"
         ),
-        doc="Server URL: `ws://`, `wss://`, `http://` or `https://`.",
+        doc="Server URL (`ws://`, `wss://`, `http://` or `https://`), or an array of them:"
+        " the nodes of one LiveKit deployment, tried in order, staying on the one that works.",
     )
     room: str = setting(kind="string", max_bytes=MAX_NAME_BYTES, doc="Room to join.")
     identity: str = setting(
@@ -115,6 +116,11 @@ class LiveKitConfig:
         object.__setattr__(self, "attributes", MappingProxyType(dict(self.attributes)))
 
     @property
+    def first_url(self) -> str:
+        """The preferred server URL (what tools that talk to one server use)."""
+        return self.url[0] if self.url else ""
+
+    @property
     def credentials(self) -> Literal["token", "api_key", "token_url"]:
         """`token` (static), `token_url` (fetched per join) or `api_key` (minted here)."""
         if self.token:
@@ -133,6 +139,9 @@ def read_livekit(table: Table, issues: list[str]) -> tuple[dict[str, Any], bool]
     credentials_read = not bad_paths & {f"livekit.{key}" for key in CREDENTIAL_KEYS}
     if values["token_url_auth"] and not values["token_url"]:
         table.issue("token_url_auth", "only used with token_url")
+    urls = values["url"]
+    for url in sorted({u for u in urls if urls.count(u) > 1}):
+        table.issue("url", f"{url!r} is listed more than once")
     return values, credentials_read
 
 
@@ -193,7 +202,8 @@ def _credentials(
     return token, api_key, api_secret
 
 
-def _valid_url(url: str) -> bool:
+def valid_url(url: str) -> bool:
+    """A ws://, wss://, http:// or https:// URL with a host and a valid port."""
     try:
         parts = urlsplit(url)
         _ = parts.port  # raises on a bad port

@@ -17,8 +17,11 @@ from typing import Any, Literal
 
 from edge.toml_table import Table
 
-Kind = Literal["string", "int", "float", "bool", "choice", "strings", "attributes", "tables"]
-"""`tables` is an array of tables its section's parser reads itself (e.g. the sensors)."""
+Kind = Literal[
+    "string", "int", "float", "bool", "choice", "strings", "one_or_more", "attributes", "tables"
+]
+"""`tables` is an array of tables its section's parser reads itself (e.g. the sensors);
+`one_or_more` is a string or an array of strings, read as a tuple (e.g. server URLs)."""
 _KEY = "edge.setting"
 
 
@@ -132,7 +135,7 @@ def read_value(table: Table, key: str, spec: Setting, default: Any) -> Any:
     """One key, read and checked as `spec` says."""
     value = _read(table, key, spec, default)
     if spec.check is not None and value:
-        for item in value if spec.kind == "strings" else [value]:
+        for item in value if spec.kind in ("strings", "one_or_more") else [value]:
             problem = spec.check(item)
             if problem is not None:
                 table.issue(key, problem)
@@ -160,6 +163,12 @@ def _read(table: Table, key: str, spec: Setting, default: Any) -> Any:
         return default
     if spec.kind == "strings":
         return table.strings(key, default)
+    if spec.kind == "one_or_more":
+        if table.has(key):
+            return table.one_or_more(key)
+        if spec.required:
+            table.issue(key, "required")
+        return default
     assert spec.max_bytes is not None, "attributes need max_bytes"
     return table.attributes(key, max_bytes=spec.max_bytes)
 
@@ -178,6 +187,7 @@ def reference(cls: type) -> list[str]:
 def _type(spec: Setting) -> str:
     names = {
         "strings": "array of strings",
+        "one_or_more": "string or array of strings",
         "attributes": "table of strings",
         "choice": "string",
         "tables": "array of tables",

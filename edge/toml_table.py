@@ -93,6 +93,24 @@ class Table:
             return tuple(default)
         return tuple(value)
 
+    def one_or_more(self, key: str, *, max_items: int = 8) -> tuple[str, ...]:
+        """One non-empty string, or an array of 1..`max_items` of them, as a tuple."""
+        value = self._data.get(key)
+        if isinstance(value, str) and value:
+            return (value,)
+        if (
+            isinstance(value, list)
+            and 0 < len(value) <= max_items
+            and all(isinstance(v, str) and v for v in value)
+        ):
+            return tuple(value)
+        got = "" if isinstance(value, str | list) else f", got {type_name(value)}"
+        self.issue(
+            key,
+            f"expected a non-empty string or an array of 1 to {max_items} non-empty strings{got}",
+        )
+        return ()
+
     def string(self, key: str, *, required: bool = False, max_bytes: int | None = None) -> str:
         if key not in self._data:
             if required:

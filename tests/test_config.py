@@ -81,7 +81,7 @@ def test_full_config_loads_into_the_dataclasses(tmp_path: Path) -> None:
     config = load_config(_write(tmp_path, FULL_TOML), env={})
     assert config == Config(
         livekit=LiveKitConfig(
-            url="wss://lk.example.org",
+            url=("wss://lk.example.org",),
             room="workshop",
             identity="edge-pi-01",
             name="Workshop Pi",
@@ -128,9 +128,21 @@ def test_config_is_frozen_and_attributes_read_only() -> None:
         config.livekit.attributes["location"] = "x"  # type: ignore[index]
 
 
+def test_url_takes_one_server_or_several_in_order() -> None:
+    one = parse_config(_base(), env={}).livekit
+    assert len(one.url) == 1
+    assert one.first_url == one.url[0]
+    urls = ["wss://a.example.org", "ws://10.0.0.2:7880"]
+    data = {**_base(), "livekit": {**_base()["livekit"], "url": urls}}
+    assert parse_config(data, env={}).livekit.url == tuple(urls)
+
+
 def test_log_level_is_case_insensitive() -> None:
     data = {**_base(), "daemon": {"log_level": "WARNING"}}
     assert parse_config(data, env={}).daemon.log_level == "warning"
+
+
+ONE_OR_MORE = "expected a non-empty string or an array of 1 to 8 non-empty strings"
 
 
 @pytest.mark.parametrize(
@@ -140,6 +152,13 @@ def test_log_level_is_case_insensitive() -> None:
         ("livekit", "url", "wss://", f"livekit.url: {URL} 'wss://'"),
         ("livekit", "url", "http://h:99999", f"livekit.url: {URL} 'http://h:99999'"),
         ("livekit", "url", None, "livekit.url: required"),
+        ("livekit", "url", ["ws://a", "ftp://b"], f"livekit.url: {URL} 'ftp://b'"),
+        ("livekit", "url", [], f"livekit.url: {ONE_OR_MORE}"),
+        ("livekit", "url", ["ws://a", ""], f"livekit.url: {ONE_OR_MORE}"),
+        ("livekit", "url", ["ws://a"] * 9, f"livekit.url: {ONE_OR_MORE}"),
+        ("livekit", "url", "", f"livekit.url: {ONE_OR_MORE}"),
+        ("livekit", "url", 5, f"livekit.url: {ONE_OR_MORE}, got int"),
+        ("livekit", "url", ["ws://a", "ws://a"], "livekit.url: 'ws://a' is listed more than once"),
         ("livekit", "room", None, "livekit.room: required"),
         ("livekit", "room", "", "livekit.room: must not be empty"),
         ("livekit", "room", "é" * 129, "livekit.room: expected at most 256 UTF-8 bytes, got 258"),

@@ -13,6 +13,7 @@ from edge import daemon as edge_daemon
 from edge.backoff import Backoff
 from edge.config import parse_config
 from edge.errors import ClockNotSet, RoomError
+from edge.failover import Failover
 from edge.gpio.service import GpioService
 from edge.gpio.spec import GpioConfig
 from edge.livekit.twin_publisher import TwinPublisher
@@ -79,6 +80,7 @@ async def test_an_ended_session_is_not_kept_alive_during_the_next(
         return edge_daemon._Outcome(RoomError("again"), fatal=False, joined=True)
 
     monkeypatch.setattr(edge_daemon, "_session", session)
-    monkeypatch.setattr(edge_daemon, "Backoff", lambda: Backoff(base_s=0.01, cap_s=0.01))
-    assert await edge_daemon._run(daemon(), stop=stop) is None
+    supervisor = daemon()
+    supervisor.failover = Failover(CONFIG.livekit.url, backoff=Backoff(base_s=0.01, cap_s=0.01))
+    assert await edge_daemon._run(supervisor, stop=stop) is None
     assert alive_during_next == [False]

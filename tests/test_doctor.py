@@ -244,6 +244,19 @@ def test_an_unreachable_server_fails_and_the_token_is_not_judged_by_it(
     assert_level(found["token"], Level.WARN, "not shown to the server (unreachable)")
 
 
+def test_with_several_urls_one_down_is_a_warning_and_the_token_is_checked_by_another(
+    pi: SimulatedPi, closed_port: int
+) -> None:
+    down = f"ws://127.0.0.1:{closed_port}"
+    pi.config.write_text(
+        pi.config.read_text().replace(f'"{pi.server.url}"', f'["{down}", "{pi.server.url}"]')
+    )
+    found = pi.check()
+    assert_level(found["server"], Level.WARN, "(1 of 2 URLs reachable)")
+    assert_level(found["server"], Level.WARN, f"cannot connect to 127.0.0.1:{closed_port}")
+    assert_level(found["token"], Level.OK, "the server accepts it")
+
+
 def test_a_wrong_secret_is_refused_by_the_server(pi: SimulatedPi) -> None:
     pi.write_config(f'api_key = "{pi.server.api_key}"\napi_secret = "{"x" * 40}"\n')
     problem = only_problem(pi.check())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from edge.doctor.context import Context
@@ -20,14 +21,32 @@ TOKEN_FIX = (
 
 
 def check_server(ctx: Context) -> Finding:
-    """A TCP (and TLS) connection to the LiveKit server's host and port."""
+    """A TCP (and TLS) connection to the LiveKit server's host and port (to each, given several).
+
+    With several URLs, some unreachable is a warning (the daemon uses the others) and all
+    unreachable a failure.
+    """
     if ctx.config is None:
         return ok("server", "not checked: no valid config")
-    parts = urlsplit(ctx.config.livekit.url)
-    tls = parts.scheme in ("wss", "https")
-    host, port = parts.hostname or "", parts.port or (443 if tls else 80)
     fix = "check livekit.url, that the server runs, and the network (Wi-Fi, firewall)"
-    return _connect("server", ctx, host, port, tls=tls, fix=fix)
+    findings = []
+    for url in ctx.config.livekit.url:
+        parts = urlsplit(url)
+        tls = parts.scheme in ("wss", "https")
+        host, port = parts.hostname or "", parts.port or (443 if tls else 80)
+        findings.append(_connect("server", ctx, host, port, tls=tls, fix=fix))
+    bad = [f for f in findings if f.level is not Level.OK]
+    if len(findings) == 1 or not bad:
+        return (
+            findings[0]
+            if len(findings) == 1
+            else ok("server", "; ".join(f.message for f in findings))
+        )
+    if len(bad) == len(findings):
+        return fail("server", "; ".join(f.message for f in bad), fix)
+    reachable = len(findings) - len(bad)
+    message = "; ".join(f.message for f in bad)
+    return warn("server", f"{message} ({reachable} of {len(findings)} URLs reachable)", fix)
 
 
 def check_token(ctx: Context, *, server_reachable: bool) -> Finding:
@@ -64,13 +83,10 @@ def check_token(ctx: Context, *, server_reachable: bool) -> Finding:
         return warn(
             "token", f"{what}; not shown to the server (unreachable)", "see the server line"
         )
-    url = validate_url(lk.url, join_query())
-    try:
-        status, body = ctx.probes.http_get(
-            url, {"Authorization": f"Bearer {token}"}, ctx.probes.timeout_s
-        )
-    except OSError as exc:
-        return warn("token", f"{what}; the server did not answer its check ({exc})")
+    answer = _validate(ctx, lk.url, token)
+    if isinstance(answer, OSError):
+        return warn("token", f"{what}; the server did not answer its check ({answer})")
+    status, body = answer
     if status in (401, 403):
         return fail("token", f"{what}, but the server refuses it: {body or status}", TOKEN_FIX)
     if status != 200:
@@ -114,6 +130,21 @@ def _connect(check: str, ctx: Context, host: str, port: int, *, tls: bool, fix: 
         level=Level.OK,
         message=f"{where} accepts connections{' (TLS verified)' if tls else ''}",
     )
+
+
+def _validate(ctx: Context, urls: Sequence[str], token: str) -> tuple[int, str] | OSError:
+    """The server's answer to its validate endpoint, from the first URL that answers."""
+    error = OSError("no server URL")
+    for url in urls:
+        try:
+            return ctx.probes.http_get(
+                validate_url(url, join_query()),
+                {"Authorization": f"Bearer {token}"},
+                ctx.probes.timeout_s,
+            )
+        except OSError as exc:
+            error = exc
+    return error
 
 
 def _duration(seconds: float) -> str:

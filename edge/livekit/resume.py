@@ -22,6 +22,7 @@ from edge.errors import (
     PeerConnectionError,
     RoomError,
     ServerLeft,
+    ServerUnreachable,
     SignalError,
 )
 from edge.livekit.peers import PeerConnection
@@ -32,6 +33,9 @@ _LOGGER = logging.getLogger(__name__)
 
 RESUME_DELAYS_S = (0.0, 0.3, 1.2, 2.7, 4.8)
 """Waits before each attempt, the last repeating (as LiveKit's JS SDK)."""
+REFUSALS_TO_MOVE_ON = 2
+"""Attempts in a row the node refused (nothing listens: it is down) before resuming gives up,
+when there is another server to join through."""
 
 
 class SessionResume:
@@ -45,6 +49,7 @@ class SessionResume:
         publisher: PeerConnection,
         subscriber: PeerConnection,
         url: str,
+        others: bool = False,
         connect_timeout_s: float,
         query: Callable[[], Mapping[str, str]],
         token: Callable[[], str],
@@ -56,6 +61,8 @@ class SessionResume:
         self._publisher = publisher
         self._subscriber = subscriber
         self._url = url
+        self._others = others
+        """Other servers of the deployment exist: a node that is down is not waited for."""
         self._connect_timeout_s = connect_timeout_s
         self._query = query
         self._token = token
@@ -80,6 +87,7 @@ class SessionResume:
         started = time.monotonic()
         deadline = started + timeout_s
         last = error
+        refusals = 0
         await self._link.aclose()
         for attempt in itertools.count():
             delay = RESUME_DELAYS_S[min(attempt, len(RESUME_DELAYS_S) - 1)]
@@ -96,6 +104,9 @@ class SessionResume:
                 last = exc
             except RoomError as exc:
                 last = exc
+                refusals = refusals + 1 if isinstance(exc, ServerUnreachable) and exc.refused else 0
+                if self._others and refusals >= REFUSALS_TO_MOVE_ON:
+                    raise SignalError(f"{exc}; the node is down: joining through another") from None
             else:
                 return time.monotonic() - started
             _LOGGER.info("resume attempt %d failed: %s", attempt + 1, last)

@@ -87,6 +87,9 @@ class RoomOptions:
     """Upper bound for WebSocket + JoinResponse + data channels open."""
     resume_timeout_s: float = 15.0
     """How long a lost session is tried to be resumed before the room ends (0: never)."""
+    other_servers: bool = False
+    """The deployment has other URLs to join through: resuming stops as soon as this node is
+    seen down (refusing connections), so the owner can rejoin elsewhere."""
     device_model: str = ""
     """Reported to the server as client info."""
     event_queue_size: int = 1024
@@ -171,6 +174,7 @@ class Room:
             publisher=self._publisher,
             subscriber=self._subscriber,
             url=options.url,
+            others=options.other_servers,
             connect_timeout_s=options.connect_timeout_s,
             query=self._resume_query,
             token=lambda: self.token,

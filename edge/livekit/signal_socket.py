@@ -58,7 +58,9 @@ class SignalSocket:
             ) from None
         except (aiohttp.ClientError, OSError) as exc:
             await session.close()
-            raise ServerUnreachable(f"cannot reach {endpoint}: {_describe(exc)}") from None
+            raise ServerUnreachable(
+                f"cannot reach {endpoint}: {_describe(exc)}", refused=_refused(exc)
+            ) from None
         except TimeoutError:
             await session.close()
             raise ServerUnreachable(
@@ -144,6 +146,13 @@ def _http_reason(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return "no reason given"
+
+
+def _refused(exc: BaseException) -> bool:
+    """Whether the server's host refused the connection (nothing listens on the port)."""
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return isinstance(exc.os_error, ConnectionRefusedError)
+    return isinstance(exc, ConnectionRefusedError)
 
 
 def _describe(exc: BaseException) -> str:

@@ -50,7 +50,7 @@ def existing_config(content: bytes, *, source: str, issues: list[str]) -> EdgeCo
         issues.extend(f"{source}: {issue}" for issue in exc.issues)
         return None
     lk = config.livekit
-    return EdgeConfigFile(content=content, url=lk.url, room=lk.room, identity=lk.identity)
+    return EdgeConfigFile(content=content, url=lk.first_url, room=lk.room, identity=lk.identity)
 
 
 def generated_config(

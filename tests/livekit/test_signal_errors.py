@@ -30,6 +30,16 @@ async def test_a_failure_without_a_message_still_gives_a_reason(
     with pytest.raises(ServerUnreachable) as excinfo:
         await SignalSocket.connect("ws://127.0.0.1:9", token="t", query={}, timeout_s=5)
     assert str(excinfo.value) == f"cannot reach ws://127.0.0.1:9/rtc: {reason}"
+    assert not excinfo.value.refused  # a timeout or an unknown failure may be our network
+
+
+async def test_a_port_nobody_listens_on_is_a_refusal(unused_tcp_port: int) -> None:
+    """The host answered with a reset: the node is down, not our network."""
+    with pytest.raises(ServerUnreachable) as excinfo:
+        await SignalSocket.connect(
+            f"ws://127.0.0.1:{unused_tcp_port}", token="t", query={}, timeout_s=5
+        )
+    assert excinfo.value.refused
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from edge.config import LiveKitConfig
 from edge.errors import CredentialsError, ServerUnreachable
-from edge.livekit.token_source import fetch_token
+from edge.livekit.token_source import FetchedToken, fetch_token
 from edge.token import mint_token
 
 SECRET = "a-secret-of-at-least-thirty-two-bytes-for-tests"
@@ -45,7 +45,7 @@ async def endpoint() -> AsyncIterator[Callable[[Answer], Awaitable[str]]]:
 
 def config(url: str, auth: str = "") -> LiveKitConfig:
     return LiveKitConfig(
-        url="ws://127.0.0.1:7880",
+        url=("ws://127.0.0.1:7880",),
         room="lab",
         identity="edge-7",
         token_url=url,
@@ -64,7 +64,8 @@ async def test_the_endpoint_learns_who_asks_and_its_json_answer_is_used(
 
     url = await endpoint(answer)
     fetched = await fetch_token(config(url + "?site=north", "Bearer dev-1"), now=time.time())
-    assert fetched.count(".") == 2
+    assert fetched.token.count(".") == 2
+    assert fetched.server_url == "ws://x"
     assert asked == [({"site": "north", "identity": "edge-7", "room": "lab"}, "Bearer dev-1")]
 
 
@@ -76,7 +77,7 @@ async def test_a_plain_text_jwt_is_used_as_it_is(
     async def answer(_request: web.Request) -> web.StreamResponse:
         return web.Response(text=jwt + "\n")
 
-    assert await fetch_token(config(await endpoint(answer)), now=time.time()) == jwt
+    assert await fetch_token(config(await endpoint(answer)), now=time.time()) == FetchedToken(jwt)
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,8 @@ from livekit.protocol import models as proto_models
 from edge import errors
 from edge.errors import DataError, EdgeError
 from edge.protocol import packets
+from edge.protocol.codes import BUILT_IN_MESSAGES
 from edge.protocol.rpc import (
-    BUILT_IN_MESSAGES,
     RpcError,
     RpcErrorCode,
     RpcInvocation,
