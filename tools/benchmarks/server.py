@@ -42,7 +42,7 @@ rtc:
   enabled: false
 logging:
   level: {log_level}
-"""
+{redis}"""
 
 
 class ServerError(RuntimeError):
@@ -70,9 +70,17 @@ def default_binary(repo_root: Path) -> Path:
 
 
 def write_config(
-    workdir: Path, *, api_key: str, api_secret: str, log_level: str, ip: str = LOOPBACK
+    workdir: Path,
+    *,
+    api_key: str,
+    api_secret: str,
+    log_level: str,
+    ip: str = LOOPBACK,
+    redis: str = "",
 ) -> tuple[int, Path]:
     """A server config on free ports in `workdir`; returns the HTTP/signal port and the file.
+
+    With `redis` (`host:port`), the server is one node of a cluster sharing that Redis.
 
     With `ip`, ICE candidates are gathered on that address alone: candidates of other local
     addresses rewritten to the node IP would otherwise shadow it, and ICE checks sent to it
@@ -92,6 +100,7 @@ def write_config(
             api_secret=api_secret,
             log_level=log_level,
             ip_filter="" if ip == LOOPBACK else f"  ips:\n    includes: [{ip}/32]\n",
+            redis=f"redis:\n  address: {redis}\n" if redis else "",
         )
     )
     return port, config_path
