@@ -23,6 +23,7 @@ from edge.errors import (
     RoomError,
     ServerLeft,
 )
+from edge.eviction import EvictionJudge, is_eviction
 from edge.failover import Failover
 from edge.gpio.room_session import serve_gpio
 from edge.livekit.room import (
@@ -124,6 +125,8 @@ class _Daemon:
     """Where the room connection stands (logs, STATUS= and `edge.connection*` attributes)."""
     failover: Failover = field(init=False)
     """Which server URL to join next, and how long to wait after a failure."""
+    evictions: EvictionJudge = field(default_factory=EvictionJudge)
+    """Whether being pushed out for our identity is final."""
 
     def __post_init__(self) -> None:
         self.failover = Failover(self.config.livekit.url)
@@ -143,7 +146,7 @@ async def _run(daemon: _Daemon, *, stop: asyncio.Event) -> EdgeError | None:
         if stop.is_set():
             break
         outcome = session.result()
-        if outcome.fatal:
+        if outcome.fatal and not _forgiven(daemon, outcome):
             return outcome.error
         # Only words from here on: the error's traceback holds the ended session's frames (its
         # Room, peer connections, endpoints), which must not live on through the next session.
@@ -171,6 +174,23 @@ class _Outcome:
     """Retrying cannot help (refused token, evicted by a duplicate identity, ...)."""
     joined: bool
     """The session got as far as joining (resets the backoff)."""
+    joined_for_s: float = 0.0
+    """How long the session was joined before it ended (0: it never was)."""
+
+
+def _forgiven(daemon: _Daemon, outcome: _Outcome) -> bool:
+    """A final eviction for our identity that may be the server's own doing: rejoin once."""
+    if not is_eviction(outcome.error):
+        return False
+    now = time.monotonic()
+    if daemon.evictions.final(joined_for_s=outcome.joined_for_s, now=now):
+        return False
+    _LOGGER.warning(
+        "pushed out for our identity %.1f s after joining: probably the server's own retry of"
+        " our join, so rejoining once (a second time this soon means another device has it)",
+        outcome.joined_for_s,
+    )
+    return True
 
 
 async def _session(daemon: _Daemon) -> _Outcome:
@@ -178,6 +198,7 @@ async def _session(daemon: _Daemon) -> _Outcome:
     config = daemon.config
     lk = config.livekit
     joined = False
+    joined_at = 0.0
     try:
         token = await _session_token(daemon)
         options = RoomOptions(
@@ -189,7 +210,7 @@ async def _session(daemon: _Daemon) -> _Outcome:
             device_model=daemon.model,
         )
         async with Room.connect(options, token) as room:
-            joined = True
+            joined, joined_at = True, time.monotonic()
             daemon.failover.joined()
             daemon.connection.joined(room=room.name, identity=lk.identity, now=time.monotonic())
             _connection_changed(daemon)
@@ -203,7 +224,8 @@ async def _session(daemon: _Daemon) -> _Outcome:
     except JoinRefused as exc:
         return _Outcome(exc, fatal=not exc.retryable, joined=joined)
     except ServerLeft as exc:
-        return _Outcome(exc, fatal=not exc.can_reconnect, joined=joined)
+        joined_for = time.monotonic() - joined_at if joined else 0.0
+        return _Outcome(exc, fatal=not exc.can_reconnect, joined=joined, joined_for_s=joined_for)
     except (RoomError, ClockNotSet) as exc:
         return _Outcome(exc, fatal=False, joined=joined)
     except EdgeError as exc:
@@ -213,7 +235,7 @@ async def _session(daemon: _Daemon) -> _Outcome:
         if daemon.services.media is not None:
             await daemon.services.media.release()  # after the leave: camera and microphone go last
     fatal = isinstance(error, ServerLeft) and not error.can_reconnect
-    return _Outcome(error, fatal=fatal, joined=True)
+    return _Outcome(error, fatal=fatal, joined=True, joined_for_s=time.monotonic() - joined_at)
 
 
 async def _serve(room: Room, daemon: _Daemon) -> None:

@@ -187,10 +187,19 @@ class ServerUnreachable(SignalError):
 class JoinRefused(SignalError):
     """The server refused the join (HTTP status or a `leave` as first message)."""
 
-    def __init__(self, message: str, *, status: int | None = None, retryable: bool = False) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retryable: bool = False,
+        reason: str = "",
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.retryable = retryable
+        self.reason = reason
+        """The `leave` reason (DisconnectReason name) when the refusal was a leave, else ""."""
 
 
 class SignalTimeout(SignalError, TimeoutError):

@@ -12,7 +12,7 @@ import pytest
 from edge import daemon as edge_daemon
 from edge.backoff import Backoff
 from edge.config import parse_config
-from edge.errors import ClockNotSet, RoomError
+from edge.errors import ClockNotSet, RoomError, ServerLeft
 from edge.failover import Failover
 from edge.gpio.service import GpioService
 from edge.gpio.spec import GpioConfig
@@ -84,3 +84,51 @@ async def test_an_ended_session_is_not_kept_alive_during_the_next(
     supervisor.failover = Failover(CONFIG.livekit.url, backoff=Backoff(base_s=0.01, cap_s=0.01))
     assert await edge_daemon._run(supervisor, stop=stop) is None
     assert alive_during_next == [False]
+
+
+def evicted(joined_for_s: float) -> edge_daemon._Outcome:
+    error = ServerLeft("pushed out", reason="DUPLICATE_IDENTITY", can_reconnect=False)
+    return edge_daemon._Outcome(error, fatal=True, joined=True, joined_for_s=joined_for_s)
+
+
+@pytest.mark.parametrize(
+    ("joined_for", "sessions"),
+    [([30.0], 1), ([0.5, 1.0], 2), ([0.0, 25.0], 2)],
+    ids=["late: another device", "twice while joining", "forgiven, then late"],
+)
+async def test_an_eviction_ends_the_daemon_unless_it_may_be_the_servers_own_retry(
+    monkeypatch: pytest.MonkeyPatch, joined_for: list[float], sessions: int
+) -> None:
+    ran: list[float] = []
+
+    async def session(_daemon: edge_daemon._Daemon) -> edge_daemon._Outcome:
+        ran.append(joined_for[len(ran)])
+        return evicted(ran[-1])
+
+    monkeypatch.setattr(edge_daemon, "_session", session)
+    supervisor = daemon()
+    supervisor.failover = Failover(CONFIG.livekit.url, backoff=Backoff(base_s=0.01, cap_s=0.01))
+    error = await edge_daemon._run(supervisor, stop=asyncio.Event())
+    assert isinstance(error, ServerLeft)
+    assert error.reason == "DUPLICATE_IDENTITY"
+    assert len(ran) == sessions
+
+
+async def test_an_eviction_while_joining_is_followed_by_a_rejoin(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stop = asyncio.Event()
+    ran: list[str] = []
+
+    async def session(_daemon: edge_daemon._Daemon) -> edge_daemon._Outcome:
+        ran.append("session")
+        if len(ran) == 2:
+            stop.set()  # the rejoin happened: the test is over
+            return edge_daemon._Outcome(RoomError("stopping"), fatal=False, joined=True)
+        return evicted(0.0)
+
+    monkeypatch.setattr(edge_daemon, "_session", session)
+    supervisor = daemon()
+    supervisor.failover = Failover(CONFIG.livekit.url, backoff=Backoff(base_s=0.01, cap_s=0.01))
+    assert await edge_daemon._run(supervisor, stop=stop) is None
+    assert ran == ["session", "session"]

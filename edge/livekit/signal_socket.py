@@ -195,5 +195,7 @@ async def first_response(
                     reason=event.reason,
                     can_reconnect=not event.final,
                 )
-            raise JoinRefused(f"server refused the join: {event.reason}{suffix}")
+            raise JoinRefused(
+                f"server refused the join: {event.reason}{suffix}", reason=event.reason
+            )
     raise SignalError(f"server did not answer the {what}")

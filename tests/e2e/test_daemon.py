@@ -144,14 +144,18 @@ async def test_second_daemon_with_the_same_identity_evicts_the_first_which_exits
     second = await start_edge("run", "--config", str(config))
     await second.wait_line("joined room")
 
-    assert await first.wait(timeout=20) == 3  # EXIT_REFUSED: systemd must not restart it
+    assert await first.wait(timeout=30) == 3  # EXIT_REFUSED: systemd must not restart it
     error_lines = [line for line in first.lines if line.startswith("edge: ")]
     assert len(error_lines) == 1, first.log()
     assert "DUPLICATE_IDENTITY" in error_lines[0]
     assert "another participant joined with our identity" in error_lines[0]
     assert not any("Traceback" in line for line in first.lines), first.log()
-    assert not any("retrying" in line for line in first.lines), first.log()
+    # Pushed out seconds after its join, the first may be the victim of the server's own retry
+    # of its join: it rejoins once at most, then gives way for good.
+    assert sum("rejoining once" in line for line in first.lines) <= 1, first.log()
+    assert sum("retrying" in line for line in first.lines) <= 1, first.log()
     assert second.proc.returncode is None
+    await viewer.wait_participant("edge-dup")
     assert await second.stop() == 0
 
 
