@@ -90,7 +90,10 @@ def _run(args: argparse.Namespace) -> int:
         raise ConfigError([*state.errors, *state.denied])
     if args.log_level is None:
         _setup_logging(config.daemon.log_level)
-    from edge.daemon import run_daemon  # heavy: aiortc, av
+    from edge import pyav_stand_in
+
+    pyav_stand_in.install_for(config)  # before aiortc loads: no FFmpeg in a data-only daemon
+    from edge.daemon import run_daemon  # heavy: aiortc (and PyAV, with media)
     from edge.executor import DaemonThreadExecutor
 
     with asyncio.Runner() as runner:

@@ -1,9 +1,11 @@
 """A data-only daemon (no [camera], [microphone] or [mqtt]) loads no media codecs nor MQTT.
 
-The daemon is built for real from such a config in a fresh interpreter; its first session is
-replaced by a probe that reports what is loaded at that moment, so the check covers both module
-imports and the imports `run_daemon` does while wiring the services. PyAV itself still loads:
-aiortc's package `__init__` imports its media stack (mediastreams, codecs), which imports `av`.
+The daemon is built for real from such a config in a fresh interpreter, after the same import
+preparation as `edge run` (`pyav_stand_in.install_for`); its first session is replaced by a
+probe that reports what is loaded at that moment, so the check covers both module imports and
+the imports `run_daemon` does while wiring the services. aiortc's package `__init__` imports
+its media stack, which imports names from `av`: without media, those come from the stand-in,
+so FFmpeg's libraries are never mapped.
 """
 
 from __future__ import annotations
@@ -27,16 +29,22 @@ api_secret = "0123456789abcdef0123456789abcdef"
 PROBE = """\
 import asyncio, json, sys
 from pathlib import Path
-import edge.cli, edge.daemon
+from edge import pyav_stand_in
 from edge.config import load_config
 
+config = load_config(Path(sys.argv[1]), env={}, simulate=True)
+pyav_stand_in.install_for(config)
+import edge.daemon
+
 async def probe(daemon, *, stop):
-    print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ("av", "paho")
-        or m.startswith(("edge.media", "edge.mqtt")))))
+    real = [m for m in sys.modules if m.split(".")[0] == "av" and not pyav_stand_in.installed()]
+    maps = Path("/proc/self/maps").read_text()
+    print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] == "paho"
+        or m.startswith(("edge.media", "edge.mqtt"))) + real
+        + (["libavcodec"] if "libavcodec" in maps else [])))
     return None
 
 edge.daemon._run = probe
-config = load_config(Path(sys.argv[1]), env={}, simulate=True)
 asyncio.run(edge.daemon.run_daemon(config, simulate=True))
 """
 PURE = {"edge.media", "edge.media.spec", "edge.mqtt", "edge.mqtt.spec", "edge.mqtt.topics"}
@@ -59,12 +67,16 @@ def test_a_data_only_daemon_loads_no_media_or_mqtt_module_of_ours(tmp_path: Path
     ours = [m for m in modules if m.startswith(("edge.media", "edge.mqtt")) and m not in PURE]
     assert ours == []
     assert [m for m in modules if m.split(".")[0] == "paho"] == []
+    assert [m for m in modules if m.split(".")[0] == "av"] == []  # only the stand-in
+    assert "libavcodec" not in modules  # FFmpeg never mapped
 
 
 @pytest.mark.parametrize(
     ("section", "expected"),
     [
         ('[microphone]\nsource = "synthetic"\n', "edge.media.service"),
+        ('[microphone]\nsource = "synthetic"\n', "libavcodec"),
+        ('[camera]\nsource = "synthetic"\n', "av"),
         ('[mqtt]\nhost = "127.0.0.1"\n', "edge.mqtt.bridge"),
     ],
 )
