@@ -267,7 +267,9 @@ async def _serve(room: Room, daemon: _Daemon) -> None:
             mqtt = serve_mqtt(room, services.bridge, rpc=rpc, link=services.link)
             tasks.append(tg.create_task(mqtt, name="daemon.mqtt-session"))
         if services.telemetry is not None:
-            uplink = serve_telemetry(room, services.telemetry, streams=streams, rpc=rpc)
+            uplink = serve_telemetry(
+                room, services.telemetry, streams=streams, rpc=rpc, identity=config.livekit.identity
+            )
             tasks.append(tg.create_task(uplink, name="daemon.telemetry-uplink"))
         await room.wait_disconnected()
         for task in tasks:

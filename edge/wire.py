@@ -65,6 +65,10 @@ class Attribute:
     RTT_MS: Final = "edge.rtt_ms"
     NETWORK_QUALITY: Final = "edge.network_quality"
     ERROR: Final = "edge.error"
+    WANTS_TELEMETRY: Final = "edge.wants.telemetry"
+    """Set by a *consumer*: shell patterns of the edges whose live telemetry it wants
+    (comma-separated, `*` for all); edges with `[telemetry] audience = "announced"` send
+    their batches only to such participants."""
 
 
 class Prefix:

@@ -3,6 +3,7 @@ import { ConnectionState, DisconnectReason, Room, RoomEvent } from 'livekit-clie
 import { Board } from './board.js';
 import { readParams, signallingUrl, tokenClaims } from './params.js';
 import { connectErrorText, disconnectText } from './words.js';
+import { ATTRIBUTES } from './wire.generated.js';
 
 const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
 
@@ -86,6 +87,9 @@ async function connect(url, token) {
   try {
     await current.connect(wsUrl, token, { autoSubscribe: true });
     joined = true;
+    // Edges with `[telemetry] audience = "announced"` stream live readings only to those who ask.
+    // A token without the grant to set attributes still sees the edges that send to everyone.
+    current.localParticipant.setAttributes({ [ATTRIBUTES.WANTS_TELEMETRY]: '*' }).catch(() => {});
   } catch (err) {
     if (room === current) {
       room = null;

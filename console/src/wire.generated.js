@@ -12,7 +12,8 @@ export const ATTRIBUTES = Object.freeze({
   "UPTIME_S": "edge.uptime_s",
   "RTT_MS": "edge.rtt_ms",
   "NETWORK_QUALITY": "edge.network_quality",
-  "ERROR": "edge.error"
+  "ERROR": "edge.error",
+  "WANTS_TELEMETRY": "edge.wants.telemetry"
 });
 export const PREFIXES = Object.freeze({
   "OUTPUT": "gpio.",

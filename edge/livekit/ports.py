@@ -69,6 +69,12 @@ class LinkRoom(Protocol):
     async def wait_disconnected(self) -> EdgeError | None: ...
 
 
+class AudienceRoom(LinkRoom, Protocol):
+    """A linked room whose participants a session follows (who wants what it sends)."""
+
+    def events(self) -> AsyncIterator[RoomEvent]: ...
+
+
 class DataRoom(Protocol):
     """A room that user data packets are published into while it is connected."""
 

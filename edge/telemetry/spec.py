@@ -210,6 +210,14 @@ class TelemetryConfig:
         max_bytes=256,
         doc="Byte-stream topic of the msgpack batches; not empty.",
     )
+    audience: str = setting(
+        "room",
+        kind="choice",
+        choices=("room", "announced"),
+        doc="Who receives live batches: `room` = everyone in the room; `announced` = only"
+        " participants whose attribute `edge.wants.telemetry` names this edge (shell patterns,"
+        " comma-separated); while none is there, readings wait in the spool.",
+    )
     events_topic: str = setting(
         wire.Topic.EVENTS,
         kind="string",

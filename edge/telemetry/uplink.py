@@ -6,7 +6,9 @@
 
 Returns when the room disconnects. While connected, unsent readings go out oldest first as
 msgpack byte streams (`edge.telemetry.codec`) on the configured topic, gathered per
-`batch_window_s`, to everyone in the room.
+`batch_window_s`, to everyone in the room, or with `audience = "announced"` only to the
+participants that asked for them (`edge.telemetry.audience`); while nobody did, they wait in
+the spool.
 
 Delivery, honestly:
 
@@ -40,12 +42,14 @@ import time
 
 from edge import wire
 from edge.errors import DataError, RoomError, RpcError
-from edge.livekit.ports import LinkRoom, MethodTable
+from edge.livekit.ports import AudienceRoom, LinkRoom, MethodTable
 from edge.livekit.room_events import ConnectionState
 from edge.livekit.rpc import RpcHandler
 from edge.livekit.streams import StreamEndpoint
+from edge.protocol.participants import AttributesChanged, ParticipantJoined, ParticipantLeft
 from edge.protocol.rpc import RpcErrorCode, RpcInvocation
 from edge.telemetry import codec
+from edge.telemetry.audience import Audience
 from edge.telemetry.outbox import CorruptRow, History, ReadResult
 from edge.telemetry.sampler import TelemetryService
 
@@ -58,9 +62,17 @@ RETRY_AFTER_FAILURE_S = 1.0
 
 
 async def serve_telemetry(
-    room: LinkRoom, service: TelemetryService, *, streams: StreamEndpoint, rpc: MethodTable
+    room: AudienceRoom,
+    service: TelemetryService,
+    *,
+    streams: StreamEndpoint,
+    rpc: MethodTable,
+    identity: str = "",
 ) -> None:
-    """Stream readings into `room` and serve history until the room disconnects."""
+    """Stream readings into `room` and serve history until the room disconnects.
+
+    `identity` is ours: what a consumer's `edge.wants.telemetry` patterns are matched with.
+    """
     rpc.register_method(
         wire.Method.TELEMETRY_HISTORY,
         _history_handler(service, streams),
@@ -68,8 +80,14 @@ async def serve_telemetry(
         params=codec.HISTORY_PARAMS,
     )
     try:
+        audience = Audience(identity, announced=service.config.audience == "announced")
+        changed = asyncio.Event()
         async with asyncio.TaskGroup() as tg:
-            tasks = [tg.create_task(_Uplink(room, service, streams).run(), name="telemetry.uplink")]
+            uplink = _Uplink(room, service, streams, audience, changed)
+            tasks = [tg.create_task(uplink.run(), name="telemetry.uplink")]
+            if audience.announced:
+                follow = _follow_audience(room, audience, changed)
+                tasks.append(tg.create_task(follow, name="telemetry.audience"))
             if service.config.events_topic:
                 tasks.append(
                     tg.create_task(_send_events(service, streams), name="telemetry.events")
@@ -81,11 +99,39 @@ async def serve_telemetry(
         rpc.unregister_method(wire.Method.TELEMETRY_HISTORY)
 
 
+async def _follow_audience(room: AudienceRoom, audience: Audience, changed: asyncio.Event) -> None:
+    """Keep `audience` current from the room's participants; set `changed` on every change."""
+    async for event in room.events():
+        before = audience.version
+        match event:
+            case ParticipantJoined(participant=p):
+                audience.seen(p.identity, p.attributes)
+            case AttributesChanged(identity=identity, changed=attrs, local=False):
+                if wire.Attribute.WANTS_TELEMETRY in attrs:
+                    audience.seen(identity, attrs)
+            case ParticipantLeft(participant=p):
+                audience.left(p.identity)
+        if audience.version != before:
+            _LOGGER.info(
+                "telemetry goes to %s", ", ".join(audience.destinations() or ()) or "nobody"
+            )
+            changed.set()
+
+
 class _Uplink:
     """One session's sender: a cursor ahead of the spool's `sent_seq`, and what to confirm."""
 
-    def __init__(self, room: LinkRoom, service: TelemetryService, streams: StreamEndpoint) -> None:
+    def __init__(
+        self,
+        room: LinkRoom,
+        service: TelemetryService,
+        streams: StreamEndpoint,
+        audience: Audience,
+        changed: asyncio.Event,
+    ) -> None:
         self._room = room
+        self._audience = audience
+        self._changed = changed
         self._service = service
         self._outbox = service.outbox
         self._streams = streams
@@ -105,6 +151,10 @@ class _Uplink:
                 continue
             if self._service.last_seq - self._cursor < self._config.max_batch_readings:
                 await asyncio.sleep(self._config.batch_window_s)  # gather a batch
+            destinations = self._audience.destinations()
+            if destinations == ():  # announced audience, nobody asked: the spool keeps them
+                await self._wait_for_audience()
+                continue
             batch: ReadResult = await asyncio.to_thread(
                 self._outbox.read_after, self._cursor, limit=self._config.max_batch_readings
             )
@@ -112,7 +162,7 @@ class _Uplink:
                 self._cursor = max(self._cursor, batch.last_scanned)
                 continue
             try:
-                await self._send(batch.readings)
+                await self._send(batch.readings, destinations or ())
             except (RoomError, DataError) as exc:
                 _LOGGER.info("telemetry batch not sent (%s); will resend", exc)
                 await asyncio.sleep(RETRY_AFTER_FAILURE_S)
@@ -121,15 +171,27 @@ class _Uplink:
             self._unconfirmed.append((time.monotonic(), self._cursor))
 
     async def _wait_for_readings(self) -> None:
-        timeout = None
-        if self._unconfirmed:
-            due = self._unconfirmed[0][0] + self._config.confirm_after_s
-            timeout = max(0.0, due - time.monotonic())
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(self._confirm_due()):
                 await self._service.wait_beyond(self._cursor)
         except TimeoutError:
             pass
+
+    async def _wait_for_audience(self) -> None:
+        """Until someone asks for our telemetry (or a sent batch is due for confirming)."""
+        self._changed.clear()
+        try:
+            async with asyncio.timeout(self._confirm_due()):
+                await self._changed.wait()
+        except TimeoutError:
+            pass
+
+    def _confirm_due(self) -> float | None:
+        """Seconds until the oldest unconfirmed batch may be confirmed (None: nothing to)."""
+        if not self._unconfirmed:
+            return None
+        due = self._unconfirmed[0][0] + self._config.confirm_after_s
+        return max(0.0, due - time.monotonic())
 
     async def _confirm(self) -> None:
         """Mark sent what stayed connected long enough after being queued."""
@@ -142,7 +204,9 @@ class _Uplink:
         if confirmed is not None:
             await asyncio.to_thread(self._outbox.mark_sent, confirmed)
 
-    async def _send(self, readings: tuple[codec.Reading, ...]) -> None:
+    async def _send(
+        self, readings: tuple[codec.Reading, ...], destinations: tuple[str, ...]
+    ) -> None:
         data = codec.encode_batch(
             readings, spool=self._outbox.spool_id, dropped=self._outbox.dropped
         )
@@ -152,6 +216,7 @@ class _Uplink:
             name=f"telemetry-{readings[0].seq}-{readings[-1].seq}.msgpack",
             mime_type=codec.CONTENT_TYPE,
             attributes=codec.stream_attributes(readings, origin="live"),
+            destination_identities=destinations,
         )
 
 

@@ -132,7 +132,7 @@ async def telemetry_edge(room_name: str, tmp_path: Path) -> AsyncIterator[EdgeFa
 def serve(room: Room, edge: Edge) -> None:
     """Start serving telemetry in `room` (a room-owned task, ends with the room)."""
     endpoint = serve_telemetry(
-        room, edge.service, streams=StreamEndpoint(room), rpc=RpcEndpoint(room)
+        room, edge.service, streams=StreamEndpoint(room), rpc=RpcEndpoint(room), identity="edge-1"
     )
     room.start_task(endpoint, name="test.serve-telemetry")
 
@@ -146,6 +146,30 @@ async def consumer() -> AsyncIterator[Consumer]:
 
 def contiguous(seqs: list[int], first: int = 1) -> bool:
     return seqs == list(range(first, first + len(seqs)))
+
+
+async def test_an_announced_audience_alone_receives_and_a_late_one_gets_the_backlog(
+    telemetry_edge: EdgeFactory,
+    livekit_server: LiveKitServer,
+    official_peer: OfficialPeerFactory,
+) -> None:
+    """In a room shared with other edges, only those who ask get the batches (#19)."""
+    bystander, asker = Consumer(), Consumer()
+    other_edge = await official_peer("edge-2")  # another board: it never asked
+    bystander.attach(other_edge)
+    edge = await telemetry_edge(audience="announced", confirm_after_s=0.2)
+    room = await edge.join(livekit_server)
+    serve(room, edge)
+    await assert_eventually(lambda: edge.service.last_seq >= 20)  # held: nobody asked yet
+
+    console = await official_peer("console", attributes={wire.Attribute.WANTS_TELEMETRY: "edge-*"})
+    asker.attach(console)
+    await assert_eventually(lambda: len(asker.seqs()) >= 60, timeout=30)
+    seqs = asker.seqs()
+    assert contiguous(seqs), seqs  # the readings held while nobody asked came first
+    assert bystander.streams == []
+    await asker.aclose()
+    await bystander.aclose()
 
 
 async def test_readings_arrive_decoded_in_order_without_gaps(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from edge import wire
 from edge.errors import RoomError
 from edge.livekit.streams import StreamEndpoint
+from edge.protocol.participants import Participant, ParticipantJoined
 from edge.telemetry.outbox import Outbox
 from edge.telemetry.sampler import TelemetryService
 from edge.telemetry.spec import TelemetryConfig
@@ -56,3 +58,51 @@ async def test_registers_history_sends_events_and_ends_with_the_room(outbox: Out
         serving.cancel()
         await room.aclose()
     assert wire.Method.TELEMETRY_HISTORY not in rpc.methods
+
+
+@dataclass(frozen=True, slots=True)
+class Thermometer:
+    name: str = "cpu"
+    unit: str = "°C"
+
+    def read(self) -> float:
+        return 48.5
+
+
+def participant(identity: str, attributes: dict[str, str]) -> Participant:
+    return Participant(
+        identity=identity, sid=f"PA_{identity}", name=identity, metadata="",
+        attributes=attributes, kind="STANDARD", version=1,
+    )  # fmt: skip
+
+
+async def test_an_announced_audience_gets_the_batches_and_nobody_else(outbox: Outbox) -> None:
+    config = TelemetryConfig(sensors=(), audience="announced", batch_window_s=0.01)
+    service = TelemetryService(config, outbox, sensors=[Thermometer()])
+    room, rpc = FakeRoom(), MethodRecorder()
+
+    def batches() -> list[tuple[str, ...]]:
+        return [
+            tuple(p.destination_identities)
+            for p in room.sent
+            if p.WhichOneof("value") == "stream_header" and p.stream_header.topic == config.topic
+        ]
+
+    async with asyncio.TaskGroup() as tg:
+        sampling = tg.create_task(service.run(), name="test.sampling")
+        serving = tg.create_task(
+            serve_telemetry(
+                room, service, streams=StreamEndpoint(room), rpc=rpc, identity="edge-7"
+            ),
+            name="test.serve-telemetry",
+        )
+        await assert_eventually(lambda: service.last_seq >= 1)  # a reading waits in the spool
+        room.emit(ParticipantJoined(participant=participant("edge-8", {"edge.status": "online"})))
+        wants = {wire.Attribute.WANTS_TELEMETRY: "edge-*"}
+        room.emit(ParticipantJoined(participant=participant("console", wants)))
+        await assert_eventually(lambda: batches())
+        assert set(batches()) == {("console",)}  # never broadcast, never to the other edge
+        room.disconnect(RoomError("test over"))
+        await serving
+        sampling.cancel()
+    await room.aclose()
