@@ -130,6 +130,35 @@ amplitude = 6.0
     )
 
 
+async def test_on_stop_the_room_sees_the_outputs_go_safe_before_the_edge_leaves(
+    start_edge: StartEdge,
+    official_peer: OfficialPeerFactory,
+    livekit_server: LiveKitServer,
+    room_name: str,
+    tmp_path: Path,
+) -> None:
+    relay = '\n[[gpio.outputs]]\nname = "relay"\nkind = "digital"\npin = 17\nallow = ["op-*"]\n'
+    config = write_config(
+        tmp_path / "edge.toml", livekit_server, room_name, identity="edge-stop", extra=relay
+    )
+    operator = await official_peer("op-anna")
+    edge = await start_edge("run", "--config", str(config), "--simulate")
+    device = await operator.wait_participant("edge-stop", timeout=30)
+    await operator.local.perform_rpc(
+        destination_identity="edge-stop",
+        method="gpio.set",
+        payload=json.dumps({"device": "relay", "value": 1, "hold_s": 60}),
+    )
+    await assert_eventually(lambda: device.attributes.get("gpio.relay") == "1")
+    seen = len(operator.attribute_changes)
+
+    assert await edge.stop(signal.SIGTERM) == 0
+    changes = {k: v for who, c in operator.attribute_changes[seen:] if who == "edge-stop"
+               for k, v in c.items()}  # fmt: skip
+    assert changes.get("gpio.relay") == "0", (changes, edge.log())
+    assert json.loads(changes["edge.last_failsafe"])["why"] == "daemon stopping"
+
+
 async def test_second_daemon_with_the_same_identity_evicts_the_first_which_exits_clearly(
     start_edge: StartEdge,
     official_peer: OfficialPeerFactory,
