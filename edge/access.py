@@ -125,6 +125,17 @@ class AccessPolicy:
         entry = rule.devices.get(device or rule.device)
         return entry is not None and allowed(entry[0], caller)
 
+    def may_call(self, caller: str, method: str) -> bool:
+        """Whether `caller` may call `method` at all: for a device method, on some device."""
+        rule = self.rules.get(method)
+        if rule is None:
+            return False
+        if not (rule.device_field or rule.device):
+            return allowed(rule.allow, caller)
+        if rule.device:  # always the same device (`camera.snapshot`): only its list counts
+            return self.permits(caller, method)
+        return any(allowed(patterns, caller) for patterns, _ in rule.devices.values())
+
     def limits(self, method: str) -> CallLimits:
         """The cost bound of `method` (methods without a rule are refused before costing)."""
         rule = self.rules.get(method)

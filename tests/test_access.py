@@ -83,3 +83,17 @@ def test_the_rpc_policy_refuses_exactly_what_gpio_refuses(
         assert refusal is not None
         assert refusal.code == ErrorCode.ACCESS_DENIED
         assert caller in refusal.message
+
+
+@pytest.mark.parametrize("caller", sorted({c for c, *_ in TABLE} | {"anyone"}))
+def test_may_call_is_true_exactly_when_gpio_allows_some_device(
+    gpio: GpioService, caller: str
+) -> None:
+    """What `edge.describe` tells a caller it may call: GPIO would let it act on something."""
+    policy = AccessPolicy(gpio_rules(CONFIG))
+    outputs = [o.name for o in CONFIG.outputs]
+    devices = outputs + [i.name for i in CONFIG.inputs]
+    assert policy.may_call(caller, "gpio.set") is any(gpio.may_set(d, caller) for d in outputs)
+    assert policy.may_call(caller, "gpio.read") is any(gpio.may_read(d, caller) for d in devices)
+    assert policy.may_call(caller, "gpio.lease") is gpio.may_lease(caller)
+    assert not policy.may_call(caller, "no.such.method")

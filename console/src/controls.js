@@ -51,12 +51,15 @@ export class Controls {
   build(describe, list) {
     const methods = describe?.methods ?? {};
     const has = (name) => Object.hasOwn(methods, name);
+    // Whole-device tools only for a caller the edge will not refuse (`callable`, per caller);
+    // per-output controls stay, each with gpio.list's own "not allowed for you" badge.
+    const offered = (name) => has(name) && methods[name].callable !== false;
     const parts = [];
     const tools = [];
-    if (has(METHODS.CAMERA_SNAPSHOT)) tools.push(this._button('Take snapshot', 'snapshot', METHODS.CAMERA_SNAPSHOT, 'a still from the camera, shown under Media'));
-    if (has(METHODS.LOGS)) tools.push(this._button('Get logs', 'logs', METHODS.LOGS, 'recent log lines and the redacted config, shown under Activity'));
+    if (offered(METHODS.CAMERA_SNAPSHOT)) tools.push(this._button('Take snapshot', 'snapshot', METHODS.CAMERA_SNAPSHOT, 'a still from the camera, shown under Media'));
+    if (offered(METHODS.LOGS)) tools.push(this._button('Get logs', 'logs', METHODS.LOGS, 'recent log lines and the redacted config, shown under Activity'));
     if (tools.length) parts.push(h('div', { class: 'tools' }, ...tools));
-    if (has(METHODS.GPIO_LEASE)) parts.push(this._leaseRow());
+    if (offered(METHODS.GPIO_LEASE)) parts.push(this._leaseRow());
     if (list && (list.outputs?.length || list.inputs?.length)) {
       parts.push(this._devices(list, has));
       this.setLease(list.lease?.holder ?? '');

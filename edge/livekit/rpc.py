@@ -82,6 +82,7 @@ class RpcEndpoint:
         self._methods = MethodRegistry()
         self._responder = RpcResponder(max_concurrent=max_concurrent)
         self._dispatcher = RpcDispatcher(self._methods, self._responder, policy=policy)
+        self._policy = policy
         self._caller = RpcCaller(ack_timeout_s=ack_timeout_s)
         self._waiting: dict[str, asyncio.Future[CallOutcome]] = {}
         self._settled_at = _now() + settling_s
@@ -205,7 +206,10 @@ class RpcEndpoint:
         return handler
 
     async def _describe(self, invocation: RpcInvocation) -> str:
-        return self._methods.describe()
+        policy, caller = self._policy, invocation.caller_identity
+        if policy is None:
+            return self._methods.describe(lambda _method: True)
+        return self._methods.describe(lambda method: policy.may_call(caller, method))
 
     async def _invoke(self, invocation: RpcInvocation) -> proto_models.DataPacket:
         handler = self._methods.handler(invocation.method) or await self._registration(invocation)

@@ -44,6 +44,10 @@ class RpcPolicy(Protocol):
         """The error to answer instead of running the handler, or None."""
         ...
 
+    def may_call(self, caller: str, method: str) -> bool:
+        """Whether `caller` may call `method` at all (for `edge.describe`)."""
+        ...
+
 
 class RpcDispatcher:
     """Answers calls of one endpoint's registered methods; without a policy, anyone may call."""

@@ -86,12 +86,20 @@ class MethodRegistry:
         """Described methods: name -> {"description", "params" (a JSON schema)}."""
         return dict(self._descriptions)
 
-    def describe(self) -> str:
-        """Every described method with its schema, and every error code, as JSON."""
+    def describe(self, callable_by: Callable[[str], bool] | None = None) -> str:
+        """Every described method with its schema, and every error code, as JSON.
+
+        With `callable_by`, each method also says whether the asking caller may call it
+        (`"callable"`; for a per-device method: on some device), so a console offers only what
+        will not be refused.
+        """
         codes = (*ErrorCode, *RpcErrorCode)
+        methods = self.descriptions
+        if callable_by is not None:
+            methods = {name: {**d, "callable": callable_by(name)} for name, d in methods.items()}
         return json.dumps(
             {
-                "methods": self.descriptions,
+                "methods": methods,
                 "errors": {code.name: int(code) for code in codes},
             }
         )

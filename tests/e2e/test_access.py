@@ -186,6 +186,19 @@ async def test_every_identity_gets_exactly_its_answer_per_method_and_device(
         if result != want
     ]
     assert not wrong, "\n".join(wrong)
+    # edge.describe tells each caller what it may call, so a console offers nothing else.
+    may = {}
+    for who in ("intruder", "operator-1", "auditor"):
+        reply = await peers[who].local.perform_rpc(
+            destination_identity=EDGE, method="edge.describe", payload="{}"
+        )
+        methods = json.loads(reply)["methods"]
+        may[who] = {name for name, described in methods.items() if described["callable"]}
+    assert {"edge.describe", "gpio.list", "media.list", "gpio.read"} <= may["intruder"]
+    assert not {"gpio.set", "camera.snapshot", "edge.logs", "telemetry.history"} & may["intruder"]
+    assert {"gpio.set", "gpio.lease", "camera.snapshot", "telemetry.history"} <= may["operator-1"]
+    assert "edge.logs" not in may["operator-1"]
+    assert "edge.logs" in may["auditor"]
     # Refusals and bad input never reach a handler's traceback; the daemon is still serving.
     assert not any("Traceback" in line for line in edge.lines), edge.log()
     assert await answer(peers["operator-1"], "gpio.read", {"device": "lamp"}) == OK
