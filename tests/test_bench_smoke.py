@@ -106,6 +106,7 @@ def test_soak_reports_its_figures(tmp_path: Path) -> None:
     assert figures["rss_samples"] >= 2
     assert len(figures["rss_series"]) == figures["rss_samples"]
     assert "rss_growth_second_half_bytes_per_hour" in figures
+    assert len(figures["anon_series"]) >= 2
     assert figures["rpc_calls"] > figures["probes"] > 0
     assert figures["readings_through"] > 0
     assert figures["churn_joins"] >= 1

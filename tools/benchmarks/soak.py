@@ -130,6 +130,9 @@ class Record:
     probes: list[soak_figures.Probe] = field(default_factory=list)
     cuts: list[soak_figures.Cut] = field(default_factory=list)
     rss: list[tuple[float, int]] = field(default_factory=list)
+    anon: list[tuple[float, int]] = field(default_factory=list)
+    """RssAnon: the heap and other private memory, without the code pages RSS also counts
+    (those grow as more of the libraries is first touched, bounded by their size)."""
     calls: int = 0
     call_errors: list[tuple[float, int]] = field(default_factory=list)
     """(when the call was answered or gave up, error code)."""
@@ -267,13 +270,16 @@ async def _sample_rss(pid: int, plan: Plan, record: Record) -> None:
         rss = _rss_bytes(pid)
         if rss is not None:
             record.rss.append((record.now(), rss))
+        anon = _rss_bytes(pid, "RssAnon:")
+        if anon is not None:
+            record.anon.append((record.now(), anon))
         await asyncio.sleep(plan.rss_every_s)
 
 
-def _rss_bytes(pid: int) -> int | None:
+def _rss_bytes(pid: int, field_name: str = "VmRSS:") -> int | None:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(field_name):
                 return int(line.split()[1]) * 1024
     except OSError:
         return None
@@ -448,6 +454,7 @@ def _figures(
     # Allocator pools and bounded caches fill for many minutes: the second half's slope says
     # whether growth is levelling off, which a whole-run slope hides.
     late = soak_figures.growth_per_hour(record.rss, warmup_s=plan.duration_s / 2)
+    anon = soak_figures.growth_per_hour(record.anon, warmup_s=min(60.0, plan.duration_s / 4))
     lost = soak_figures.missing(record.readings, through)
     windows = soak_figures.excused_windows(record.cuts, record.timeline, heal_s=HEAL_S)
     in_cuts: Counter[str] = Counter()
@@ -466,6 +473,8 @@ def _figures(
         "rss_growth_bytes_per_hour": growth,
         "rss_growth_second_half_bytes_per_hour": late,
         "rss_series": [[round(t, 1), v] for t, v in record.rss],
+        "anon_growth_bytes_per_hour": anon,
+        "anon_series": [[round(t, 1), v] for t, v in record.anon],
         "rpc_calls": record.calls,
         "rpc_errors": dict(outside),
         "rpc_errors_during_cuts": dict(in_cuts),
@@ -511,7 +520,8 @@ def render(fig: dict[str, Any]) -> str:
         f"  RSS                 {mb(fig['rss_start_bytes'])} -> {mb(fig['rss_end_bytes'])}"
         f" ({fig['rss_samples']} samples)",
         f"  RSS growth          {mb(growth)}/h (goal <= {RSS_GOAL_MB_PER_H:g} MB/h);"
-        f" second half {mb(fig['rss_growth_second_half_bytes_per_hour'])}/h",
+        f" second half {mb(fig['rss_growth_second_half_bytes_per_hour'])}/h;"
+        f" anonymous {mb(fig['anon_growth_bytes_per_hour'])}/h",
         f"  RPC calls           {fig['rpc_calls']}; errors by code: {codes(fig['rpc_errors'])}"
         f" (2004 is the outputs' own rate limit); during cuts: "
         f"{codes(fig['rpc_errors_during_cuts'])}",
