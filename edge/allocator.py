@@ -9,21 +9,29 @@ measure here; on a Pi Zero 2 W they save a tenth of its RAM after the first busy
 
 `MALLOC_ARENA_MAX` in the environment wins, so a user can still choose; other C libraries
 (musl) have no arenas and are left alone.
+
+Freed memory between live blocks stays with the process too: a burst of short-lived objects
+leaves holes that glibc hands back only from the top of a heap. `HeapTrimmer` calls
+`malloc_trim(0)` once a minute, which also returns whole free pages from inside the heaps
+(a few milliseconds of work for a heap of this size, even on a Pi Zero 2 W).
 """
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import ctypes.util
 import logging
 import os
 import sys
+from collections.abc import Callable
 
 _LOGGER = logging.getLogger(__name__)
 
 M_ARENA_MAX = -8
 """mallopt's parameter number for the arena limit (glibc malloc.h)."""
 ARENAS = 2
+TRIM_PERIOD_S = 60.0
 
 
 def limit_arenas(arenas: int = ARENAS) -> bool:
@@ -44,3 +52,42 @@ def limit_arenas(arenas: int = ARENAS) -> bool:
         _LOGGER.debug("mallopt(M_ARENA_MAX, %d) refused", arenas)
         return False
     return True
+
+
+def _libc() -> ctypes.CDLL | None:
+    name = ctypes.util.find_library("c") if sys.platform.startswith("linux") else None
+    if name is None:
+        return None
+    try:
+        return ctypes.CDLL(name)
+    except OSError:
+        return None
+
+
+def heap_trimmer() -> Callable[[], bool] | None:
+    """`malloc_trim(0)` as a callable (True: memory was returned), or None without glibc."""
+    libc = _libc()
+    trim = getattr(libc, "malloc_trim", None) if libc is not None else None
+    if trim is None:
+        return None
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    return lambda: bool(trim(0))
+
+
+class HeapTrimmer:
+    """Hands freed heap pages back to the kernel every `period_s` (a service of the daemon)."""
+
+    def __init__(self, period_s: float = TRIM_PERIOD_S) -> None:
+        self.period_s = period_s
+        self.trims = 0
+        """Calls that returned memory."""
+
+    async def run(self) -> None:
+        trim = heap_trimmer()
+        if trim is None:
+            return  # not glibc: nothing to trim
+        while True:
+            await asyncio.sleep(self.period_s)
+            if trim():
+                self.trims += 1

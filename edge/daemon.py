@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from edge import __version__, wire
 from edge.access import AccessPolicy
+from edge.allocator import HeapTrimmer
 from edge.config import Config
 from edge.connection import ConnectionStatus
 from edge.errors import (
@@ -88,6 +89,7 @@ async def run_daemon(config: Config, *, simulate: bool, pin_factory: Any = None)
         async with asyncio.TaskGroup() as tg:
             tasks = [tg.create_task(s.run(), name=n) for n, s in services.running().items()]
             tasks.append(tg.create_task(notifier.run_watchdog(), name="daemon.watchdog"))
+            tasks.append(tg.create_task(HeapTrimmer().run(), name="daemon.heap-trim"))
             daemon = _Daemon(config, services, notifier, model)
             try:
                 fatal = await _run(daemon, stop=stop)

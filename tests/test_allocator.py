@@ -61,3 +61,34 @@ def test_it_does_nothing_when_the_environment_already_chose(
 ) -> None:
     monkeypatch.setenv("MALLOC_ARENA_MAX", "1")
     assert limit_arenas() is False
+
+
+TRIM = """
+import ctypes, pathlib
+from edge.allocator import heap_trimmer
+libc = ctypes.CDLL("libc.so.6")
+libc.malloc.restype = ctypes.c_void_p
+libc.malloc.argtypes = [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+def anon():
+    for line in pathlib.Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("RssAnon:"):
+            return int(line.split()[1]) * 1024
+blocks = [libc.malloc(1024) for _ in range(40_000)]
+for b in blocks:
+    ctypes.memset(b, 1, 1024)  # touched: resident
+for b in blocks[:-1]:
+    libc.free(b)  # all but the top one: free() alone cannot shrink the heap
+before = anon()
+trim = heap_trimmer()
+print(trim is not None and trim(), before - anon())
+"""
+
+
+def test_a_trim_returns_the_free_pages_a_burst_left_inside_the_heap() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", TRIM], capture_output=True, text=True, check=True, timeout=60
+    )
+    returned, freed = done.stdout.split()
+    assert returned == "True"
+    assert int(freed) > 20 * 2**20  # of the ~40 MiB the burst left behind
