@@ -6,6 +6,7 @@ import asyncio
 import inspect
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -46,3 +47,14 @@ async def assert_eventually(
     seen = f"exception {last!r}" if isinstance(last, BaseException) else f"value {last!r}"
     outcome = f"not met within {timeout:g} s; last saw {seen}"
     raise AssertionError(f"{text} ({outcome})" if text else f"condition {outcome}")
+
+
+@dataclass(frozen=True, slots=True)
+class Thermometer:
+    """A sensor that always reads 48.5 °C (a `telemetry.sensors.Sensor`)."""
+
+    name: str = "cpu"
+    unit: str = "°C"
+
+    def read(self) -> float:
+        return 48.5

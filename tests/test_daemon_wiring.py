@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -18,16 +17,7 @@ from edge.services import mirror_temperatures
 from edge.telemetry.outbox import Outbox
 from edge.telemetry.sampler import TelemetryService
 from edge.telemetry.spec import TelemetryConfig
-from tests.helpers import assert_eventually
-
-
-@dataclass(frozen=True, slots=True)
-class Thermometer:
-    name: str = "cpu"
-    unit: str = "°C"
-
-    def read(self) -> float:
-        return 48.5
+from tests.helpers import Thermometer, assert_eventually
 
 
 @pytest.mark.parametrize("mirror_first", [False, True], ids=["bridge-first", "mirror-first"])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ from edge.telemetry.sampler import TelemetryService
 from edge.telemetry.spec import TelemetryConfig
 from edge.telemetry.uplink import serve_telemetry
 from edge.testing.fake_room import FakeRoom, MethodRecorder
-from tests.helpers import assert_eventually
+from tests.helpers import Thermometer, assert_eventually
 
 
 @pytest.fixture
@@ -58,15 +57,6 @@ async def test_registers_history_sends_events_and_ends_with_the_room(outbox: Out
         serving.cancel()
         await room.aclose()
     assert wire.Method.TELEMETRY_HISTORY not in rpc.methods
-
-
-@dataclass(frozen=True, slots=True)
-class Thermometer:
-    name: str = "cpu"
-    unit: str = "°C"
-
-    def read(self) -> float:
-        return 48.5
 
 
 def participant(identity: str, attributes: dict[str, str]) -> Participant:
