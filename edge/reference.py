@@ -16,6 +16,7 @@ from pathlib import Path
 from edge.board import BoardSection
 from edge.config import DaemonConfig, LiveKitConfig, SimulationConfig
 from edge.gpio.spec import GpioConfig
+from edge.media.spec import CameraConfig, MicrophoneConfig
 from edge.mqtt.spec import MqttConfig
 from edge.settings import Setting, settings
 from edge.telemetry.spec import SensorSpec, TelemetryConfig
@@ -30,6 +31,8 @@ SECTIONS: dict[str, type] = {
     "telemetry": TelemetryConfig,
     "telemetry.sensors": SensorSpec,
     "mqtt": MqttConfig,
+    "camera": CameraConfig,
+    "microphone": MicrophoneConfig,
 }
 """The sections whose keys are declared with `edge.settings.setting`, by TOML name."""
 _REGION = re.compile(r"(<!-- keys: (?P<name>[\w.]+) -->\n).*?(<!-- /keys -->)", re.DOTALL)

@@ -39,7 +39,14 @@ edge.daemon._run = probe
 config = load_config(Path(sys.argv[1]), env={}, simulate=True)
 asyncio.run(edge.daemon.run_daemon(config, simulate=True))
 """
-PURE = {"edge.media", "edge.media.spec", "edge.mqtt", "edge.mqtt.spec", "edge.mqtt.topics"}
+PURE = {
+    "edge.media",
+    "edge.media.spec",
+    "edge.media.microphone_spec",
+    "edge.mqtt",
+    "edge.mqtt.spec",
+    "edge.mqtt.topics",
+}
 """Config dataclasses and topic rules: no libraries behind them."""
 
 
