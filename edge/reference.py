@@ -15,7 +15,7 @@ from pathlib import Path
 
 from edge.board import BoardSection
 from edge.config import DaemonConfig, LiveKitConfig, SimulationConfig
-from edge.gpio.spec import GpioConfig
+from edge.gpio.spec import GpioConfig, InputSpec, OutputSpec
 from edge.media.spec import CameraConfig, MicrophoneConfig
 from edge.mqtt.spec import MqttConfig
 from edge.settings import Setting, settings
@@ -28,6 +28,8 @@ SECTIONS: dict[str, type] = {
     "simulation": SimulationConfig,
     "board": BoardSection,
     "gpio": GpioConfig,
+    "gpio.outputs": OutputSpec,
+    "gpio.inputs": InputSpec,
     "telemetry": TelemetryConfig,
     "telemetry.sensors": SensorSpec,
     "mqtt": MqttConfig,
