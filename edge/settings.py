@@ -122,6 +122,12 @@ def settings(cls: type) -> list[Setting]:
     return out
 
 
+def keys_for(cls: type, field: str, kind: str) -> tuple[str, ...]:
+    """The TOML keys of `cls`'s `field` (one declared with `from_keys`) that apply to `kind`."""
+    specs = next(f.metadata[_KEY] for f in dataclasses.fields(cls) if f.name == field)
+    return tuple(spec.key for spec in specs if not spec.kinds or kind in spec.kinds)
+
+
 def known_keys(cls: type) -> tuple[str, ...]:
     """The TOML keys a section accepts (for the unknown-key check)."""
     return tuple(spec.key for spec in settings(cls))

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from edge.reference import table as reference_table
-from edge.settings import Read, from_keys, key, known_keys, read_section, setting
+from edge.settings import Read, from_keys, key, keys_for, known_keys, read_section, setting
 from edge.toml_table import Table
 
 
@@ -69,6 +69,8 @@ def read(data: dict[str, Any], **context: Any) -> tuple[Read, list[str]]:
 def test_the_keys_of_a_composed_field_are_its_toml_keys() -> None:
     assert known_keys(Gadget) == ("shape", "end", "first", "second", "size", "level", "label")
     assert "ends" not in known_keys(Gadget)
+    assert keys_for(Gadget, "ends", "pair") == ("first", "second")
+    assert keys_for(Gadget, "ends", "round") == ("end",)
 
 
 def test_enum_choices_read_as_members_and_keys_follow_the_kind() -> None:

@@ -21,12 +21,14 @@ The devices' keys are declared in `edge.gpio.device_spec` (re-exported here).
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
 from edge.gpio.device_spec import ADC_CHIPS, InputKind, InputSpec, OutputKind, OutputSpec
-from edge.settings import Read, known_keys, read_section, setting
+from edge.settings import keys_for, known_keys, read_section, setting
 from edge.toml_table import Table
 
 __all__ = [
@@ -65,50 +67,25 @@ class GpioConfig:
     def as_data(self) -> dict[str, object]:
         """The section as TOML-shaped data (what `parse_gpio` reads back)."""
         return {
-            "outputs": [_output_data(o) for o in self.outputs],
-            "inputs": [_input_data(i) for i in self.inputs],
+            "outputs": [_device_data(o) for o in self.outputs],
+            "inputs": [_device_data(i) for i in self.inputs],
             "link_loss_grace_s": self.link_loss_grace_s,
             "lease_max_s": self.lease_max_s,
         }
 
 
-def _output_data(spec: OutputSpec) -> dict[str, object]:
-    pins = (
-        {"forward_pin": spec.pins[0], "backward_pin": spec.pins[1]}
-        if spec.kind is OutputKind.MOTOR
-        else {"pin": spec.pins[0]}
-    )
-    return {
-        "name": spec.name,
-        "kind": spec.kind.value,
-        **pins,
-        "safe_value": spec.safe_value,
-        "active_high": spec.active_high,
-        "max_hold_s": spec.max_hold_s,
-        "max_rate_hz": spec.max_rate_hz,
-        "frequency_hz": spec.frequency_hz,
-        "allow": list(spec.allow),
-        "description": spec.description,
-    }
-
-
-def _input_data(spec: InputSpec) -> dict[str, object]:
-    pins: dict[str, object] = {}
-    if spec.kind is InputKind.DISTANCE:
-        pins = {"echo_pin": spec.pins[0], "trigger_pin": spec.pins[1]}
-    elif spec.kind is not InputKind.ADC:
-        pins = {"pin": spec.pins[0]}
-    return {
-        "name": spec.name,
-        "kind": spec.kind.value,
-        **pins,
-        "pull_up": spec.pull_up,
-        "chip": spec.chip,
-        "channel": spec.channel,
-        "max_distance_m": spec.max_distance_m,
-        "allow": list(spec.allow),
-        "description": spec.description,
-    }
+def _device_data(device: OutputSpec | InputSpec) -> dict[str, object]:
+    """A device as its TOML table: each declared key, the pins under the keys its kind uses."""
+    data: dict[str, object] = {}
+    for f in dataclasses.fields(device):
+        value = getattr(device, f.name)
+        if f.name == "pins":
+            data.update(zip(keys_for(type(device), "pins", device.kind.value), value, strict=True))
+        elif isinstance(value, enum.Enum):
+            data[f.name] = value.value
+        else:
+            data[f.name] = list(value) if isinstance(value, tuple) else value
+    return data
 
 
 SCHEMA: Mapping[str, tuple[str, ...]] = {
@@ -129,25 +106,23 @@ def parse_gpio(table: Table) -> GpioConfig:
 
 
 def _output(t: Table) -> OutputSpec | None:
-    values = read_section(t, OutputSpec, noun="output")
-    t.check_unknown()
-    wanted = ("forward_pin", "backward_pin") if values["kind"] is OutputKind.MOTOR else ("pin",)
-    return _device(OutputSpec, values, wanted)
+    return _device(t, OutputSpec, noun="output")
 
 
 def _input(t: Table) -> InputSpec | None:
-    values = read_section(t, InputSpec, noun="input")
+    return _device(t, InputSpec, noun="input")
+
+
+def _device(t: Table, cls: type[D], *, noun: str) -> D | None:
+    """The device one table describes; None when its name, kind or pins were refused."""
+    values = read_section(t, cls, noun=noun)
     t.check_unknown()
-    wanted = {InputKind.DISTANCE: ("echo_pin", "trigger_pin"), InputKind.ADC: ()}
-    return _device(InputSpec, values, wanted.get(values["kind"], ("pin",)))
-
-
-def _device(cls: type[D], values: Read, pins: tuple[str, ...]) -> D | None:
-    """The device the keys read describe; None when its name, kind or pins were refused."""
-    if not values["name"] or values.refused & {"name", "kind", *pins}:
+    pin_keys: tuple[str, ...] = keys_for(cls, "pins", values["kind"].value)
+    if not values["name"] or values.refused & {"name", "kind", *pin_keys}:
         return None
-    fields = {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
-    return cls(**fields, pins=tuple(values[pin] for pin in pins))
+    fields = {f.name for f in dataclasses.fields(cls)}
+    given = {key: value for key, value in values.items() if key in fields}
+    return cls(**given, pins=tuple(values[key] for key in pin_keys))
 
 
 def _check_unique(
