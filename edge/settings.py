@@ -5,9 +5,9 @@ kind and bounds, and a one-line doc. A field whose value is built from several T
 (e.g. a device's pins from `pin`, or `forward_pin` + `backward_pin`) declares them with
 `from_keys(key(...), ...)`. From these declarations `read_section` parses and validates the
 table (messages by dotted path, from `Table`), `known_keys` lists the keys an "unknown key"
-check accepts, and `edge.reference.table` renders the documentation table. A check
-that involves several keys is declared on the last of them (`check_with`) when it can be,
-else it stays explicit code in the section's parser, after `read_section`.
+check accepts, and `edge.reference.table` renders the documentation table. A check that
+involves several keys is declared on the last of them (`check_with`) when it can be, else it
+stays explicit code in the section's parser, after `read_section`.
 """
 
 from __future__ import annotations

@@ -74,8 +74,9 @@ SOFTWARE_MAX_SIZE = (3840, 2160)
 MIN_SIDE = 32
 
 
-def _camera_default(synthetic: Any, board: Callable[[BoardDefaults], Any]) -> Callable[[Read], Any]:
-    """A picture default: `synthetic` for the test pattern, else the board profile's, if any."""
+def _picture(synthetic: Any, board: Callable[[BoardDefaults], Any]) -> dict[str, Any]:
+    """A picture default's declaration: `synthetic` for the test pattern, else the board
+    profile's, if any, else the declared one."""
 
     def default(read: Read) -> Any:
         if read["source"] is CameraKind.SYNTHETIC:
@@ -83,7 +84,7 @@ def _camera_default(synthetic: Any, board: Callable[[BoardDefaults], Any]) -> Ca
         profile: BoardDefaults | None = read.context.get("board")
         return None if profile is None else board(profile)
 
-    return default
+    return {"default_from": default, "shown_default": f"{BOARD}; synthetic `{synthetic}`"}
 
 
 def _encoder(read: Read) -> EncoderKind | None:
@@ -176,40 +177,36 @@ class CameraConfig:
         kind="int",
         low=1,
         high=100_000,
-        default_from=_camera_default(640, lambda board: board.camera.width),
+        **_picture(640, lambda board: board.camera.width),
         check_with=_side(0),
-        shown_default=BOARD,
-        doc="Even, 32 to 1920 (hardware encoder) or 3840 (software); synthetic: 640.",
+        doc="Even, 32 to 1920 (hardware encoder) or 3840 (software).",
     )
     height: int = setting(
         720,
         kind="int",
         low=1,
         high=100_000,
-        default_from=_camera_default(360, lambda board: board.camera.height),
+        **_picture(360, lambda board: board.camera.height),
         check_with=_side(1),
-        shown_default=BOARD,
-        doc="Even, 32 to 1080 (hardware encoder) or 2160 (software); synthetic: 360.",
+        doc="Even, 32 to 1080 (hardware encoder) or 2160 (software).",
     )
     framerate: float = setting(
         30.0,
         kind="float",
         low=1.0,
         high=120.0,
-        default_from=_camera_default(15.0, lambda board: board.camera.framerate),
+        **_picture(15.0, lambda board: board.camera.framerate),
         check_with=_pixel_rate,
-        shown_default=BOARD,
         doc="Frames per second; the hardware encoder manages at most 1920x1080 at 30 fps worth"
-        " of pixels per second; synthetic: 15.",
+        " of pixels per second.",
     )
     bitrate: int = setting(
         1_500_000,
         kind="int",
         low=50_000,
         high=25_000_000,
-        default_from=_camera_default(600_000, lambda board: board.camera.bitrate),
-        shown_default=BOARD,
-        doc="Target bits per second of the H.264 stream; synthetic: 600 000.",
+        **_picture(600_000, lambda board: board.camera.bitrate),
+        doc="Target bits per second of the H.264 stream.",
     )
     keyframe_interval_s: float = setting(
         2.0,

@@ -325,4 +325,4 @@ def test_the_media_reference_rows_are_the_declarations() -> None:
     row = next(
         r for r in render("<!-- keys: camera -->\n<!-- /keys -->\n").splitlines() if "`width`" in r
     )
-    assert row.startswith("| `width` | int | board (`1280`) | 1 to 100 000 | Even, 32 to 1920")
+    assert row.startswith("| `width` | int | board (`1280`); synthetic `640` | 1 to 100 000 |")
