@@ -33,10 +33,16 @@ class AudioKind(enum.Enum):
     """A sine tone."""
 
 
-def _audio_default(board: Callable[[BoardDefaults], Any]) -> Callable[[Read], Any]:
+def _audio_default(
+    board: Callable[[BoardDefaults], Any], *, pyaudio_only: bool = False
+) -> Callable[[Read], Any]:
+    """The board profile's value, if the parser was given one; else the declared default."""
+
     def default(read: Read) -> Any:
         profile: BoardDefaults | None = read.context.get("board")
-        return None if profile is None else board(profile)
+        if profile is None or (pyaudio_only and read["source"] is not AudioKind.PYAUDIO):
+            return None
+        return board(profile)
 
     return default
 
@@ -63,7 +69,7 @@ class MicrophoneConfig:
         kind="string",
         max_bytes=256,
         kinds=("pyaudio",),
-        default_from=_audio_default(lambda board: board.audio.device),
+        default_from=_audio_default(lambda board: board.audio.device, pyaudio_only=True),
         shown_default=BOARD,
         doc='Input device: a case-insensitive name substring or an index; `""` = the default'
         " input; not for synthetic.",

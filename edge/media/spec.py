@@ -7,7 +7,6 @@ camera, the board profile; `python -m edge.reference` renders docs/configuration
 [camera]
 source = "picamera2"        # picamera2 | v4l2 | synthetic (test pattern; `--simulate` uses it)
 encoder = "hardware"        # hardware (Pi Zero 2 W .. Pi 4) | software (libx264, e.g. the Pi 5)
-width = 1280                # synthetic: 640
 
 [microphone]
 source = "pyaudio"          # pyaudio | synthetic (a sine tone; `--simulate` uses it)

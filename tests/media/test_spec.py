@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from typing import Any
 
@@ -326,3 +327,14 @@ def test_the_media_reference_rows_are_the_declarations() -> None:
         r for r in render("<!-- keys: camera -->\n<!-- /keys -->\n").splitlines() if "`width`" in r
     )
     assert row.startswith("| `width` | int | board (`1280`); synthetic `640` | 1 to 100 000 |")
+
+
+def test_the_board_s_sound_card_is_the_default_input_of_pyaudio_only() -> None:
+    pi4 = load_profile("pi-4")
+    board = dataclasses.replace(pi4, audio=dataclasses.replace(pi4.audio, device="USB"))
+    issues: list[str] = []
+    real = parse_microphone(Table("microphone", {}, issues, SCHEMA), board=board)
+    tone = parse_microphone(
+        Table("microphone", {"source": "synthetic"}, issues, SCHEMA), board=board
+    )
+    assert (real.device, tone.device, issues) == ("USB", "", [])
