@@ -57,7 +57,7 @@ class Setting:
     bounds_from: Callable[[Read], tuple[float, float]] | None = None
     """Narrower bounds decided from the keys declared before it; low and high stay the widest."""
     choices: tuple[str, ...] = ()
-    enum: type[enum.Enum] | None = None
+    members: type[enum.Enum] | None = None
     """For a choice: the enum its values name; the key reads as a member."""
     max_bytes: int | None = None
     blank: bool = True
@@ -85,7 +85,7 @@ class Setting:
 def key(name: str, default: Any = dataclasses.MISSING, **how: Any) -> Setting:
     """One TOML key of a `from_keys` field; `how` as for `setting`. No default: required."""
     if isinstance(how.get("choices"), type):
-        how["enum"] = how["choices"]
+        how["members"] = how["choices"]
         how["choices"] = tuple(str(member.value) for member in how["choices"])
     return Setting(key=name, default=default, required=default is dataclasses.MISSING, **how)
 
@@ -180,7 +180,7 @@ def read_section(
         if table.issue_count != before:
             read.refused.add(name)
             value = value if kept else default
-        read[name] = spec.enum(value) if spec.enum is not None and value else value
+        read[name] = spec.members(value) if spec.members is not None and value else value
     return read
 
 
