@@ -150,7 +150,9 @@ def read_section(
     """Every declared key of `cls` (but `tables`), read from `table` by its declaration.
 
     Problems go to the table's issue list; a refused value reads as its default. A key set
-    for a value of the `by` key it does not apply to is refused with its `elsewhere` text.
+    for a value of the `by` key it does not apply to is refused with its `elsewhere` text
+    (when that value was itself refused, the keys of its default apply, the others are
+    ignored: one mistake, one message).
     """
     read = Read(context or {})
     for spec in settings(cls):
@@ -165,9 +167,9 @@ def read_section(
             default = None if spec.kind in ("int", "float") else ""
         kind = read.get(by)
         kind = kind.value if isinstance(kind, enum.Enum) else kind
-        applies = not (spec.kinds and kind and by not in read.refused and kind not in spec.kinds)
-        if not applies:
-            if table.has(name):
+        applies = not (spec.kinds and kind and kind not in spec.kinds)
+        if not applies:  # a refused kind reads as its default: quietly, then
+            if table.has(name) and by not in read.refused:
                 article = "an" if str(kind)[0] in "aeiou" else "a"
                 table.issue(name, spec.elsewhere.format(a=article, kind=kind, noun=noun))
             value, kept = default, False

@@ -97,6 +97,12 @@ def test_a_key_for_another_kind_is_refused_with_its_own_words() -> None:
     assert values["label"] == "x"
 
 
+def test_a_refused_kind_reads_as_its_default_without_further_messages() -> None:
+    values, issues = read({"shape": "oval", "end": 1, "first": 2})
+    assert issues == ["gadget.shape: expected one of round, pair, got 'oval'"]
+    assert (values["shape"], values["end"], values["first"]) == (Shape.ROUND, 1, None)
+
+
 def test_check_with_sees_earlier_keys_and_keeps_the_value_it_refuses() -> None:
     values, issues = read({"shape": "pair", "first": 4, "second": 4})
     assert issues == ["gadget.second: must differ from first"]
