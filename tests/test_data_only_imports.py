@@ -47,7 +47,14 @@ async def probe(daemon, *, stop):
 edge.daemon._run = probe
 asyncio.run(edge.daemon.run_daemon(config, simulate=True))
 """
-PURE = {"edge.media", "edge.media.spec", "edge.mqtt", "edge.mqtt.spec", "edge.mqtt.topics"}
+PURE = {
+    "edge.media",
+    "edge.media.spec",
+    "edge.media.microphone_spec",
+    "edge.mqtt",
+    "edge.mqtt.spec",
+    "edge.mqtt.topics",
+}
 """Config dataclasses and topic rules: no libraries behind them."""
 
 

@@ -8,7 +8,9 @@ import pytest
 
 from edge.config import Config, parse_config
 from edge.errors import ConfigError
-from edge.gpio.spec import InputKind, OutputKind
+from edge.gpio.spec import SCHEMA, InputKind, InputSpec, OutputKind, OutputSpec
+from edge.reference import render
+from edge.settings import known_keys, settings
 
 BASE = """
 [livekit]
@@ -144,3 +146,79 @@ def test_motor_pins_must_differ_and_outputs_must_be_an_array() -> None:
     )
     assert "gpio.outputs[0].backward_pin: must differ from the other pins of this device" in found
     assert issues("[gpio]\noutputs = 5\n") == ["gpio.outputs: expected an array of tables, got int"]
+
+
+def test_pins_of_another_kind_are_refused_by_path() -> None:
+    found = issues(
+        """
+[[gpio.outputs]]
+name = "m"
+kind = "motor"
+pin = 4
+forward_pin = 5
+backward_pin = 6
+
+[[gpio.outputs]]
+name = "r"
+pin = 12
+forward_pin = 13
+
+[[gpio.inputs]]
+name = "b"
+kind = "button"
+pin = 16
+echo_pin = 19
+
+[[gpio.inputs]]
+name = "p"
+kind = "adc"
+pin = 20
+"""
+    )
+    assert found == [
+        "gpio.outputs[0].pin: does not apply to a motor output",
+        "gpio.outputs[1].forward_pin: does not apply to a digital output",
+        "gpio.inputs[0].echo_pin: does not apply to a button input",
+        "gpio.inputs[1].pin: does not apply to an adc input",
+    ]
+
+
+def test_unknown_input_keys_and_distance_pins_are_named_by_path() -> None:
+    found = issues(
+        """
+[[gpio.inputs]]
+name = "range"
+kind = "distance"
+echo_pin = 24
+trigger_pin = 24
+max_distance = 3
+"""
+    )
+    assert found == [
+        "gpio.inputs[0].trigger_pin: must differ from the other pins of this device",
+        "gpio.inputs[0].max_distance: unknown key (did you mean 'max_distance_m'?)",
+    ]
+    assert issues('[[gpio.inputs]]\nname = "p"\nkind = "adc"\nchip = ""\n') == [
+        "gpio.inputs[0].chip: must not be empty"
+    ]
+
+
+def test_the_declarations_are_the_accepted_keys_and_the_reference() -> None:
+    assert SCHEMA["gpio.outputs[]"] == known_keys(OutputSpec)
+    assert SCHEMA["gpio.inputs[]"] == known_keys(InputSpec)
+    for keys in (("pin", "forward_pin", "backward_pin"), ("pin", "echo_pin", "trigger_pin")):
+        assert set(keys) <= set(SCHEMA["gpio.outputs[]"] + SCHEMA["gpio.inputs[]"])
+    for name, cls in (("gpio.outputs", OutputSpec), ("gpio.inputs", InputSpec)):
+        rendered = render(f"<!-- keys: {name} -->\n<!-- /keys -->\n")
+        for spec in settings(cls):
+            row = next(
+                line for line in rendered.splitlines() if line.startswith(f"| `{spec.key}` |")
+            )
+            assert row.endswith(f" | {spec.doc} |")
+    assert "pins" not in known_keys(OutputSpec)
+
+
+def test_a_declared_default_applies_when_the_key_is_left_out() -> None:
+    (relay,) = parse('[[gpio.outputs]]\nname = "r"\npin = 4\n').gpio.outputs
+    assert relay == OutputSpec(name="r", pins=(4,))
+    assert (relay.kind, relay.max_rate_hz, relay.frequency_hz) == (OutputKind.DIGITAL, 10.0, 100.0)

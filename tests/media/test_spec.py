@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from edge.board import load_profile
 from edge.config import parse_config
 from edge.errors import ConfigError
 from edge.media.spec import (
@@ -24,6 +26,8 @@ from edge.media.spec import (
     parse_camera,
     parse_microphone,
 )
+from edge.reference import render
+from edge.settings import known_keys
 from edge.toml_table import Table
 
 LIVEKIT = '[livekit]\nurl = "ws://127.0.0.1:7880"\nroom = "r"\nidentity = "cam"\ntoken = "x.y.z"\n'
@@ -264,3 +268,73 @@ def test_any_camera_table_parses_or_names_its_problems(data: dict[str, Any]) -> 
     assert all(issue.startswith("camera.") for issue in issues)
     if not issues:
         assert (config.width % 2, config.height % 2) == (0, 0)
+
+
+def test_camera_problems_come_in_the_order_the_keys_are_declared() -> None:
+    _, issues = camera(
+        'source = "v4l2"\nencoder = "hardware"\nclip = "a.h264"\nname = ""\nwidth = 7\n'
+        'bitrate = 1\nallow = [""]\nenabled = 1\nzoom = 2\n'
+    )
+    assert issues == [
+        "camera.encoder: applies to picamera2 only; v4l2 uses libx264",
+        'camera.clip: applies to source = "synthetic" only, not v4l2',
+        "camera.name: must not be empty",
+        "camera.width: must be even and 32..3840 for the software encoder, got 7",
+        "camera.bitrate: expected an integer from 50000 to 25000000, got 1",
+        "camera.allow: expected an array of at most 64 non-empty strings",
+        "camera.enabled: expected true or false, got int",
+        "camera.zoom: unknown key",
+    ]
+    assert SCHEMA["camera"] == known_keys(CameraConfig)
+    assert SCHEMA["microphone"] == known_keys(MicrophoneConfig)
+
+
+def test_the_pixel_rate_is_checked_only_for_a_size_that_is_itself_fine() -> None:
+    _, issues = camera("width = 1921\nheight = 1080\nframerate = 60")
+    assert issues == ["camera.width: must be even and 32..1920 for the hardware encoder, got 1921"]
+    _, issues = camera('width = "wide"\nheight = 1080\nframerate = 60')
+    assert issues == ["camera.width: expected an integer from 1 to 100000, got string"]
+
+
+def test_picture_defaults_follow_the_board_then_the_source() -> None:
+    pi5 = load_profile("pi-5")
+    issues: list[str] = []
+    config = parse_camera(Table("camera", {}, issues, SCHEMA), board=pi5)
+    assert issues == []
+    assert (config.encoder, config.bitrate) == (EncoderKind.SOFTWARE, pi5.camera.bitrate)
+    synthetic = parse_camera(Table("camera", {"source": "synthetic"}, issues, SCHEMA), board=pi5)
+    assert synthetic == SYNTHETIC_CAMERA
+    assert (synthetic.width, synthetic.bitrate) == (640, 600_000)
+    v4l2 = parse_camera(
+        Table("camera", {"source": "v4l2"}, issues, SCHEMA), board=load_profile("pi-4")
+    )
+    assert (v4l2.encoder, issues) == (EncoderKind.SOFTWARE, [])
+
+
+def test_a_bad_sample_rate_is_named_and_the_tone_is_bounded_by_the_rate_read() -> None:
+    _, issues = microphone('source = "synthetic"\nsample_rate = 16000\ntone_hz = 9000\nrate = 1')
+    assert issues == [
+        "microphone.tone_hz: expected a number from 20 to 8000, got 9000",
+        "microphone.rate: unknown key",
+    ]
+
+
+def test_the_media_reference_rows_are_the_declarations() -> None:
+    for name, cls in (("camera", CameraConfig), ("microphone", MicrophoneConfig)):
+        rendered = render(f"<!-- keys: {name} -->\n<!-- /keys -->\n").splitlines()
+        assert [row.split(" | ")[0][3:-1] for row in rendered[3:-1]] == list(known_keys(cls))
+    row = next(
+        r for r in render("<!-- keys: camera -->\n<!-- /keys -->\n").splitlines() if "`width`" in r
+    )
+    assert row.startswith("| `width` | int | board (`1280`); synthetic `640` | 1 to 100 000 |")
+
+
+def test_the_board_s_sound_card_is_the_default_input_of_pyaudio_only() -> None:
+    pi4 = load_profile("pi-4")
+    board = dataclasses.replace(pi4, audio=dataclasses.replace(pi4.audio, device="USB"))
+    issues: list[str] = []
+    real = parse_microphone(Table("microphone", {}, issues, SCHEMA), board=board)
+    tone = parse_microphone(
+        Table("microphone", {"source": "synthetic"}, issues, SCHEMA), board=board
+    )
+    assert (real.device, tone.device, issues) == ("USB", "", [])
