@@ -27,6 +27,7 @@ from livekit.protocol import rtc as proto_rtc
 from edge.errors import PeerConnectionError
 from edge.livekit import checksum, ice, sctp, sctp_inbound
 from edge.livekit.liveness import StreamSample
+from edge.livekit.video_sender import AccessUnitFeed, LeanVideoSender
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -114,6 +115,7 @@ class PeerConnection:
         self._checks: asyncio.Task[None] | None = None
         """The connectivity checks of the latest ICE restart (a later restart cancels them,
         so only the latest one ever reports)."""
+        self._video_senders: dict[int, LeanVideoSender] = {}
         self._pc.on("datachannel", self._adopt_channel)
         self._pc.on("connectionstatechange", self._state_changed)
 
@@ -277,7 +279,9 @@ class PeerConnection:
 
         Only `mime_type` (plus retransmission) is negotiated, codecs whose fmtp matches `prefer`
         first. aiortc answers a PLI/FIR by asking its own encoder for a keyframe, which does
-        nothing for pre-encoded input: `on_keyframe_request` takes that role.
+        nothing for pre-encoded input: `on_keyframe_request` takes that role. An H.264 track
+        that hands out access units (`video_sender.AccessUnitFeed`) is packetised and sent by
+        `LeanVideoSender` instead of aiortc's per-packet path.
         """
         transceiver = self._pc.addTransceiver(track, direction="sendonly")
         rtx = f"{track.kind}/rtx"
@@ -291,7 +295,16 @@ class PeerConnection:
         transceiver.setCodecPreferences(codecs)
         if on_keyframe_request is not None:
             transceiver.sender._send_keyframe = on_keyframe_request  # type: ignore[method-assign]
+        if mime_type.lower() == "video/h264" and isinstance(track, AccessUnitFeed):
+            self._video_senders[id(transceiver)] = LeanVideoSender.install(
+                transceiver.sender, track
+            )
         return transceiver
+
+    def video_sender(self, handle: Any) -> LeanVideoSender | None:
+        """Our packetiser under a handle from `add_sender`; None where aiortc's own sends
+        (audio, and a video track that hands out `av` frames or packets, not access units)."""
+        return self._video_senders.get(id(handle))
 
     def stop_sender(self, handle: Any) -> None:
         """Stop sending on a handle from `add_sender`; the next offer marks its m-line inactive."""

@@ -1,8 +1,10 @@
 """aiortc tracks over our sources: H.264 access units passed through, PCM for Opus.
 
-aiortc sends an `av.Packet` it gets from a track as it is (no decode, no re-encode), so the
-camera's hardware encoder output goes to the wire untouched. Keyframe requests from viewers
-(PLI/FIR, a new subscriber, unmute) go back to the source, which asks its encoder for an IDR.
+The camera's hardware encoder output goes to the wire untouched (no decode, no re-encode):
+`edge.livekit.video_sender` packetises the access units itself; aiortc's own sender, which
+takes them as `av.Packet`s from `recv`, remains for a peer connection without that hook.
+Keyframe requests from viewers (PLI/FIR, a new subscriber, unmute) go back to the source,
+which asks its encoder for an IDR.
 """
 
 from __future__ import annotations
@@ -116,8 +118,12 @@ class EncodedVideoTrack(_SourceTrack["EncodedFrame"]):
             self._awaiting_keyframe = True
             self._source.request_keyframe()
 
-    async def recv(self) -> Any:
-        """The next access unit as an `av.Packet` in microseconds since the first one."""
+    async def next_access_unit(self) -> tuple[bytes, int]:
+        """The next access unit to send and its time in microseconds since the first one.
+
+        Muted frames are skipped, and so is everything before an IDR (first frame, unmute).
+        Raises aiortc's MediaStreamError once the track has ended.
+        """
         while True:
             frame = await self._next()
             if self._muted:
@@ -129,11 +135,16 @@ class EncodedVideoTrack(_SourceTrack["EncodedFrame"]):
                 self._awaiting_keyframe = False
             if self._origin_us is None:
                 self._origin_us = frame.timestamp_us
-            packet = av.Packet(frame.data)
-            packet.pts = frame.timestamp_us - self._origin_us
-            packet.time_base = MICROSECONDS
             self.frames_sent += 1
-            return packet
+            return frame.data, frame.timestamp_us - self._origin_us
+
+    async def recv(self) -> Any:
+        """The next access unit as an `av.Packet` (aiortc's own sender; see `video_sender`)."""
+        data, pts_us = await self.next_access_unit()
+        packet = av.Packet(data)
+        packet.pts = pts_us
+        packet.time_base = MICROSECONDS
+        return packet
 
 
 class PcmAudioTrack(_SourceTrack["PcmFrame"]):
