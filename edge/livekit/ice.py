@@ -86,8 +86,12 @@ class RestartableConnection(Connection):
         await super().connect()
         self._previous = {}
 
+    def selected_pair(self, component: int) -> Any | None:
+        """The pair data goes out on: the nominated one, during a restart the previous one."""
+        return self._nominated.get(component) or self._previous.get(component)
+
     async def sendto(self, data: bytes, component: int) -> None:
-        pair = self._nominated.get(component) or self._previous.get(component)
+        pair = self.selected_pair(component)
         if pair is None:
             raise ConnectionError("Cannot send data, not connected")
         await pair.protocol.send_data(data, pair.remote_addr)

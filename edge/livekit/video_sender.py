@@ -22,6 +22,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from aiortc.rtp import RtcpSenderInfo, RtcpSrPacket
 
+from edge.livekit.ice import RestartableConnection
 from edge.protocol.h264_rtp import H264Packetizer, RtpHistory, StreamIds, ntp_time
 
 _LOGGER = logging.getLogger(__name__)
@@ -132,12 +133,12 @@ class LeanVideoSender:
         dtls = self._sender.transport
         if dtls.state != "connected":
             raise ConnectionError("cannot send RTP: DTLS is not connected")
-        pair = dtls.transport._connection._nominated.get(_ICE_COMPONENT)
-        transport = None if pair is None else pair.protocol.transport
-        if transport is None:
+        connection: RestartableConnection = dtls.transport._connection
+        pair = connection.selected_pair(_ICE_COMPONENT)  # the previous one while ICE restarts
+        if pair is None or pair.protocol.transport is None:
             raise ConnectionError("cannot send RTP: no ICE candidate pair selected")
         protect = dtls._tx_srtp.protect
-        sendto = transport.sendto
+        sendto = pair.protocol.transport.sendto
         address = pair.remote_addr
         for packet in packets:
             sendto(protect(packet), address)

@@ -65,7 +65,6 @@ PINNED = {
     ("livekit/video_sender.py", "_ssrc"): _DECODES,
     ("livekit/video_sender.py", "_tx_srtp"): _DECODES,
     ("livekit/video_sender.py", "_connection"): _DECODES,
-    ("livekit/video_sender.py", "_nominated"): _DECODES,
     ("livekit/video_sender.py", "_retransmit"): _NACK,
     ("livekit/video_sender.py", "_rtx_ssrc"): _NACK,
     ("livekit/video_sender.py", "_send_rtcp"): _REPORTS,

@@ -179,6 +179,24 @@ async def test_nothing_is_sent_while_the_m_line_is_inactive(make_peer: MakePeer)
         assert lean.packets_sent == sent
 
 
+async def test_video_keeps_flowing_through_an_ice_restart(make_peer: MakePeer) -> None:
+    async with connected(make_peer, ClipSource(encoded_clip(), loop=True)) as setup:
+        offerer, answerer, handle, _, arrived = setup
+        lean = offerer.video_sender(handle)
+        assert lean is not None
+        await assert_eventually(lambda: lean.packets_sent > 0)
+        offerer.restart_ice()
+        offer = await offerer.create_offer()
+        during = lean.packets_sent
+        await assert_eventually(lambda: lean.packets_sent > during + 20)  # on the previous pair
+        await offerer.set_answer(await answerer.answer_offer(offer))
+        await offerer.wait_ice_restarted(timeout_s=10)
+        after = lean.packets_sent
+        await assert_eventually(lambda: lean.packets_sent > after + 20)
+        assert handle.sender.track.readyState == "live"
+        await assert_eventually(lambda: len(arrived) >= after + 20)
+
+
 async def test_aiortc_keeps_sending_a_video_track_without_access_units(
     make_peer: MakePeer,
 ) -> None:
