@@ -32,6 +32,12 @@ class Params:
     loss_probability: float = 0.05
     cut_s: float = 20.0
     """Scenario 8: how long the device's link is cut."""
+    video_height: int = 720
+    """Scenario 6: 720 (1280x720) or 1080 (1920x1080), 30 fps."""
+    video_bitrate: int = 2_000_000
+    """Scenario 6: the clip's H.264 bitrate, bit/s."""
+    cpu_budget: str = "none"
+    """The board whose one core our device runs on (`budget.BOARDS`), or none."""
 
 
 @dataclass(frozen=True, slots=True)
