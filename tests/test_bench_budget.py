@@ -267,6 +267,11 @@ def test_scenario_6_rows_show_frames_telemetry_and_rpc_under_the_budget() -> Non
     cpu = by_metric["device CPU"]
     assert cpu.target is None  # held to its quota: no CPU goal
     assert "unconstrained" in cpu.note
+    assert "ours: quota periods throttled" not in by_metric  # no group statistics given
+    throttled = _run(quota_periods=200, quota_throttled_periods=150)
+    rows = media.rows({"edge": [throttled], "official": [_run()]})
+    assert rows[-1].metric == "ours: quota periods throttled"
+    assert rows[-1].ours == 75.0
 
 
 def test_without_a_budget_the_cpu_goal_is_the_issues() -> None:

@@ -261,6 +261,7 @@ def apply(
     described = {
         **calibration.as_json(),
         "mechanism": mechanism,
+        "group": None if group is None else str(group.path),
         "official": "unconstrained",
         "text": describe(calibration, mechanism),
     }

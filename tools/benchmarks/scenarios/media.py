@@ -125,6 +125,11 @@ def rows(results: Mapping[str, Sequence[Raw]]) -> list[Row]:
     note = ""
     if budget != "none":
         note = "the official SDK ran unconstrained (no 32-bit wheels): its figures are those"
+    budget_rows = []
+    periods, throttled = total(edge, "quota_periods"), total(edge, "quota_throttled_periods")
+    if budget != "none" and periods and throttled is not None:
+        share = 100 * throttled / periods
+        budget_rows.append(Row(name, "ours: quota periods throttled", "%", share, None))
     return [
         Row(
             name,
@@ -190,6 +195,7 @@ def rows(results: Mapping[str, Sequence[Raw]]) -> list[Row]:
             total(official, "rpc_timeouts"),
             at_most(0),
         ),
+        *budget_rows,
     ]
 
 
