@@ -95,9 +95,9 @@ BOARDS: dict[str, Board] = {
             reference_mhz=1400,
             mhz=1000,
             python="3.11.2",
-            source="cpu-benchmark issue #20 (2024-04-20): Raspberry Pi 3B+ (Cortex-A53, "
-            "1.4 GHz), Python 3.11.2, 245 s; x 1.4 / 1.0 GHz (speed proportional to the "
-            "clock: Roy Longbottom's Raspberry Pi benchmarks)",
+            source="alexdedyura/cpu-benchmark issue #20 (2024-04-20): Raspberry Pi 3B+ "
+            "(Cortex-A53, 1.4 GHz), Python 3.11.2, 245 s; x 1.4 / 1.0 GHz (speed proportional "
+            "to the clock: Roy Longbottom's Raspberry Pi benchmarks)",
         ),
         Board(
             name="pi4",
@@ -106,9 +106,9 @@ BOARDS: dict[str, Board] = {
             reference_mhz=1800,
             mhz=1800,
             python="3.10 (presumably: Ubuntu 22.04.3 LTS)",
-            source="cpu-benchmark README row of 2024-01-12: Raspberry Pi 4, Ubuntu 22.04.3 "
-            "LTS, 79.216 s (clock not stated; the Pi 400 row it replaced, 81.589 s, ran at "
-            "1.8 GHz)",
+            source="alexdedyura/cpu-benchmark README row of 2024-01-12: Raspberry Pi 4, Ubuntu "
+            "22.04.3 LTS, 79.216 s (clock not stated; the Pi 400 row it replaced, 81.589 s, "
+            "ran at 1.8 GHz)",
         ),
     )
 }
