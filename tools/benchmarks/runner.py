@@ -207,6 +207,8 @@ async def _run_scenario(
 ) -> dict[str, list[Raw]]:
     by_impl: dict[str, list[Raw]] = {impl: [] for impl in IMPLEMENTATIONS}
     runs = min(params.runs, scenario.max_runs or params.runs)
+    if scenario.prepare is not None:
+        scenario.prepare(params)
     for index in range(runs):
         order = IMPLEMENTATIONS if index % 2 == 0 else tuple(reversed(IMPLEMENTATIONS))
         for impl in order:

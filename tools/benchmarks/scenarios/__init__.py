@@ -54,6 +54,8 @@ class Scenario:
     """The device says hello with a first data packet (see `session.open_pair`)."""
     max_runs: int | None = None
     """At most this many runs per SDK, whatever `Params.runs` says (long scenarios)."""
+    prepare: Callable[[Params], object] | None = None
+    """Run once before the scenario's runs (outside any measured window)."""
 
 
 def samples(runs: Sequence[Raw], key: str) -> list[Any]:
