@@ -194,6 +194,18 @@ def test_a_real_group_holds_the_process_at_its_quota_and_is_removed_afterwards()
         argv = group.wrap([sys.executable, "-c", "print(open('/proc/self/cgroup').read())"])
         done = subprocess.run(argv, capture_output=True, text=True, check=True)
         assert f"/{name}" in done.stdout
+        assert not group.holds(os.getpid())
+        waiting = "import sys; print('ready', flush=True); sys.stdin.read()"
+        with subprocess.Popen(
+            group.wrap([sys.executable, "-c", waiting]),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        ) as member:
+            assert member.stdout is not None
+            assert member.stdout.readline() == "ready\n"
+            assert group.holds(member.pid)  # the same pid, from before exec on
+            member.communicate("")
         setting = "cpu.cfs_quota_us" if group.version == 1 else "cpu.max"
         assert (group.path / setting).read_text().split()[0] == "5000"
         assert group.throttling() is not None

@@ -96,7 +96,9 @@ def test_under_a_cpu_budget_ours_runs_in_the_quota_group_and_the_official_sdk_do
     [official] = result["runs"]["rpc"]["official"]
     assert "error" not in edge, edge
     assert "error" not in official, official
-    assert edge["quota_periods"] > 0  # its CPU was accounted in the group
+    assert edge["in_cpu_group"] is True
+    assert "quota_periods" in edge
+    assert "in_cpu_group" not in official
     assert "quota_periods" not in official
     assert "CPU budget pi4" in proc.stdout
     assert "official (unconstrained)" in proc.stdout

@@ -117,6 +117,14 @@ class Group:
     def wrap(self, argv: Sequence[str]) -> list[str]:
         return wrap(self.path / "cgroup.procs", argv)
 
+    def holds(self, pid: int) -> bool:
+        """Whether process `pid` is a member (its /proc/<pid>/cgroup names the group)."""
+        try:
+            lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+        except OSError:
+            return False
+        return any(line.endswith(f"/{self.path.name}") for line in lines)
+
     def throttling(self) -> Throttling | None:
         try:
             return parse_stat((self.path / "cpu.stat").read_text())

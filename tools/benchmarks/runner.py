@@ -233,6 +233,8 @@ async def _one_run(ctx: Context, scenario: Scenario, params: Params, impl: str, 
             raw["cpu_percent"] = cpu_percent(before, after)
             raw["cpu_s"] = after.cpu_s - before.cpu_s
             raw["pss_bytes"] = pair.pss()
+            if pair.cpu_group is not None:
+                raw["in_cpu_group"] = pair.cpu_group.holds(pair.device.pid)
             if held_before is not None and held_after is not None:
                 raw["quota_periods"] = held_after.periods - held_before.periods
                 raw["quota_throttled_periods"] = held_after.throttled - held_before.throttled
