@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.benchmarks import netns
+from tools.benchmarks import cgroup, netns
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RUN_BOUND_S = 90.0
@@ -63,6 +63,48 @@ def test_rpc_scenario_reports_both_sides(tmp_path: Path) -> None:
     assert p50["ratio"] is not None
     assert "p50" in proc.stdout  # the table was printed
     assert all(entry["reason"] for entry in result["not_measured"])
+
+
+@pytest.mark.server
+def test_under_a_cpu_budget_ours_runs_in_the_quota_group_and_the_official_sdk_does_not(
+    tmp_path: Path,
+) -> None:
+    try:
+        hierarchy = cgroup.find_hierarchy()
+    except cgroup.QuotaUnavailable as exc:
+        pytest.skip(f"no cgroup CPU quota here: {exc}")
+    out = tmp_path / "bench.json"
+    argv = ["--scenario", "rpc", "--runs", "1", "--rpc-count", "5", "--warmup", "1"]
+    argv += ["--cpu-budget", "pi4", "--calibration-iterations", "20"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "tools.benchmarks", *argv, "--out", str(out)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=RUN_BOUND_S,
+        check=False,
+    )
+    assert proc.returncode == 0, f"bench failed:\n{proc.stdout}\n{proc.stderr}"
+    result = json.loads(out.read_text())
+    budget = result["cpu_budget"]
+    if budget["mechanism"].startswith("none"):
+        pytest.skip(f"the quota group could not be made: {budget['mechanism']}")
+    assert budget["board"] == "pi4"
+    assert 0 < budget["quota_us"] <= budget["period_us"]
+    assert budget["mechanism"].startswith(f"cgroup v{hierarchy.version}")
+    [edge] = result["runs"]["rpc"]["edge"]
+    [official] = result["runs"]["rpc"]["official"]
+    assert "error" not in edge, edge
+    assert "error" not in official, official
+    assert edge["in_cpu_group"] is True
+    assert "quota_periods" in edge
+    assert "in_cpu_group" not in official
+    assert "quota_periods" not in official
+    assert "CPU budget pi4" in proc.stdout
+    assert "official (unconstrained)" in proc.stdout
+    group = Path(budget["group"])
+    assert group.name.startswith(cgroup.NAME_PREFIX)
+    assert not group.exists()  # removed after the run
 
 
 @pytest.mark.server

@@ -33,7 +33,7 @@ class Clip:
 
 
 def encode_clip(
-    path: Path, *, width: int, height: int, fps: int, seconds: float, keyint: int
+    path: Path, *, width: int, height: int, fps: int, seconds: float, keyint: int, bitrate: int
 ) -> Path:
     """Encode a moving test pattern to `path` (skipped when it already exists)."""
     if path.exists():
@@ -44,7 +44,7 @@ def encode_clip(
     codec.width, codec.height, codec.pix_fmt = width, height, "yuv420p"
     codec.time_base = fractions.Fraction(1, fps)
     codec.framerate = fractions.Fraction(fps, 1)
-    codec.bit_rate = 2_000_000
+    codec.bit_rate = bitrate
     codec.options = {
         "profile": "baseline",
         "preset": "veryfast",

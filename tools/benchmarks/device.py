@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Protocol
 
 from .clip import Clip, load_clip
+from .pacer import FramePacer
 from .wire import Channel, Message
 
 HELLO_TOPIC = "bench.hello"
@@ -36,8 +37,9 @@ class DeviceSide(Protocol):
 
     async def send_bytes(self, data: bytes, topic: str, attributes: Mapping[str, str]) -> None: ...
 
-    async def publish_media(self, clip: Clip, seconds: float) -> int:
-        """Publish `clip` (looped, paced) and a tone for `seconds`; return video frames sent."""
+    async def publish_media(self, clip: Clip, pacer: FramePacer, bitrate: int) -> int:
+        """Publish `clip` (looped, frames as `pacer` gives them) and a tone; return video
+        frames sent. `bitrate` (bit/s) is the clip's, for SDKs that announce it."""
         ...
 
 
@@ -88,13 +90,24 @@ async def serve(side: DeviceSide, channel: Channel, *, joined_ns: int) -> None:
                     height=int(command["height"]),
                     fps=int(command["fps"]),
                 )
+                pacer = FramePacer(clip.fps, round(float(command["seconds"]) * clip.fps))
                 # Video + audio + 50 Hz telemetry together, as a camera board runs.
                 async with asyncio.TaskGroup() as tg:
                     media = tg.create_task(
-                        side.publish_media(clip, float(command["seconds"])), name="bench.media"
+                        side.publish_media(clip, pacer, int(command["bitrate"])),
+                        name="bench.media",
                     )
-                    telemetry = tg.create_task(_telemetry(side, command), name="bench.telemetry")
-                channel.send("media_sent", frames=media.result(), telemetry=telemetry.result())
+                    telemetry = tg.create_task(
+                        _telemetry_with_camera(side, command, pacer, channel),
+                        name="bench.telemetry",
+                    )
+                channel.send(
+                    "media_sent",
+                    frames=media.result(),
+                    expected=pacer.count,
+                    lateness_ns=pacer.lateness_ns,
+                    telemetry=telemetry.result(),
+                )
             case other:
                 channel.send("error", message=f"unknown command {other!r}")
 
@@ -106,14 +119,28 @@ async def _tick(start_ns: int, index: int, period_s: float) -> None:
         await asyncio.sleep(delay_ns / 1e9)
 
 
-async def _telemetry(side: DeviceSide, command: Message) -> int:
+async def _telemetry(side: DeviceSide, command: Message, *, until_ns: int | None = None) -> int:
+    """Send the command's messages on schedule; none after `until_ns`. Returns those sent."""
     count, warmup = int(command["count"]), int(command["warmup"])
     size, period_s = int(command["size"]), 1.0 / float(command["hz"])
     start_ns = time.monotonic_ns()
+    sent = 0
     for index, seq in enumerate(range(-warmup, count)):
         await _tick(start_ns, index, period_s)
+        if until_ns is not None and time.monotonic_ns() > until_ns:
+            break
         await side.publish(stamped(seq, size), TELEMETRY_TOPIC)
-    return count
+        sent += seq >= 0
+    return sent
+
+
+async def _telemetry_with_camera(
+    side: DeviceSide, command: Message, pacer: FramePacer, channel: Channel
+) -> int:
+    """Telemetry from the camera's first frame until it stops; says when the camera started."""
+    await pacer.started.wait()
+    channel.send("media_started", at_ns=time.monotonic_ns())
+    return await _telemetry(side, command, until_ns=pacer.deadline_ns)
 
 
 async def _attributes(side: DeviceSide, command: Message) -> int:

@@ -15,6 +15,7 @@ from edge.media.frames import EncodedFrame, PcmFrame
 
 from .clip import FRAME_SAMPLES, SAMPLE_RATE, Clip, tone_frames
 from .device import RPC_METHOD, serve
+from .pacer import FramePacer
 from .wire import Channel, Message, run_child
 
 
@@ -32,18 +33,17 @@ class EdgeSide:
     async def send_bytes(self, data: bytes, topic: str, attributes: Mapping[str, str]) -> None:
         await self._streams.send_bytes(data, topic=topic, name="bench.bin", attributes=attributes)
 
-    async def publish_media(self, clip: Clip, seconds: float) -> int:
+    async def publish_media(self, clip: Clip, pacer: FramePacer, bitrate: int) -> int:
         from edge.media.tracks import EncodedVideoTrack, PcmAudioTrack
 
-        video_source = _ClipSource(clip, seconds)
-        video = EncodedVideoTrack(video_source)
-        audio = PcmAudioTrack(_ToneSource(seconds))
+        video = EncodedVideoTrack(_ClipSource(clip, pacer))
+        audio = PcmAudioTrack(_ToneSource(pacer.count / clip.fps))
         camera = TrackOptions(
             name="camera",
             source=MediaSource.CAMERA,
             width=clip.width,
             height=clip.height,
-            bitrate=2_000_000,
+            bitrate=bitrate,
         )
         published = [
             await self._room.publish_track(video, camera),
@@ -58,25 +58,21 @@ class EdgeSide:
 
 
 class _ClipSource:
-    """The bench clip, looped and paced at its frame rate, as a camera would deliver it."""
+    """The bench clip, looped, each frame as the pacer gives it, as a camera delivers them."""
 
-    def __init__(self, clip: Clip, seconds: float) -> None:
+    def __init__(self, clip: Clip, pacer: FramePacer) -> None:
         self._clip = clip
-        self._count = int(seconds * clip.fps)
-        self._index = 0
-        self._start = time.monotonic()
+        self._pacer = pacer
 
     def request_keyframe(self) -> None:
         """The clip has an IDR every second; nothing to force."""
 
     async def next_frame(self) -> EncodedFrame:
-        if self._index >= self._count:
+        frame = await self._pacer.next()
+        if frame is None:
             raise MediaError("clip finished")
-        due = self._start + self._index / self._clip.fps
-        await asyncio.sleep(max(0.0, due - time.monotonic()))
-        unit, keyframe = self._clip.units[self._index % len(self._clip.units)]
-        self._index += 1
-        return EncodedFrame(data=unit, keyframe=keyframe, timestamp_us=int(due * 1e6))
+        unit, keyframe = self._clip.units[frame.index % len(self._clip.units)]
+        return EncodedFrame(data=unit, keyframe=keyframe, timestamp_us=frame.due_ns // 1000)
 
 
 class _ToneSource:

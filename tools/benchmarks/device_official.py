@@ -12,6 +12,7 @@ from livekit.rtc import EncodedFrameType
 
 from .clip import FRAME_SAMPLES, SAMPLE_RATE, Clip, tone_frames
 from .device import RPC_METHOD, serve
+from .pacer import FramePacer
 from .wire import Channel, Message, run_child
 
 _ENCODER_BACKENDS: Any = rtc.TrackPublishOptions.DESCRIPTOR.fields_by_name["video_encoder"]
@@ -36,7 +37,8 @@ class OfficialSide:
             data, topic=topic, name="bench.bin", attributes=dict(attributes), compress=False
         )
 
-    async def publish_media(self, clip: Clip, seconds: float) -> int:
+    async def publish_media(self, clip: Clip, pacer: FramePacer, bitrate: int) -> int:
+        del bitrate  # pre-encoded frames: the SDK announces no bitrate of ours
         video = rtc.EncodedVideoSource(clip.width, clip.height)
         audio = rtc.AudioSource(SAMPLE_RATE, 1)
         camera = rtc.TrackPublishOptions(
@@ -55,8 +57,8 @@ class OfficialSide:
             ),
         ]
         async with asyncio.TaskGroup() as tg:
-            tg.create_task(_tone(audio, seconds), name="bench.tone")
-            sent = await _play(video, clip, seconds)
+            tg.create_task(_tone(audio, pacer.count / clip.fps), name="bench.tone")
+            sent = await _play(video, clip, pacer)
         for publication in published:
             await self._local.unpublish_track(publication.sid)
         await video.aclose()
@@ -64,13 +66,10 @@ class OfficialSide:
         return sent
 
 
-async def _play(source: rtc.EncodedVideoSource, clip: Clip, seconds: float) -> int:
-    start = time.monotonic()
-    count = int(seconds * clip.fps)
-    for index in range(count):
-        due = start + index / clip.fps
-        await asyncio.sleep(max(0.0, due - time.monotonic()))
-        unit, keyframe = clip.units[index % len(clip.units)]
+async def _play(source: rtc.EncodedVideoSource, clip: Clip, pacer: FramePacer) -> int:
+    sent = 0
+    while (frame := await pacer.next()) is not None:
+        unit, keyframe = clip.units[frame.index % len(clip.units)]
         source.capture_frame(
             rtc.EncodedVideoFrame(
                 data=unit,
@@ -78,10 +77,11 @@ async def _play(source: rtc.EncodedVideoSource, clip: Clip, seconds: float) -> i
                 height=clip.height,
                 codec=rtc.VideoCodec.H264,
                 frame_type=KEY if keyframe else DELTA,
-                timestamp_us=int(due * 1e6),
+                timestamp_us=frame.due_ns // 1000,
             )
         )
-    return count
+        sent += 1
+    return sent
 
 
 async def _tone(source: rtc.AudioSource, seconds: float) -> None:

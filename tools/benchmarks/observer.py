@@ -176,10 +176,18 @@ class Observer:
         payload = echo_payload(int(command["payload_size"]))
         timeout_s = float(command["response_timeout_s"])
         deadline = time.monotonic() + float(command["budget_s"])
+        # With a period, calls start on a schedule (a late call does not shift the rest);
+        # without one, each starts when the previous answered.
+        period_ns = round(float(command.get("period_s", 0.0)) * 1e9)
+        begin_ns = time.monotonic_ns()
         latencies: list[int] = []
         timeouts, errors, wrong = 0, 0, 0
         done = 0
-        for seq in range(-warmup, count):
+        for index, seq in enumerate(range(-warmup, count)):
+            if period_ns:
+                delay_ns = begin_ns + index * period_ns - time.monotonic_ns()
+                if delay_ns > 0:
+                    await asyncio.sleep(delay_ns / 1e9)
             if time.monotonic() > deadline:
                 break
             started = time.monotonic_ns()

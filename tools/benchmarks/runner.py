@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import datetime
 import json
@@ -17,7 +18,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from . import netns, report, soak
+from . import budget, cgroup, netns, report, soak
 from .procstat import cpu_percent
 from .scenarios import (
     Params,
@@ -54,6 +55,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_OUT = REPO_ROOT / ".cache" / "bench" / "latest.json"
 DEFAULT_SOAK_OUT = REPO_ROOT / ".cache" / "bench" / "soak.json"
 DEFAULT_BUDGET_S = 420.0
+VIDEO_BY_BOARD = {"pi4": (1080, 4_000_000)}
+"""Scenario 6's (height, bit/s) per `--cpu-budget`; otherwise 720p30 at 2 Mbit/s."""
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -92,6 +95,20 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="keep the server's and every process's log here (default: a temporary directory)",
     )
     parser.add_argument(
+        "--cpu-budget",
+        choices=["none", *budget.BOARDS],
+        default="none",
+        help="run our device under a CPU quota equal to one core of this board, calibrated "
+        "on this machine (the official SDK's device stays unconstrained; default %(default)s)",
+    )
+    parser.add_argument(
+        "--calibration-iterations",
+        type=int,
+        default=budget.SCALED_ITERATIONS,
+        help="the CPU budget's benchmark: iterations per measurement here (of the published "
+        "10,000; default %(default)s)",
+    )
+    parser.add_argument(
         "--soak",
         type=float,
         metavar="MINUTES",
@@ -100,12 +117,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.soak is not None and args.soak <= 0:
         parser.error("--soak needs a positive number of minutes")
+    if args.calibration_iterations < 1:
+        parser.error("--calibration-iterations must be at least 1")
     if args.runs < 1 or min(args.telemetry_count, args.rpc_count, args.stream_count) < 1:
         parser.error("counts and --runs must be at least 1")
     return args
 
 
 async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    defaults = Params()
+    height, bitrate = VIDEO_BY_BOARD.get(
+        args.cpu_budget, (defaults.video_height, defaults.video_bitrate)
+    )
     params = Params(
         runs=args.runs,
         telemetry_count=args.telemetry_count,
@@ -115,36 +138,55 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         warmup=args.warmup,
         loss_count=args.loss_count,
         cut_s=args.cut_s,
+        video_height=height,
+        video_bitrate=bitrate,
+        cpu_budget=args.cpu_budget,
     )
     selected = [SCENARIOS[name] for name in (args.scenario or SCENARIOS)]
     deadline = time.monotonic() + args.budget_s
     started = datetime.datetime.now(datetime.UTC)
     results: dict[str, dict[str, list[Raw]]] = {}
     rows: list[report.Row] = []
-    with livekit_server(default_binary(REPO_ROOT), workdir) as server:
-        ctx = Context(server, REPO_ROOT, workdir)
-        for scenario in [s for s in selected if not s.in_namespace]:
-            by_impl = await _run_scenario(ctx, scenario, params, deadline)
-            results[scenario.name] = by_impl
-            rows += scenario.rows(by_impl)
     skipped: list[tuple[str, str]] = []
-    namespaced = [s for s in selected if s.in_namespace]
-    if namespaced:
-        try:
-            # Created before its server, which must listen on the namespace's veth address.
-            with netns.namespace() as ns:
-                ns_workdir = workdir / "netns-server"
-                ns_workdir.mkdir(exist_ok=True)
-                binary = default_binary(REPO_ROOT)
-                with livekit_server(binary, ns_workdir, ip=ns.host_ip) as ns_server:
-                    ctx = Context(ns_server, REPO_ROOT, workdir, netns=ns)
-                    for scenario in namespaced:
-                        by_impl = await _run_scenario(ctx, scenario, params, deadline)
-                        results[scenario.name] = by_impl
-                        rows += scenario.rows(by_impl)
-        except netns.NetnsUnavailable as exc:
-            _say(f"skipping {', '.join(s.name for s in namespaced)}: {exc}")
-            skipped += [(s.title, f"needs a network namespace: {exc}") for s in namespaced]
+    cpu_budget: dict[str, Any] | None = None
+    with contextlib.ExitStack() as stack:
+        group: cgroup.Group | None = None
+        if args.cpu_budget != "none":
+            board = budget.BOARDS[args.cpu_budget]
+            _say(f"calibrating one {board.name} core on this machine ...")
+            cpu_budget, group, why_not = budget.apply(stack, board, args.calibration_iterations)
+            if why_not is not None:
+                _say(f"CPU budget {args.cpu_budget} not available: {why_not}")
+                skipped += [
+                    (s.title, f"not measured: CPU budget {args.cpu_budget}: {why_not}")
+                    for s in selected
+                ]
+                selected = []
+        plain = [s for s in selected if not s.in_namespace]
+        if plain:
+            with livekit_server(default_binary(REPO_ROOT), workdir) as server:
+                ctx = Context(server, REPO_ROOT, workdir, cpu_group=group)
+                for scenario in plain:
+                    by_impl = await _run_scenario(ctx, scenario, params, deadline)
+                    results[scenario.name] = by_impl
+                    rows += scenario.rows(by_impl)
+        namespaced = [s for s in selected if s.in_namespace]
+        if namespaced:
+            try:
+                # Created before its server, which must listen on the namespace's veth address.
+                with netns.namespace() as ns:
+                    ns_workdir = workdir / "netns-server"
+                    ns_workdir.mkdir(exist_ok=True)
+                    binary = default_binary(REPO_ROOT)
+                    with livekit_server(binary, ns_workdir, ip=ns.host_ip) as ns_server:
+                        ctx = Context(ns_server, REPO_ROOT, workdir, netns=ns, cpu_group=group)
+                        for scenario in namespaced:
+                            by_impl = await _run_scenario(ctx, scenario, params, deadline)
+                            results[scenario.name] = by_impl
+                            rows += scenario.rows(by_impl)
+            except netns.NetnsUnavailable as exc:
+                _say(f"skipping {', '.join(s.name for s in namespaced)}: {exc}")
+                skipped += [(s.title, f"needs a network namespace: {exc}") for s in namespaced]
     wall_s = (datetime.datetime.now(datetime.UTC) - started).total_seconds()
     return {
         "started_utc": started.isoformat(timespec="seconds"),
@@ -152,6 +194,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "machine": _machine(),
         "versions": _versions(),
         "params": dataclasses.asdict(params),
+        "cpu_budget": cpu_budget,
         "rows": [row.as_json() for row in rows],
         "not_measured": [{"scenario": n, "reason": why} for n, why in [*PENDING, *skipped]],
         "runs": results,
@@ -164,6 +207,8 @@ async def _run_scenario(
 ) -> dict[str, list[Raw]]:
     by_impl: dict[str, list[Raw]] = {impl: [] for impl in IMPLEMENTATIONS}
     runs = min(params.runs, scenario.max_runs or params.runs)
+    if scenario.prepare is not None:
+        scenario.prepare(params)
     for index in range(runs):
         order = IMPLEMENTATIONS if index % 2 == 0 else tuple(reversed(IMPLEMENTATIONS))
         for impl in order:
@@ -182,12 +227,20 @@ async def _one_run(ctx: Context, scenario: Scenario, params: Params, impl: str, 
             ctx, impl, f"{scenario.name}{index}", devices=scenario.devices, hello=scenario.hello
         ) as pair:
             raw["startup"] = pair.startup
-            before = pair.cpu()
+            before, held_before = pair.cpu(), pair.throttling()
             raw.update(await scenario.measure(pair, params))
-            after = pair.cpu()
+            after, held_after = pair.cpu(), pair.throttling()
             raw["cpu_percent"] = cpu_percent(before, after)
             raw["cpu_s"] = after.cpu_s - before.cpu_s
             raw["pss_bytes"] = pair.pss()
+            if pair.cpu_group is not None:
+                raw["in_cpu_group"] = pair.cpu_group.holds(pair.device.pid)
+            if held_before is not None and held_after is not None:
+                raw["quota_periods"] = held_after.periods - held_before.periods
+                raw["quota_throttled_periods"] = held_after.throttled - held_before.throttled
+                raw["quota_throttled_s"] = (
+                    held_after.throttled_us - held_before.throttled_us
+                ) / 1e6
     except (ChildFailed, RuntimeError) as exc:
         _say(f"  failed: {exc}")
         raw["error"] = str(exc)
@@ -248,7 +301,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"({result['machine']['cpus']} CPUs), {result['wall_s']:g} s"
     )
     skipped = [(entry["scenario"], entry["reason"]) for entry in result["not_measured"]]
-    sys.stdout.write(header + "\n\n" + report.render(rows, skipped) + "\n")
+    official = "official"
+    if result["cpu_budget"] is not None:
+        header += "\n\n" + "\n".join(result["cpu_budget"]["text"])
+        official = "official (unconstrained)"
+    sys.stdout.write(header + "\n\n" + report.render(rows, skipped, official=official) + "\n")
     sys.stdout.write(f"\nraw results: {args.out}\n")
     failed_runs = [
         name

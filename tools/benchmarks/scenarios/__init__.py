@@ -32,6 +32,12 @@ class Params:
     loss_probability: float = 0.05
     cut_s: float = 20.0
     """Scenario 8: how long the device's link is cut."""
+    video_height: int = 720
+    """Scenario 6: 720 (1280x720) or 1080 (1920x1080), 30 fps."""
+    video_bitrate: int = 2_000_000
+    """Scenario 6: the clip's H.264 bitrate, bit/s."""
+    cpu_budget: str = "none"
+    """The board whose one core our device runs on (`budget.BOARDS`), or none."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +54,8 @@ class Scenario:
     """The device says hello with a first data packet (see `session.open_pair`)."""
     max_runs: int | None = None
     """At most this many runs per SDK, whatever `Params.runs` says (long scenarios)."""
+    prepare: Callable[[Params], object] | None = None
+    """Run once before the scenario's runs (outside any measured window)."""
 
 
 def samples(runs: Sequence[Raw], key: str) -> list[Any]:
