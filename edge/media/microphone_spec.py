@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 SAMPLE_RATES = (16000, 24000, 32000, 44100, 48000)
 FRAMES_PER_SECOND_AUDIO = 50
+DEFAULT_BITRATE_KBPS = 32
+DEFAULT_COMPLEXITY = 5
 """Audio frames are 20 ms."""
 BOARD = "board ({default})"
 """How the reference shows a default the board profile gives (the built-in one in brackets)."""
@@ -107,10 +109,14 @@ class MicrophoneConfig:
         doc="synthetic only: the tone's frequency, at most half the sample rate.",
     )
     bitrate_kbps: int = setting(
-        32, kind="int", low=6, high=128, doc="Target kbit/s of the mono Opus stream."
+        DEFAULT_BITRATE_KBPS,
+        kind="int",
+        low=6,
+        high=128,
+        doc="Target kbit/s of the mono Opus stream.",
     )
     complexity: int = setting(
-        5,
+        DEFAULT_COMPLEXITY,
         kind="int",
         low=0,
         high=10,

@@ -12,6 +12,7 @@ from edge.livekit.room import Room, RoomOptions
 from edge.livekit.rpc import RpcEndpoint, RpcInvocation
 from edge.livekit.streams import StreamEndpoint
 from edge.media.frames import EncodedFrame, PcmFrame
+from edge.media.microphone_spec import DEFAULT_BITRATE_KBPS, DEFAULT_COMPLEXITY
 
 from .clip import FRAME_SAMPLES, SAMPLE_RATE, Clip, tone_frames
 from .device import RPC_METHOD, serve
@@ -34,10 +35,13 @@ class EdgeSide:
         await self._streams.send_bytes(data, topic=topic, name="bench.bin", attributes=attributes)
 
     async def publish_media(self, clip: Clip, pacer: FramePacer, bitrate: int) -> int:
+        from edge.media.opus import OpusEncoder
         from edge.media.tracks import EncodedVideoTrack, PcmAudioTrack
 
         video = EncodedVideoTrack(_ClipSource(clip, pacer))
-        audio = PcmAudioTrack(_ToneSource(pacer.count / clip.fps))
+        # The daemon's microphone path: mono Opus at the [microphone] defaults (32 kbit/s).
+        opus = OpusEncoder(bitrate_kbps=DEFAULT_BITRATE_KBPS, complexity=DEFAULT_COMPLEXITY)
+        audio = PcmAudioTrack(_ToneSource(pacer.count / clip.fps), opus)
         camera = TrackOptions(
             name="camera",
             source=MediaSource.CAMERA,
