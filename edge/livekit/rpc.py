@@ -24,9 +24,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 from livekit.protocol import models as proto_models
@@ -37,7 +38,12 @@ from edge.livekit.ports import RpcRoom
 from edge.livekit.room import ConnectionState, RoomEvent
 from edge.livekit.rpc_dispatch import RpcDispatcher, RpcPolicy
 from edge.livekit.rpc_registry import MethodRegistry, RpcHandler
-from edge.livekit.rpc_streams import OVER_BUDGET, TOO_LARGE, RpcStreams, read_payload
+from edge.livekit.rpc_streams import (
+    RpcStreams,
+    answer_read_error,
+    read_payload,
+    request_read_error,
+)
 from edge.livekit.stream_readers import TextStreamReader
 from edge.protocol import rpc_v2
 from edge.protocol.packets import OtherPacket
@@ -55,7 +61,6 @@ from edge.protocol.rpc import (
     RpcInvocation,
     RpcResponder,
     built_in,
-    payload_too_large,
     response_packet,
 )
 from edge.protocol.rpc_caller import RpcCaller
@@ -207,9 +212,11 @@ class RpcEndpoint:
             _LOGGER.debug("dropped an RPC request without an id from %r", packet.sender_identity)
             return
         method = packet.packet.rpc_request.method
-        self._room.start_task(self._serve(received), name=f"rpc:{method}")
+        self._room.start_task(self._serve(received, self._invoke), name=f"rpc:{method}")
 
-    async def _serve(self, received: RequestReceived) -> None:
+    async def _serve(
+        self, received: RequestReceived, run: Callable[[RpcInvocation], Awaitable[Answer]]
+    ) -> None:
         invocation = received.invocation
         try:
             # The ack goes first on the ordered reliable channel, so it precedes the answer.
@@ -217,7 +224,7 @@ class RpcEndpoint:
             if received.response is not None:
                 await self._send(received.response)
             elif invocation is not None:
-                await self._answer(await self._invoke(invocation))
+                await self._answer(await run(invocation))
         finally:
             if invocation is not None:
                 self._responder.discard(invocation)
@@ -233,31 +240,15 @@ class RpcEndpoint:
             return
         methods = _AnyMethod() if _now() < self._settled_at else self._methods
         received = self._responder.receive_stream(header, _now(), methods=methods)
-        invocation = received.invocation
-        try:
-            await self._send(received.ack)
-            if received.response is not None:
-                await self._send(received.response)
-            elif invocation is not None:
-                await self._answer(await self._read_and_invoke(reader, invocation))
-        finally:
-            if invocation is not None:
-                self._responder.discard(invocation)
+        await self._serve(received, functools.partial(self._read_and_invoke, reader))
 
     async def _read_and_invoke(self, reader: TextStreamReader, invocation: RpcInvocation) -> Answer:
         try:
             payload = await read_payload(reader)
         except StreamError as exc:
-            if exc.reason == TOO_LARGE:
-                error = payload_too_large(rpc_v2.RPC_VERSION_V2, reader.info.total_length)
-            elif exc.reason == OVER_BUDGET:
-                error = RpcError(RpcErrorCode.APPLICATION_ERROR, "too many concurrent calls")
-            else:
-                data = f"the request stream failed: {exc.reason}"
-                error = built_in(RpcErrorCode.APPLICATION_ERROR, data)
-            _LOGGER.info(
-                "rpc %r from %r refused: %s", invocation.method, invocation.caller_identity, exc
-            )
+            caller = invocation.caller_identity
+            _LOGGER.info("rpc %r from %r refused: %s", invocation.method, caller, exc)
+            error = request_read_error(exc, reader.info.total_length)
             return self._responder.respond(invocation, error=error)
         return await self._invoke(dataclasses.replace(invocation, payload=payload))
 
@@ -300,11 +291,7 @@ class RpcEndpoint:
         try:
             payload = await read_payload(reader)
         except StreamError as exc:
-            if exc.reason == TOO_LARGE:
-                error = built_in(RpcErrorCode.RESPONSE_PAYLOAD_TOO_LARGE, str(exc))
-            else:
-                error = built_in(RpcErrorCode.APPLICATION_ERROR, f"the answer stream failed: {exc}")
-            self._settle(self._caller.answer_failed(sender, request_id, error))
+            self._settle(self._caller.answer_failed(sender, request_id, answer_read_error(exc)))
             return
         self._settle(self._caller.receive_answer(sender, request_id, payload))
 

@@ -15,15 +15,16 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from edge.errors import StreamError
+from edge.errors import RpcError, StreamError
 from edge.livekit.ports import StreamRoom
 from edge.livekit.stream_readers import TextStreamReader
 from edge.livekit.streams import StreamEndpoint
 from edge.protocol import rpc_v2
+from edge.protocol.rpc import RpcErrorCode, built_in, payload_too_large
 from edge.protocol.rpc_v2 import MAX_V2_PAYLOAD_BYTES, MAX_V2_PENDING_BYTES
 from edge.protocol.stream_reassembler import Failure, StreamLimits
 
-__all__ = ["TOO_LARGE", "RpcStreams", "read_payload"]
+__all__ = ["RpcStreams", "answer_read_error", "read_payload", "request_read_error"]
 
 TOO_LARGE = Failure.TOO_LARGE.value
 """`StreamError.reason` of a payload over the limit."""
@@ -89,3 +90,19 @@ async def read_payload(reader: TextStreamReader, *, limit: int = MAX_V2_PAYLOAD_
             raise StreamError(f"payload is over {limit} bytes", reason=TOO_LARGE)
         pieces.append(piece)
     return "".join(pieces)
+
+
+def request_read_error(exc: StreamError, announced: int | None) -> RpcError:
+    """What a caller is answered when its request stream could not be read whole."""
+    if exc.reason == TOO_LARGE:
+        return payload_too_large(rpc_v2.RPC_VERSION_V2, announced)
+    if exc.reason == OVER_BUDGET:
+        return RpcError(RpcErrorCode.APPLICATION_ERROR, "too many concurrent calls")
+    return built_in(RpcErrorCode.APPLICATION_ERROR, f"the request stream failed: {exc.reason}")
+
+
+def answer_read_error(exc: StreamError) -> RpcError:
+    """How our call fails when its answer stream could not be read whole."""
+    if exc.reason == TOO_LARGE:
+        return built_in(RpcErrorCode.RESPONSE_PAYLOAD_TOO_LARGE, str(exc))
+    return built_in(RpcErrorCode.APPLICATION_ERROR, f"the answer stream failed: {exc}")

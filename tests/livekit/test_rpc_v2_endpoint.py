@@ -10,7 +10,9 @@ from types import MappingProxyType
 import pytest
 from livekit.protocol import models as proto_models
 
+from edge.errors import StreamError
 from edge.livekit.rpc import RpcEndpoint, RpcError, RpcInvocation
+from edge.livekit.rpc_streams import request_read_error
 from edge.protocol import rpc_v2
 from edge.protocol import streams as proto_streams
 from edge.protocol.participants import Participant
@@ -224,3 +226,46 @@ async def test_a_v1_peer_is_called_by_packet_and_refused_past_15360_bytes(
     response = proto_models.RpcResponse(request_id=request.id, payload="ho")
     room.deliver(proto_models.DataPacket(rpc_response=response), sender="callee")
     assert await asyncio.wait_for(call, 10) == "ho"
+
+
+async def test_a_request_announcing_100_mib_is_refused_on_its_header(room: FakeRoom) -> None:
+    rpc = RpcEndpoint(room, settling_s=0)
+    rpc.register_method("shout", shout)
+    attributes = {
+        rpc_v2.ATTR_REQUEST_ID: "req-1",
+        rpc_v2.ATTR_METHOD: "shout",
+        rpc_v2.ATTR_RESPONSE_TIMEOUT_MS: "8000",
+        rpc_v2.ATTR_VERSION: "2",
+    }
+    stream = proto_streams.outgoing_text(
+        stream_id="huge",
+        timestamp_ms=0,
+        topic=rpc_v2.REQUEST_TOPIC,
+        attributes=attributes,
+        total_length=100 * MIB,
+    )
+    room.deliver(stream.header(), sender="caller")  # nothing else is ever sent
+    how, answer = await assert_eventually(lambda: answer_of(room, "req-1"))
+    assert how == "packet"
+    assert isinstance(answer, proto_models.RpcResponse)
+    limit = rpc_v2.MAX_V2_PAYLOAD_BYTES
+    assert (answer.error.code, answer.error.data) == (
+        RpcErrorCode.REQUEST_PAYLOAD_TOO_LARGE,
+        f"payload is {100 * MIB} bytes; RPC v2 here takes at most {limit} bytes",
+    )
+    assert kinds(room) == ["rpc_ack", "rpc_response"]
+
+
+@pytest.mark.parametrize(
+    ("reason", "code", "message"),
+    [
+        ("TooLarge", 1402, "Request payload too large"),
+        ("OverBudget", 1500, "too many concurrent calls"),
+        ("SenderLeft", 1500, "Application error in method handler"),
+    ],
+)
+def test_a_request_stream_that_cannot_be_read_whole_is_answered_by_why(
+    reason: str, code: int, message: str
+) -> None:
+    error = request_read_error(StreamError("broken", reason=reason), None)
+    assert (error.code, error.message) == (code, message)
