@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import functools
 import logging
 import time
@@ -244,13 +243,15 @@ class RpcEndpoint:
 
     async def _read_and_invoke(self, reader: TextStreamReader, invocation: RpcInvocation) -> Answer:
         try:
-            payload = await read_payload(reader)
-        except StreamError as exc:
+            payload, size = await read_payload(reader)
+            invocation = self._responder.with_payload(invocation, payload, size)
+        except (StreamError, RpcError) as exc:
             caller = invocation.caller_identity
             _LOGGER.info("rpc %r from %r refused: %s", invocation.method, caller, exc)
-            error = request_read_error(exc, reader.info.total_length)
-            return self._responder.respond(invocation, error=error)
-        return await self._invoke(dataclasses.replace(invocation, payload=payload))
+            if isinstance(exc, StreamError):
+                exc = request_read_error(exc, reader.info.total_length)
+            return self._responder.respond(invocation, error=exc)
+        return await self._invoke(invocation)
 
     @property
     def calls_in_progress(self) -> int:
@@ -289,7 +290,7 @@ class RpcEndpoint:
             _LOGGER.debug("ignoring an RPC answer stream from %r for %r", sender, request_id)
             return
         try:
-            payload = await read_payload(reader)
+            payload, _ = await read_payload(reader)
         except StreamError as exc:
             self._settle(self._caller.answer_failed(sender, request_id, answer_read_error(exc)))
             return

@@ -6,9 +6,10 @@
 
 A private `StreamEndpoint` reads only `lk.rpc_request` and `lk.rpc_response` (the room's
 `StreamInbox` gives it every stream packet) and sends requests and answers, paced like any
-stream. Memory is bounded twice: each payload at `MAX_V2_PAYLOAD_BYTES` (`read_payload` stops
-reading and fails with reason `TooLarge` one chunk past it), and all RPC streams being
-received at once at `MAX_V2_PENDING_BYTES` (beyond it the newest fails with `OverBudget`).
+stream. Memory is bounded three times: each payload at `MAX_V2_PAYLOAD_BYTES` (`read_payload`
+stops reading and fails with reason `TooLarge` one chunk past it), all RPC streams being
+received at once at `MAX_V2_PENDING_BYTES` (beyond it the newest fails with `OverBudget`), and
+the payloads that running handlers hold at `MAX_V2_PENDING_BYTES` too (`RpcResponder`).
 """
 
 from __future__ import annotations
@@ -74,9 +75,12 @@ class RpcStreams:
         )
 
 
-async def read_payload(reader: TextStreamReader, *, limit: int = MAX_V2_PAYLOAD_BYTES) -> str:
-    """The whole text of `reader`; `StreamError` (reason `TooLarge`) once it passes `limit`
-    UTF-8 bytes (the reader is closed, later chunks are dropped), or the stream's own failure."""
+async def read_payload(
+    reader: TextStreamReader, *, limit: int = MAX_V2_PAYLOAD_BYTES
+) -> tuple[str, int]:
+    """The whole text of `reader` and its UTF-8 size; `StreamError` (reason `TooLarge`) once it
+    passes `limit` bytes (the reader is closed, later chunks are dropped), or the stream's own
+    failure."""
     announced = reader.info.total_length
     if announced is not None and announced > limit:
         reader.close()
@@ -89,7 +93,7 @@ async def read_payload(reader: TextStreamReader, *, limit: int = MAX_V2_PAYLOAD_
             reader.close()
             raise StreamError(f"payload is over {limit} bytes", reason=TOO_LARGE)
         pieces.append(piece)
-    return "".join(pieces)
+    return "".join(pieces), size
 
 
 def request_read_error(exc: StreamError, announced: int | None) -> RpcError:

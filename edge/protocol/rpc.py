@@ -10,6 +10,7 @@ hand out `RpcInvocation`s; `respond()` builds the answer, in the transport the r
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import OrderedDict
 from collections.abc import Container, Mapping
@@ -23,6 +24,7 @@ from edge.protocol.codes import BUILT_IN_MESSAGES, RpcErrorCode
 from edge.protocol.packets import MAX_PACKET_BYTES, OtherPacket
 from edge.protocol.rpc_v2 import (
     MAX_V2_PAYLOAD_BYTES,
+    MAX_V2_PENDING_BYTES,
     RPC_VERSION_V2,
     RequestHeader,
     StreamAnswer,
@@ -180,12 +182,18 @@ class RpcResponder:
         max_concurrent: int = MAX_CONCURRENT_HANDLERS,
         dedupe_size: int = DEDUPE_SIZE,
         dedupe_ttl_s: float = DEDUPE_TTL_S,
+        max_held_bytes: int = MAX_V2_PENDING_BYTES,
     ) -> None:
+        """`max_held_bytes` bounds the v2 payloads held by calls not answered yet."""
         self.max_concurrent = max_concurrent
+        self.max_held_bytes = max_held_bytes
         self._dedupe_size = dedupe_size
         self._dedupe_ttl_s = dedupe_ttl_s
         self._seen: OrderedDict[tuple[str, str], float] = OrderedDict()
         self._running: set[tuple[str, str]] = set()
+        self._held: dict[tuple[str, str], int] = {}
+        self.held_bytes = 0
+        """UTF-8 bytes of the v2 payloads that running calls hold."""
 
     @property
     def in_flight(self) -> int:
@@ -304,9 +312,23 @@ class RpcResponder:
             _LOGGER.warning("rpc %r from %r: response too large", invocation.method, caller)
         return answer
 
+    def with_payload(self, invocation: RpcInvocation, payload: str, size: int) -> RpcInvocation:
+        """A v2 invocation with the `payload` (`size` UTF-8 bytes) read from its stream; raise
+        APPLICATION_ERROR "too many concurrent calls" if the calls running already hold
+        `max_held_bytes` with it. Held until the call is answered or discarded."""
+        key = (invocation.caller_identity, invocation.request_id)
+        if self.held_bytes + size > self.max_held_bytes:
+            detail = f"v2 payloads held by running calls would pass {self.max_held_bytes} bytes"
+            raise RpcError(RpcErrorCode.APPLICATION_ERROR, "too many concurrent calls", detail)
+        self._held[key] = size
+        self.held_bytes += size
+        return dataclasses.replace(invocation, payload=payload)
+
     def discard(self, invocation: RpcInvocation) -> None:
         """Free the slot of an invocation that will not be answered (the room closed)."""
-        self._running.discard((invocation.caller_identity, invocation.request_id))
+        key = (invocation.caller_identity, invocation.request_id)
+        self._running.discard(key)
+        self.held_bytes -= self._held.pop(key, 0)
 
     def _expire(self, now: float) -> None:
         while self._seen:

@@ -286,3 +286,31 @@ def test_an_unreadable_answer_fails_the_call_with_the_error_given() -> None:
     error = RpcError(RpcErrorCode.RESPONSE_PAYLOAD_TOO_LARGE, "Response payload too large")
     assert calls.answer_failed("callee", request_id, error) == [CallFailed(request_id, error)]
     assert calls.pending == 0
+
+
+def test_payloads_held_by_running_v2_calls_are_bounded_until_answered() -> None:
+    responder = RpcResponder(max_held_bytes=10)
+    first = responder.receive_stream(header(), 0.0, methods=KNOWN).invocation
+    second = responder.receive_stream(
+        RequestHeader(
+            caller_identity="other",
+            request_id="req-2",
+            method="greet",
+            response_timeout_ms=0,
+            version=2,
+            payload_bytes=None,
+        ),
+        0.0,
+        methods=KNOWN,
+    ).invocation
+    assert first is not None
+    assert second is not None
+    running = responder.with_payload(first, "é" * 3, 6)
+    assert (running.payload, responder.held_bytes) == ("ééé", 6)
+    with pytest.raises(RpcError) as busy:
+        responder.with_payload(second, "abcdef", 6)
+    assert (busy.value.code, busy.value.message) == (1500, "too many concurrent calls")
+    assert busy.value.data == "v2 payloads held by running calls would pass 10 bytes"
+    responder.respond(running, payload="ok")
+    assert responder.held_bytes == 0
+    assert responder.with_payload(second, "abcdef", 6).payload == "abcdef"
