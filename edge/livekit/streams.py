@@ -19,7 +19,15 @@ import mimetypes
 import os
 import time
 import uuid
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    Awaitable,
+    Callable,
+    Container,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -62,7 +70,7 @@ class StreamEndpoint:
         *,
         limits: sr.StreamLimits | None = None,
         reader_buffer_bytes: int = READER_BUFFER_BYTES,
-        quiet_topics: frozenset[str] = rpc_v2.TOPICS,
+        quiet_topics: Container[str] = rpc_v2.TOPICS,
     ) -> None:
         """Streams on `quiet_topics` without a handler are ignored silently (the RPC endpoint
         reads them)."""

@@ -17,7 +17,7 @@ import enum
 import logging
 import zlib
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -145,7 +145,7 @@ class StreamReassembler:
         *,
         accepts: Callable[[StreamInfo], bool] = lambda info: True,
         collect: bool = False,
-        quiet_topics: frozenset[str] = frozenset(),
+        quiet_topics: Container[str] = frozenset(),
     ) -> None:
         """`quiet_topics` are read elsewhere (RPC v2): ignored without the INFO log."""
         self.limits = limits or StreamLimits()

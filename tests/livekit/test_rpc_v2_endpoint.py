@@ -4,6 +4,7 @@ answer streams out, and the caller's choice of transport per peer."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from types import MappingProxyType
 
@@ -13,6 +14,8 @@ from livekit.protocol import models as proto_models
 from edge.errors import StreamError
 from edge.livekit.rpc import RpcEndpoint, RpcError, RpcInvocation
 from edge.livekit.rpc_streams import request_read_error
+from edge.livekit.stream_readers import TextStreamReader
+from edge.livekit.streams import StreamEndpoint
 from edge.protocol import rpc_v2
 from edge.protocol import streams as proto_streams
 from edge.protocol.participants import Participant
@@ -269,3 +272,31 @@ def test_a_request_stream_that_cannot_be_read_whole_is_answered_by_why(
 ) -> None:
     error = request_read_error(StreamError("broken", reason=reason), None)
     assert (error.code, error.message) == (code, message)
+
+
+@pytest.mark.parametrize("rpc_first", [True, False])
+async def test_rpc_and_application_streams_share_the_room_in_either_order(
+    room: FakeRoom, rpc_first: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    got: list[str] = []
+
+    async def photos(reader: TextStreamReader) -> None:
+        got.append(await reader.read_all())
+
+    if rpc_first:  # the daemon's order
+        rpc = RpcEndpoint(room, settling_s=0)
+        streams = StreamEndpoint(room)
+    else:
+        streams = StreamEndpoint(room)
+        rpc = RpcEndpoint(room, settling_s=0)
+    rpc.register_method("shout", shout)
+    streams.register_text_stream_handler("photos", photos)
+    caplog.set_level(logging.INFO, logger="edge.protocol.stream_reassembler")
+    deliver(room, request_stream("hi"), sender="caller")
+    photo = proto_streams.text_stream_packets(
+        "a photo", stream_id="photo-1", timestamp_ms=0, topic="photos"
+    )
+    deliver(room, photo, sender="caller")
+    assert await assert_eventually(lambda: answer_of(room, "req-1")) == ("stream", "HI")
+    assert await assert_eventually(lambda: got) == ["a photo"]
+    assert not [r for r in caplog.records if r.levelno >= logging.INFO]  # no "ignoring" lines
