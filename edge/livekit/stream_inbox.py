@@ -19,7 +19,8 @@ from edge.protocol.packets import OtherPacket
 
 STREAM_PACKET_KINDS = ("stream_header", "stream_chunk", "stream_trailer")
 
-_INBOXES: weakref.WeakKeyDictionary[PacketRoom, StreamInbox] = weakref.WeakKeyDictionary()
+_INBOXES: dict[int, tuple[weakref.ref[PacketRoom], StreamInbox]] = {}
+"""Inboxes by `id(room)` (rooms need not be hashable), each forgotten when its room is."""
 
 
 class StreamInbox:
@@ -34,9 +35,17 @@ class StreamInbox:
     @classmethod
     def of(cls, room: PacketRoom) -> StreamInbox:
         """The inbox of `room`, made (and registered with the room) on first use."""
-        inbox = _INBOXES.get(room)
-        if inbox is None:
-            inbox = _INBOXES[room] = cls(room)
+        key = id(room)
+        entry = _INBOXES.get(key)
+        if entry is not None and entry[0]() is room:
+            return entry[1]
+        inbox = cls(room)
+
+        def forget(ref: weakref.ref[PacketRoom]) -> None:
+            if (held := _INBOXES.get(key)) is not None and held[0] is ref:
+                del _INBOXES[key]
+
+        _INBOXES[key] = (weakref.ref(room, forget), inbox)
         return inbox
 
     def subscribe(self, handler: PacketHandler) -> None:

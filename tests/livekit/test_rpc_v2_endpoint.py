@@ -6,14 +6,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from types import MappingProxyType
 
 import pytest
 from livekit.protocol import models as proto_models
 
 from edge.errors import StreamError
+from edge.livekit.packet_router import PacketHandler
 from edge.livekit.rpc import RpcEndpoint, RpcError, RpcInvocation
 from edge.livekit.rpc_streams import request_read_error
+from edge.livekit.stream_inbox import StreamInbox
 from edge.livekit.stream_readers import TextStreamReader
 from edge.livekit.streams import StreamEndpoint
 from edge.protocol import rpc_v2
@@ -300,3 +303,18 @@ async def test_rpc_and_application_streams_share_the_room_in_either_order(
     assert await assert_eventually(lambda: answer_of(room, "req-1")) == ("stream", "HI")
     assert await assert_eventually(lambda: got) == ["a photo"]
     assert not [r for r in caplog.records if r.levelno >= logging.INFO]  # no "ignoring" lines
+
+
+async def test_each_room_has_one_inbox_even_an_unhashable_one() -> None:
+    @dataclass
+    class Wrapped:  # a dataclass: unhashable, like a test's wrapper of a room
+        room: FakeRoom
+
+        def register_packet_handler(self, kind: str, handler: PacketHandler) -> None:
+            self.room.register_packet_handler(kind, handler)
+
+    first, second = Wrapped(FakeRoom()), Wrapped(FakeRoom())
+    inbox = StreamInbox.of(first)  # type: ignore[arg-type]
+    assert StreamInbox.of(first) is inbox  # type: ignore[arg-type]
+    assert StreamInbox.of(second) is not inbox  # type: ignore[arg-type]
+    assert set(first.room.handlers) == {"stream_header", "stream_chunk", "stream_trailer"}
