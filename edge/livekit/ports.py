@@ -1,6 +1,6 @@
 """The narrow views of a room that services depend on, so tests can hand them a fake.
 
-A `Room` satisfies `SessionRoom`, `StreamRoom`, `PacketRoom`, `LinkRoom`, `DataRoom`,
+A `Room` satisfies `SessionRoom`, `RpcRoom`, `StreamRoom`, `PacketRoom`, `LinkRoom`, `DataRoom`,
 `MetadataRoom` and `TrackRoom`; an `RpcEndpoint` satisfies `MethodRegistrar` and
 `MethodTable`; a `StreamEndpoint` satisfies `BytesSender` and `FileSender`. mypy checks each
 wherever the daemon passes the real object, and `edge.testing.fake_room` supplies a fake of
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from edge.livekit.room_events import ConnectionState, RoomEvent
     from edge.livekit.rpc_registry import RpcHandler
     from edge.livekit.stream_writers import ProgressCallback
+    from edge.protocol.participants import Participant
     from edge.protocol.schema import Schema
     from edge.protocol.streams import StreamInfo
 
@@ -50,13 +51,20 @@ class StreamRoom(PacketRoom, Protocol):
     async def drain(self, *, max_buffered: int) -> None: ...
 
 
+class RpcRoom(StreamRoom, Protocol):
+    """A stream room that also knows its remote participants (what each peer speaks)."""
+
+    @property
+    def remote_participants(self) -> Mapping[str, Participant]: ...
+
+
 class AttributeSetter(Protocol):
     """Sets (or with "" deletes) our participant attributes."""
 
     async def set_attributes(self, attributes: Mapping[str, str]) -> None: ...
 
 
-class SessionRoom(PacketRoom, AttributeSetter, Protocol):
+class SessionRoom(RpcRoom, AttributeSetter, Protocol):
     """A room a service both talks through and shows its status in."""
 
 

@@ -1,4 +1,4 @@
-"""RpcEndpoint: LiveKit RPC (v1, over DataPackets) on one Room, as callee and as caller.
+"""RpcEndpoint: LiveKit RPC on one Room, as callee and as caller, v1 or v2 per peer.
 
     rpc = RpcEndpoint(room)
     rpc.register_method("greet", greet)          # async (RpcInvocation) -> str
@@ -12,25 +12,39 @@ handler returned or raised) is `edge.livekit.rpc_dispatch`. The endpoint itself 
 `edge.describe`: every method with its schema, every code. Everything here runs on the event
 loop; the method table is `edge.livekit.rpc_registry`, the protocol decisions live in
 `edge.protocol.rpc` and `edge.protocol.rpc_caller`.
+
+Transport, per peer (`edge.protocol.rpc_v2`): a peer whose `client_protocol` is 1 or more is
+called over data streams (v2, payloads up to `MAX_V2_PAYLOAD_BYTES`), any other with
+`rpc_request` packets (v1, 15 360 bytes). As callee both are served, and each call is answered
+the way it came. The streams are `edge.livekit.rpc_streams`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 from livekit.protocol import models as proto_models
 
 from edge import wire
-from edge.errors import DataError, RoomError, RpcError
-from edge.livekit.ports import PacketRoom
+from edge.errors import DataError, RoomError, RpcError, StreamError
+from edge.livekit.ports import RpcRoom
 from edge.livekit.room import ConnectionState, RoomEvent
 from edge.livekit.rpc_dispatch import RpcDispatcher, RpcPolicy
 from edge.livekit.rpc_registry import MethodRegistry, RpcHandler
+from edge.livekit.rpc_streams import (
+    RpcStreams,
+    answer_read_error,
+    read_payload,
+    request_read_error,
+)
+from edge.livekit.stream_readers import TextStreamReader
+from edge.protocol import rpc_v2
 from edge.protocol.packets import OtherPacket
 from edge.protocol.participants import ParticipantLeft
 from edge.protocol.payload import MAX_BYTES
@@ -38,6 +52,7 @@ from edge.protocol.rpc import (
     ACK_TIMEOUT_S,
     DEFAULT_RESPONSE_TIMEOUT_S,
     MAX_CONCURRENT_HANDLERS,
+    Answer,
     CallFailed,
     CallOutcome,
     RequestReceived,
@@ -45,6 +60,7 @@ from edge.protocol.rpc import (
     RpcInvocation,
     RpcResponder,
     built_in,
+    response_packet,
 )
 from edge.protocol.rpc_caller import RpcCaller
 from edge.protocol.schema import EMPTY, Schema
@@ -70,7 +86,7 @@ class RpcEndpoint:
 
     def __init__(
         self,
-        room: PacketRoom,
+        room: RpcRoom,
         *,
         ack_timeout_s: float = ACK_TIMEOUT_S,
         max_concurrent: int = MAX_CONCURRENT_HANDLERS,
@@ -91,6 +107,9 @@ class RpcEndpoint:
         room.register_packet_handler("rpc_request", self._on_request)
         room.register_packet_handler("rpc_ack", self._on_reply)
         room.register_packet_handler("rpc_response", self._on_reply)
+        self._streams = RpcStreams(
+            room, on_request=self._on_request_stream, on_answer=self._on_answer_stream
+        )
         # Subscribe now, not when the task first runs, so no departure slips between.
         room.start_task(self._watch_room(room.events()), name="rpc.watch-room")
         self.register_method(
@@ -138,15 +157,27 @@ class RpcEndpoint:
         *,
         response_timeout_s: float = DEFAULT_RESPONSE_TIMEOUT_S,
     ) -> str:
-        """Call `method` on participant `destination`; its answer, or raise `RpcError`."""
-        request_id, packet = self._caller.request(
-            destination, method, payload, response_timeout_s=response_timeout_s, now=_now()
-        )
+        """Call `method` on participant `destination`; its answer, or raise `RpcError`.
+
+        A destination whose `client_protocol` takes RPC v2 is called over a data stream (no
+        15 360-byte limit); any other, or one not in the room, with a v1 packet.
+        """
+        now = _now()
+        if rpc_v2.uses_v2(self.peer_protocol(destination)):
+            request_id, stream = self._caller.request_stream(
+                destination, method, payload, response_timeout_s=response_timeout_s, now=now
+            )
+            send = self._streams.send(stream)
+        else:
+            request_id, packet = self._caller.request(
+                destination, method, payload, response_timeout_s=response_timeout_s, now=now
+            )
+            send = self._room.send_packet(packet)
         outcome: asyncio.Future[CallOutcome] = asyncio.get_running_loop().create_future()
         self._waiting[request_id] = outcome
         try:
             try:
-                await self._room.send_packet(packet)
+                await send
             except (RoomError, DataError) as exc:
                 raise built_in(RpcErrorCode.SEND_FAILED, str(exc)) from exc
             while not outcome.done():
@@ -163,6 +194,11 @@ class RpcEndpoint:
             raise result.error
         return result.payload
 
+    def peer_protocol(self, identity: str) -> int:
+        """The `client_protocol` participant `identity` advertised (0 if not in the room)."""
+        peer = self._room.remote_participants.get(identity)
+        return rpc_v2.CLIENT_PROTOCOL_DEFAULT if peer is None else peer.client_protocol
+
     # -- callee ----------------------------------------------------------------------------
 
     def _on_request(self, packet: OtherPacket) -> None:
@@ -175,9 +211,11 @@ class RpcEndpoint:
             _LOGGER.debug("dropped an RPC request without an id from %r", packet.sender_identity)
             return
         method = packet.packet.rpc_request.method
-        self._room.start_task(self._serve(received), name=f"rpc:{method}")
+        self._room.start_task(self._serve(received, self._invoke), name=f"rpc:{method}")
 
-    async def _serve(self, received: RequestReceived) -> None:
+    async def _serve(
+        self, received: RequestReceived, run: Callable[[RpcInvocation], Awaitable[Answer]]
+    ) -> None:
         invocation = received.invocation
         try:
             # The ack goes first on the ordered reliable channel, so it precedes the answer.
@@ -185,10 +223,35 @@ class RpcEndpoint:
             if received.response is not None:
                 await self._send(received.response)
             elif invocation is not None:
-                await self._send(await self._invoke(invocation))
+                await self._answer(await run(invocation))
         finally:
             if invocation is not None:
                 self._responder.discard(invocation)
+
+    async def _on_request_stream(self, reader: TextStreamReader) -> None:
+        """A v2 request: ack on the header, refuse or read the payload, then answer."""
+        header = rpc_v2.request_header(reader.info)
+        if header is None:
+            sender = reader.info.sender_identity
+            _LOGGER.info("dropped an RPC request stream without an id or method from %r", sender)
+            return
+        if self._room.state is not ConnectionState.CONNECTED:
+            return
+        methods = _AnyMethod() if _now() < self._settled_at else self._methods
+        received = self._responder.receive_stream(header, _now(), methods=methods)
+        await self._serve(received, functools.partial(self._read_and_invoke, reader))
+
+    async def _read_and_invoke(self, reader: TextStreamReader, invocation: RpcInvocation) -> Answer:
+        try:
+            payload, size = await read_payload(reader)
+            invocation = self._responder.with_payload(invocation, payload, size)
+        except (StreamError, RpcError) as exc:
+            caller = invocation.caller_identity
+            _LOGGER.info("rpc %r from %r refused: %s", invocation.method, caller, exc)
+            if isinstance(exc, StreamError):
+                exc = request_read_error(exc, reader.info.total_length)
+            return self._responder.respond(invocation, error=exc)
+        return await self._invoke(invocation)
 
     @property
     def calls_in_progress(self) -> int:
@@ -211,7 +274,7 @@ class RpcEndpoint:
             return self._methods.describe(lambda _method: True)
         return self._methods.describe(lambda method: policy.may_call(caller, method))
 
-    async def _invoke(self, invocation: RpcInvocation) -> proto_models.DataPacket:
+    async def _invoke(self, invocation: RpcInvocation) -> Answer:
         handler = self._methods.handler(invocation.method) or await self._registration(invocation)
         return await self._dispatcher.dispatch(handler, invocation)
 
@@ -219,6 +282,19 @@ class RpcEndpoint:
 
     def _on_reply(self, packet: OtherPacket) -> None:
         self._settle(self._caller.receive(packet, _now()))
+
+    async def _on_answer_stream(self, reader: TextStreamReader) -> None:
+        """A v2 answer: read it whole (bounded) and settle the call it names."""
+        sender, request_id = reader.info.sender_identity, rpc_v2.answer_request_id(reader.info)
+        if not self._caller.expects_answer(sender, request_id):
+            _LOGGER.debug("ignoring an RPC answer stream from %r for %r", sender, request_id)
+            return
+        try:
+            payload, _ = await read_payload(reader)
+        except StreamError as exc:
+            self._settle(self._caller.answer_failed(sender, request_id, answer_read_error(exc)))
+            return
+        self._settle(self._caller.receive_answer(sender, request_id, payload))
 
     async def _watch_room(self, events: AsyncIterator[RoomEvent]) -> None:
         try:
@@ -236,6 +312,18 @@ class RpcEndpoint:
                 future.set_result(outcome)
 
     # -- helpers ---------------------------------------------------------------------------
+
+    async def _answer(self, answer: Answer) -> None:
+        """Send an answer: a packet, or a v2 success as a stream (1505 if that cannot go)."""
+        if isinstance(answer, proto_models.DataPacket):
+            await self._send(answer)
+            return
+        try:
+            await self._streams.send(answer)
+        except (RoomError, DataError) as exc:
+            _LOGGER.info("could not send the answer to %r: %s", answer.destination, exc)
+            error = built_in(RpcErrorCode.SEND_FAILED, str(exc))
+            await self._send(response_packet(answer.destination, answer.request_id, error=error))
 
     async def _send(self, packet: proto_models.DataPacket) -> None:
         try:

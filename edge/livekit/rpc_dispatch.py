@@ -1,7 +1,7 @@
 """RpcDispatcher: how the callee answers one call, from the policy's verdict to the handler's.
 
     dispatcher = RpcDispatcher(registry, responder, policy=policy)
-    packet = await dispatcher.dispatch(handler, invocation)    # the RpcResponse DataPacket
+    answer = await dispatcher.dispatch(handler, invocation)    # a packet, or a v2 stream
 
 With a `policy` (the daemon's `edge.access.AccessPolicy`), every call first passes its
 per-caller limits (else 2004), then its access and payload check (2003 / 2000), in that order,
@@ -9,7 +9,8 @@ here and nowhere else. A method registered with `params` then has its payload va
 its schema (else 2000): the handler reads `invocation.params` and never sees an invalid one.
 What a handler raises is answered in one place: an `EdgeError` with a code
 (`edge.errors.wire_error`) as that error, anything else as 1500; a handler that outlives the
-caller's response timeout is cancelled (1502). The endpoint (`edge.livekit.rpc`) owns the
+caller's response timeout is cancelled (1502). The same for v1 and v2 calls: the answer goes
+back the way the call came. The endpoint (`edge.livekit.rpc`) owns the
 packets; this owns the decisions that need the event loop.
 """
 
@@ -20,12 +21,10 @@ import logging
 import time
 from typing import Protocol
 
-from livekit.protocol import models as proto_models
-
 from edge.errors import EdgeError, InvalidPayload, RpcError, wire_error
 from edge.livekit.rpc_registry import MethodRegistry, RpcHandler
 from edge.protocol.codes import ErrorCode
-from edge.protocol.rpc import RpcErrorCode, RpcInvocation, RpcResponder, built_in
+from edge.protocol.rpc import Answer, RpcErrorCode, RpcInvocation, RpcResponder, built_in
 from edge.protocol.rpc_limits import CallLimiter, CallLimits
 
 __all__ = ["RpcDispatcher", "RpcPolicy"]
@@ -60,9 +59,7 @@ class RpcDispatcher:
         self._policy = policy
         self._limiter = CallLimiter()
 
-    async def dispatch(
-        self, handler: RpcHandler | None, invocation: RpcInvocation
-    ) -> proto_models.DataPacket:
+    async def dispatch(self, handler: RpcHandler | None, invocation: RpcInvocation) -> Answer:
         """The answer to `invocation`: a refusal, or what `handler` (None: unknown) returned."""
         method, caller = invocation.method, invocation.caller_identity
         if handler is None:  # never registered, or unregistered while the request was on its way
@@ -85,9 +82,7 @@ class RpcDispatcher:
         finally:
             self._limiter.release(caller, method)
 
-    async def _validated(
-        self, handler: RpcHandler, invocation: RpcInvocation
-    ) -> proto_models.DataPacket:
+    async def _validated(self, handler: RpcHandler, invocation: RpcInvocation) -> Answer:
         """Run `handler` on the payload validated against the method's schema, if it has one."""
         try:
             prepared = self._methods.prepared(invocation)
@@ -99,7 +94,7 @@ class RpcDispatcher:
             return self._responder.respond(invocation, error=error)
         return await self._run(handler, prepared)
 
-    async def _run(self, handler: RpcHandler, invocation: RpcInvocation) -> proto_models.DataPacket:
+    async def _run(self, handler: RpcHandler, invocation: RpcInvocation) -> Answer:
         method, caller = invocation.method, invocation.caller_identity
         deadline = asyncio.timeout(invocation.response_timeout_s)
         try:

@@ -6,7 +6,8 @@
 
 Incoming packets go through a `StreamReassembler`. Each stream on a registered topic gets a
 reader (bounded; see `stream_readers`) and a handler task owned by the room; streams on other
-topics are ignored. Sending is paced by `stream_writers.StreamSender`.
+topics are ignored. Sending is paced by `stream_writers.StreamSender`. Stream packets come
+through the room's `StreamInbox`, which the RPC endpoint also reads (RPC v2 topics).
 """
 
 from __future__ import annotations
@@ -18,13 +19,22 @@ import mimetypes
 import os
 import time
 import uuid
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    Awaitable,
+    Callable,
+    Container,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from edge.errors import StreamError
 from edge.livekit.ports import StreamRoom
 from edge.livekit.room import Disconnected
+from edge.livekit.stream_inbox import StreamInbox
 from edge.livekit.stream_readers import READER_OVERFLOW, ByteStreamReader, TextStreamReader
 from edge.livekit.stream_writers import (
     ByteStreamWriter,
@@ -33,6 +43,7 @@ from edge.livekit.stream_writers import (
     TextStreamWriter,
 )
 from edge.peer_log import PeerLog
+from edge.protocol import rpc_v2
 from edge.protocol import stream_reassembler as sr
 from edge.protocol import streams as proto_streams
 from edge.protocol.packets import OtherPacket
@@ -59,7 +70,10 @@ class StreamEndpoint:
         *,
         limits: sr.StreamLimits | None = None,
         reader_buffer_bytes: int = READER_BUFFER_BYTES,
+        quiet_topics: Container[str] = rpc_v2.TOPICS,
     ) -> None:
+        """Streams on `quiet_topics` without a handler are ignored silently (the RPC endpoint
+        reads them)."""
         self._room = room
         self._sender = StreamSender(room)
         self._reader_buffer_bytes = reader_buffer_bytes
@@ -69,11 +83,12 @@ class StreamEndpoint:
         }
         self._readers: dict[StreamKey, ByteStreamReader | TextStreamReader] = {}
         self._reassembler = sr.StreamReassembler(
-            limits, accepts=lambda info: info.topic in self._handlers[info.kind]
+            limits,
+            accepts=lambda info: info.topic in self._handlers[info.kind],
+            quiet_topics=quiet_topics,
         )
         self._opened = asyncio.Event()
-        for kind in ("stream_header", "stream_chunk", "stream_trailer"):
-            room.register_packet_handler(kind, self._on_packet)
+        StreamInbox.of(room).subscribe(self._on_packet)
         room.start_task(self._follow_room(), name="streams.room-events")
         room.start_task(self._expire_idle(), name="streams.idle-timeout")
 

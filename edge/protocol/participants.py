@@ -29,6 +29,9 @@ class Participant:
     kind: str
     """`STANDARD`, `AGENT`, `INGRESS`, ..."""
     version: int
+    client_protocol: int = 0
+    """What the participant's SDK speaks to peers (`edge.protocol.rpc_v2`): 0 RPC v1 only, 1
+    also RPC v2, 2 also single-packet data streams."""
 
     @classmethod
     def from_info(cls, info: proto_models.ParticipantInfo) -> Participant:
@@ -41,6 +44,7 @@ class Participant:
             attributes=MappingProxyType(dict(info.attributes)),
             kind=proto_models.ParticipantInfo.Kind.Name(info.kind),
             version=info.version,
+            client_protocol=info.client_protocol,
         )
 
 

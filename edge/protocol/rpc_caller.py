@@ -1,7 +1,10 @@
-"""RpcCaller: the caller side of LiveKit RPC v1, without I/O.
+"""RpcCaller: the caller side of LiveKit RPC (v1 and v2), without I/O.
 
-`request()` builds a request and tracks it; `receive(packet, now)` applies acks and responses and
-`poll(now)` applies deadlines, both returning `CallSucceeded` / `CallFailed` outcomes.
+`request()` (a v1 packet) or `request_stream()` (a v2 `StreamRequest`, for a peer whose
+`client_protocol` says it takes them: `rpc_v2.uses_v2`) builds a request and tracks it;
+`receive(packet, now)` applies acks and v1 responses (every error, for both versions),
+`receive_answer()` a v2 answer stream, and `poll(now)` applies deadlines, all returning
+`CallSucceeded` / `CallFailed` outcomes.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from edge.protocol.rpc import (
     request_packet,
     utf8_len,
 )
+from edge.protocol.rpc_v2 import MAX_V2_PAYLOAD_BYTES, StreamRequest, stream_request
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -72,22 +76,60 @@ class RpcCaller:
     def request(
         self, destination: str, method: str, payload: str, *, response_timeout_s: float, now: float
     ) -> tuple[str, proto_models.DataPacket]:
-        """Start a call: its id and the request to send; raise REQUEST_PAYLOAD_TOO_LARGE."""
-        if response_timeout_s <= 0:
-            raise ValueError(f"response timeout must be positive, not {response_timeout_s!r}")
+        """Start a v1 call: its id and the request to send; raise REQUEST_PAYLOAD_TOO_LARGE."""
+        handler_timeout_ms = self._handler_timeout_ms(response_timeout_s)
         request_id = self._new_id()
-        handler_timeout_s = max(response_timeout_s - self.ack_timeout_s, MIN_HANDLER_TIMEOUT_S)
         packet = request_packet(
-            destination,
-            request_id,
-            method,
-            payload,
-            response_timeout_ms=round(handler_timeout_s * 1000),
+            destination, request_id, method, payload, response_timeout_ms=handler_timeout_ms
         )
         if utf8_len(payload) > MAX_PAYLOAD_BYTES or not fits(packet):
             raise built_in(RpcErrorCode.REQUEST_PAYLOAD_TOO_LARGE)
         self._calls[request_id] = _Call(destination, response_timeout_s, now + self.ack_timeout_s)
         return request_id, packet
+
+    def request_stream(
+        self, destination: str, method: str, payload: str, *, response_timeout_s: float, now: float
+    ) -> tuple[str, StreamRequest]:
+        """Start a v2 call: its id and the stream to send; raise REQUEST_PAYLOAD_TOO_LARGE over
+        `MAX_V2_PAYLOAD_BYTES`."""
+        handler_timeout_ms = self._handler_timeout_ms(response_timeout_s)
+        if utf8_len(payload) > MAX_V2_PAYLOAD_BYTES:
+            raise built_in(
+                RpcErrorCode.REQUEST_PAYLOAD_TOO_LARGE,
+                f"payload is {utf8_len(payload)} bytes; RPC v2 here takes at most "
+                f"{MAX_V2_PAYLOAD_BYTES} bytes",
+            )
+        request_id = self._new_id()
+        stream = stream_request(
+            destination, request_id, method, payload, response_timeout_ms=handler_timeout_ms
+        )
+        self._calls[request_id] = _Call(destination, response_timeout_s, now + self.ack_timeout_s)
+        return request_id, stream
+
+    def expects_answer(self, sender: str, request_id: str) -> bool:
+        """Whether a v2 answer stream from `sender` for `request_id` settles a call of ours."""
+        call = self._calls.get(request_id)
+        return call is not None and call.destination == sender
+
+    def receive_answer(self, sender: str, request_id: str, payload: str) -> list[CallOutcome]:
+        """Apply a v2 answer stream, read whole: the call succeeds with `payload`."""
+        if not self.expects_answer(sender, request_id):
+            _LOGGER.debug("ignoring an answer stream for unknown call %r", request_id)
+            return []
+        del self._calls[request_id]
+        return [CallSucceeded(request_id, payload)]
+
+    def answer_failed(self, sender: str, request_id: str, error: RpcError) -> list[CallOutcome]:
+        """A v2 answer stream could not be read (too large, cut off): the call fails."""
+        if not self.expects_answer(sender, request_id):
+            return []
+        return self._fail([request_id], error)
+
+    def _handler_timeout_ms(self, response_timeout_s: float) -> int:
+        if response_timeout_s <= 0:
+            raise ValueError(f"response timeout must be positive, not {response_timeout_s!r}")
+        handler_timeout_s = max(response_timeout_s - self.ack_timeout_s, MIN_HANDLER_TIMEOUT_S)
+        return round(handler_timeout_s * 1000)
 
     def receive(self, packet: OtherPacket, now: float) -> list[CallOutcome]:
         """Apply an `rpc_ack` or `rpc_response`; outcomes of calls it settles."""

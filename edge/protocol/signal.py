@@ -27,13 +27,16 @@ from livekit.protocol import rtc as proto_rtc
 
 from edge import __version__
 from edge.errors import SignalError, SignalTimeout
+from edge.protocol.rpc_v2 import CLIENT_PROTOCOL_RPC_V2
 
 _LOGGER = logging.getLogger(__name__)
 
 PROTOCOL_VERSION = 17
 """Signalling protocol version we speak (JS and Rust SDKs send the same)."""
-CLIENT_PROTOCOL = 0
-"""Data-stream/RPC generation we advertise: 0 makes every peer talk plain v1 RPC to us."""
+CLIENT_PROTOCOL = CLIENT_PROTOCOL_RPC_V2
+"""The client protocol we advertise (`ClientInfo.client_protocol`, which the server mirrors into
+our `ParticipantInfo`): 1, RPC v2. Peers that speak it call us over data streams; the others
+keep to v1. Not 2: that also promises single-packet streams to peers that read them."""
 JOIN_RESPONSE_TIMEOUT_S = 5.0
 DEFAULT_PING_INTERVAL_S = 5.0
 DEFAULT_PING_TIMEOUT_S = 15.0

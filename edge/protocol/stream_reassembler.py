@@ -17,7 +17,7 @@ import enum
 import logging
 import zlib
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -145,9 +145,12 @@ class StreamReassembler:
         *,
         accepts: Callable[[StreamInfo], bool] = lambda info: True,
         collect: bool = False,
+        quiet_topics: Container[str] = frozenset(),
     ) -> None:
+        """`quiet_topics` are read elsewhere (RPC v2): ignored without the INFO log."""
         self.limits = limits or StreamLimits()
         self._accepts = accepts
+        self._quiet_topics = quiet_topics
         self._collect = collect
         self._open: dict[StreamKey, _Open] = {}
         self._dropped: OrderedDict[StreamKey, None] = OrderedDict()
@@ -220,7 +223,9 @@ class StreamReassembler:
         if key in self._open:
             return [StreamRejected(sender, header.stream_id, Failure.DUPLICATE_STREAM, "")]
         if not self._accepts(info):
-            _LOGGER.info(
+            level = logging.DEBUG if info.topic in self._quiet_topics else logging.INFO
+            _LOGGER.log(
+                level,
                 "ignoring %s stream %s from %r: no handler for topic %r",
                 info.kind.value,
                 info.stream_id,

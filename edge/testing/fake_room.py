@@ -24,7 +24,7 @@ from edge.livekit.room_events import ConnectionState, Disconnected, RoomEvent
 from edge.livekit.rpc_registry import RpcHandler
 from edge.livekit.stream_writers import ProgressCallback
 from edge.protocol.packets import OtherPacket
-from edge.protocol.participants import RoomMetadataChanged
+from edge.protocol.participants import Participant, RoomMetadataChanged
 from edge.protocol.schema import Schema
 from edge.protocol.streams import BYTES_MIME_TYPE, DEFAULT_NAME, StreamInfo, StreamKind
 
@@ -48,6 +48,12 @@ class FakeRoom:
         self._feeds: list[asyncio.Queue[RoomEvent]] = []
         self._sent_more = asyncio.Event()
         self._ids = 0
+        self.remotes: dict[str, Participant] = {}
+        """Remote participants by identity (tests add peers, e.g. with a `client_protocol`)."""
+
+    @property
+    def remote_participants(self) -> Mapping[str, Participant]:
+        return dict(self.remotes)
 
     def register_packet_handler(self, kind: str, handler: PacketHandler) -> None:
         self.handlers[kind] = handler

@@ -47,7 +47,14 @@ def request(
     )
 
 
-def answered_error(packet: proto_models.DataPacket) -> tuple[int, str, str]:
+def as_packet(answer: object) -> proto_models.DataPacket:
+    """A v1 answer (a v2 success would be a stream instead)."""
+    assert isinstance(answer, proto_models.DataPacket), answer
+    return answer
+
+
+def answered_error(answer: object) -> tuple[int, str, str]:
+    packet = as_packet(answer)
     assert packet.WhichOneof("value") == "rpc_response"
     assert packet.rpc_response.WhichOneof("value") == "error"
     error = packet.rpc_response.error
@@ -251,7 +258,7 @@ def invocation(responder: RpcResponder) -> RpcInvocation:
 
 def test_respond_carries_the_payload_to_the_caller_and_frees_the_slot() -> None:
     responder = RpcResponder()
-    packet = responder.respond(invocation(responder), payload="hello")
+    packet = as_packet(responder.respond(invocation(responder), payload="hello"))
     assert packet.rpc_response.request_id == "req-1"
     assert packet.rpc_response.payload == "hello"
     assert list(packet.destination_identities) == ["caller"]
@@ -260,7 +267,7 @@ def test_respond_carries_the_payload_to_the_caller_and_frees_the_slot() -> None:
 
 def test_an_empty_answer_is_still_a_payload() -> None:
     responder = RpcResponder()
-    packet = responder.respond(invocation(responder), payload="")
+    packet = as_packet(responder.respond(invocation(responder), payload=""))
     assert packet.rpc_response.WhichOneof("value") == "payload"
 
 
@@ -281,7 +288,7 @@ def test_oversize_answers_become_1504(payload: str) -> None:
 @pytest.mark.parametrize("payload", ["x" * 15_360, "é" * 7_680])
 def test_an_answer_of_the_full_rpc_payload_limit_is_sent(payload: str) -> None:
     responder = RpcResponder()
-    packet = responder.respond(invocation(responder), payload=payload)
+    packet = as_packet(responder.respond(invocation(responder), payload=payload))
     assert packet.rpc_response.payload == payload
     packets.checked_size(packet.SerializeToString())
 

@@ -61,10 +61,10 @@ def test_rtc_url_rejects_bad_urls_with_a_clear_message(url: str) -> None:
         sig.rtc_url(url)
 
 
-def test_join_query_advertises_protocol_17_and_client_protocol_0() -> None:
+def test_join_query_advertises_protocol_17_and_client_protocol_1_rpc_v2() -> None:
     query = sig.join_query(device_model="Pi Zero 2 W")
     assert query["protocol"] == "17"
-    assert query["client_protocol"] == "0"
+    assert query["client_protocol"] == "1"  # RPC v2; not 2 (we send no single-packet streams)
     assert query["auto_subscribe"] == "0"
     assert query["device_model"] == "Pi Zero 2 W"
     assert "sdk" not in query  # never claim to be an SDK whose quirks the server works around
