@@ -116,6 +116,7 @@ def _fleet(args: argparse.Namespace) -> int:
     configs = fleet.load_fleet(
         args.config, count=args.count, prefix=args.identity_prefix, state_dir=args.state_dir
     )
+    fleet.raise_open_files_limit(len(configs))
     for config in configs:
         state = check_state_dir(config)
         if state.errors or state.denied:

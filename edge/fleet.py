@@ -21,6 +21,7 @@ import contextvars
 import logging
 import os
 import random
+import resource
 import signal
 import time
 from collections.abc import Mapping, Sequence
@@ -44,6 +45,8 @@ _LOGGER = logging.getLogger(__name__)
 EXIT_OK = 0
 LOG_FORMAT = "%(asctime)s %(levelname)s %(board)s%(name)s: %(message)s"
 """`edge run`'s format with the board's identity in brackets (none outside any board)."""
+FILES_PER_BOARD = 20
+"""Open files a data-only board holds, about: signalling, ICE sockets per address, its spool."""
 BOARD: contextvars.ContextVar[str] = contextvars.ContextVar("edge_fleet_board", default="")
 """The identity of the board whose task is running ("" outside any board)."""
 
@@ -70,6 +73,23 @@ def copy_board_context(identity: str) -> contextvars.Context:
     context = contextvars.copy_context()
     context.run(BOARD.set, identity)
     return context
+
+
+def raise_open_files_limit(count: int) -> int:
+    """Raise the soft limit on open files to the hard one; warn if `count` boards may not fit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+    if soft != resource.RLIM_INFINITY and count * FILES_PER_BOARD > soft:
+        _LOGGER.warning(
+            "%d board(s) may need about %d open files; this process may open %d (ulimit -n)",
+            count,
+            count * FILES_PER_BOARD,
+            soft,
+        )
+    return soft
 
 
 def load_fleet(

@@ -1,0 +1,220 @@
+"""Figures of `edge fleet` against one local livekit-server: join time, memory, idle CPU, RPC.
+
+    PYTHONPATH=. .venv/bin/python -m tools.fleet_probe --count 1 --count 50 --count 200
+
+For each count, in turn: a fresh livekit-server (tools/benchmarks/server.py), then
+`edge fleet --count N` with one room per board (`room = "fleet-{index}"`), a simulated sensor
+every 5 s and a relay each. Measured:
+
+- joined: seconds from starting the fleet process to its "all N board(s) joined" line;
+- RSS, PSS and open files of the fleet process, and its CPU % of one core over `--idle`
+  seconds of idling;
+- RPC round trips (`gpio.set`) from one official-SDK caller to `--sample` random boards,
+  `--calls` each, one call at a time: p50 and p99;
+- SIGTERM: the exit status and how long the fleet took to leave every room.
+
+Per board memory is (RSS at N - RSS at 1) / N, from the count-1 run when it was asked for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from livekit import api, rtc
+
+from tools.benchmarks import procstat
+from tools.benchmarks import server as lk_server
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+JOIN_TIMEOUT_S = 600.0
+MIB = 1024 * 1024
+
+TEMPLATE = """\
+[livekit]
+url = "{url}"
+room = "fleet-{{index}}"
+identity = "sim"
+api_key = "{api_key}"
+api_secret = "{api_secret}"
+
+[[telemetry.sensors]]
+name = "soc"
+kind = "simulated"
+unit = "°C"
+mean = 48.0
+
+[[gpio.outputs]]
+name = "relay"
+kind = "digital"
+pin = 17
+allow = ["op-*"]
+"""
+
+
+@dataclass
+class Figures:
+    count: int
+    joined_s: float | None = None
+    rss_mib: float = 0.0
+    open_files: int = 0
+    pss_mib: float | None = None
+    idle_cpu_percent: float | None = None
+    rpc_p50_ms: float | None = None
+    rpc_p99_ms: float | None = None
+    rpc_calls: int = 0
+    rpc_failures: int = 0
+    exit_status: int | None = None
+    stop_s: float | None = None
+    warnings: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+async def probe(binary: Path, count: int, *, idle_s: float, sample: int, calls: int) -> Figures:
+    figures = Figures(count)
+    with (
+        tempfile.TemporaryDirectory(prefix="fleet-probe-") as tmp,
+        lk_server.livekit_server(binary, Path(tmp)) as server,
+    ):
+        workdir = Path(tmp)
+        template = workdir / "fleet.toml"
+        template.write_text(
+            TEMPLATE.format(url=server.url, api_key=server.api_key, api_secret=server.api_secret)
+        )
+        template.chmod(0o600)
+        command = ["fleet", "--config", str(template), "--count", str(count)]
+        started = time.monotonic()
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "edge",
+            *command,
+            "--state-dir",
+            str(workdir / "boards"),
+            cwd=workdir,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        joined = asyncio.Event()
+        reader = asyncio.create_task(_read(proc, count, figures, joined), name="probe.stderr")
+        try:
+            async with asyncio.timeout(JOIN_TIMEOUT_S):
+                await joined.wait()
+            figures.joined_s = time.monotonic() - started
+            cpu_before = procstat.CpuSample(procstat.cpu_seconds(proc.pid), time.monotonic_ns())
+            await asyncio.sleep(idle_s)  # the idle window being measured
+            cpu_after = procstat.CpuSample(procstat.cpu_seconds(proc.pid), time.monotonic_ns())
+            figures.idle_cpu_percent = procstat.cpu_percent(cpu_before, cpu_after)
+            figures.rss_mib = _rss_bytes(proc.pid) / MIB
+            figures.open_files = _open_files(proc.pid)
+            pss = procstat.pss_bytes(proc.pid)
+            figures.pss_mib = None if pss is None else pss / MIB
+            await _rpc(server, count, figures, sample=sample, calls=calls)
+        finally:
+            stop_at = time.monotonic()
+            if proc.returncode is None:
+                proc.send_signal(signal.SIGTERM)
+            figures.exit_status = await proc.wait()
+            figures.stop_s = time.monotonic() - stop_at
+            await reader
+    return figures
+
+
+async def _read(
+    proc: asyncio.subprocess.Process, count: int, figures: Figures, joined: asyncio.Event
+) -> None:
+    assert proc.stderr is not None
+    marker = f"all {count} board(s) joined"
+    while line := (await proc.stderr.readline()).decode(errors="replace").rstrip():
+        if marker in line:
+            joined.set()
+        if " WARNING " in line:
+            figures.warnings += 1
+        if " ERROR " in line and len(figures.errors) < 10:
+            figures.errors.append(line)
+
+
+async def _rpc(
+    server: lk_server.Server, count: int, figures: Figures, *, sample: int, calls: int
+) -> None:
+    """One caller, `sample` random boards (each in its own room), `calls` round trips each."""
+    rng = random.Random(count)
+    width = max(4, len(str(count)))
+    rtts: list[float] = []
+    for index in rng.sample(range(1, count + 1), min(sample, count)):
+        room = rtc.Room()
+        token = (
+            api.AccessToken(server.api_key, server.api_secret)
+            .with_identity("op-probe")
+            .with_grants(api.VideoGrants(room_join=True, room=f"fleet-{index}"))
+            .to_jwt()
+        )
+        await room.connect(server.url, token)
+        try:
+            for n in range(calls):
+                payload = json.dumps({"device": "relay", "value": n % 2, "hold_s": 60})
+                sent = time.perf_counter()
+                try:
+                    await room.local_participant.perform_rpc(
+                        destination_identity=f"sim-{index:0{width}d}",
+                        method="gpio.set",
+                        payload=payload,
+                        response_timeout=10.0,
+                    )
+                except rtc.RpcError as exc:
+                    figures.rpc_failures += 1
+                    if len(figures.errors) < 10:
+                        figures.errors.append(f"rpc {index}#{n}: {exc.code} {exc.message}")
+                    continue
+                rtts.append((time.perf_counter() - sent) * 1000)
+        finally:
+            await room.disconnect()
+    figures.rpc_calls = len(rtts) + figures.rpc_failures
+    if len(rtts) >= 2:
+        cuts = statistics.quantiles(rtts, n=100, method="inclusive")
+        figures.rpc_p50_ms, figures.rpc_p99_ms = cuts[49], cuts[98]
+
+
+def _open_files(pid: int) -> int:
+    return len(list(Path(f"/proc/{pid}/fd").iterdir()))
+
+
+def _rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, action="append", required=True)
+    parser.add_argument("--idle", type=float, default=30.0, metavar="S", help="idle window")
+    parser.add_argument("--sample", type=int, default=20, help="boards called")
+    parser.add_argument("--calls", type=int, default=10, help="calls per board")
+    args = parser.parse_args()
+    binary = lk_server.default_binary(REPO_ROOT)
+    baseline: float | None = None
+    for count in args.count:
+        figures = asyncio.run(
+            probe(binary, count, idle_s=args.idle, sample=args.sample, calls=args.calls)
+        )
+        if count == 1:
+            baseline = figures.rss_mib
+        per_board = None if baseline is None or count == 1 else (figures.rss_mib - baseline) / count
+        print(json.dumps({**asdict(figures), "rss_per_board_mib": per_board}), flush=True)  # noqa: T201
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
