@@ -256,7 +256,9 @@ def _build_parser() -> argparse.ArgumentParser:
         " process. Every board gets the template's settings, its own identity (PREFIX-0001, ...)"
         " and its own state directory (DIR/<identity>/); {identity} and {index} in the"
         ' template\'s strings name the board (e.g. room = "site-{index}"). SIGINT/SIGTERM stop'
-        " every board. Boards keep no log ring: edge.logs is not offered.",
+        " every board (exit 0); a board that ends for good (say a refused token) is logged and the"
+        " others run on, and the fleet then exits as `edge run` would have for it (3 or 1)."
+        " Boards keep no log ring: edge.logs is not offered.",
     )
     fleet.add_argument(
         "--config", type=Path, required=True, metavar="TEMPLATE", help="TOML config template"

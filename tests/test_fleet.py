@@ -8,6 +8,7 @@ import asyncio
 import io
 import logging
 import signal
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -258,3 +259,43 @@ def test_edge_fleet_runs_the_boards_and_exits_as_edge_run(
     monkeypatch.setattr(fleet, "run_fleet", refused)
     assert main(["fleet", "--config", str(path), "--count", "2"]) == 3
     assert capsys.readouterr().err.endswith("edge: join refused: 401 invalid token\n")
+
+
+async def test_real_boards_run_side_by_side_without_touching_the_process(tmp_path: Path) -> None:
+    """Three `run_board`s in one loop, their server unreachable: each retries on its own; none
+    installs a signal handler, a log handler or a systemd notifier, and all stop on `stop`."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]  # nothing listens here once the socket is closed
+    template = TEMPLATE.replace("ws://127.0.0.1:7880", f"ws://127.0.0.1:{closed}")
+    configs = fleet.load_fleet(_write(tmp_path, template), count=3, prefix=None, state_dir=None)
+    handlers = list(logging.getLogger().handlers)
+    stop = asyncio.Event()
+    seen: dict[str, list[str]] = {}
+
+    class Watch(Notifier):
+        def __init__(self, identity: str) -> None:
+            super().__init__(None)
+            self.identity = identity
+
+        def ready(self, status: str) -> None:
+            assert logging.getLogger().handlers == handlers
+            assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+            seen.setdefault(self.identity, []).append(status)
+            if len(seen) == len(configs):
+                stop.set()
+
+    results = await asyncio.gather(
+        *(
+            edge_daemon.run_board(
+                c, stop=stop, simulate=True, notifier=Watch(c.livekit.identity), keep_logs=False
+            )
+            for c in configs
+        )
+    )
+    assert results == [None, None, None]
+    assert sorted(seen) == ["sim-0001", "sim-0002", "sim-0003"]
+    assert all(s[0].startswith("offline, retrying") for s in seen.values()), seen
+    assert logging.getLogger().handlers == handlers
+    for config in configs:
+        assert config.spool_path.is_file()  # each its own spool, in its own directory
