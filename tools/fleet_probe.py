@@ -2,15 +2,16 @@
 
     PYTHONPATH=. .venv/bin/python -m tools.fleet_probe --count 1 --count 50 --count 200
 
-For each count, in turn: a fresh livekit-server (tools/benchmarks/server.py), then
+For each count, in turn: a fresh livekit-server (tools/benchmarks/server.py; `--nodes 2`: two
+sharing a Redis, the boards entering through the first, the caller through the second), then
 `edge fleet --count N` with one room per board (`room = "fleet-{index}"`), a simulated sensor
 every 5 s and a relay each. Measured:
 
 - joined: seconds from starting the fleet process to its "all N board(s) joined" line;
 - RSS, PSS and open files of the fleet process, and its CPU % of one core over `--idle`
   seconds of idling;
-- RPC round trips (`gpio.set`) from one official-SDK caller to `--sample` random boards,
-  `--calls` each, one call at a time: p50 and p99;
+- RPC round trips from one official-SDK caller to `--sample` random boards, `--calls` each
+  (one `gpio.set`, then `gpio.read`s), one call at a time: p50 and p99;
 - SIGTERM: the exit status and how long the fleet took to leave every room.
 
 Per board memory is (RSS at N - RSS at 1) / N, from the count-1 run when it was asked for.
@@ -20,13 +21,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import random
 import signal
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -41,7 +46,7 @@ MIB = 1024 * 1024
 
 TEMPLATE = """\
 [livekit]
-url = "{url}"
+url = [{urls}]
 room = "fleet-{{index}}"
 identity = "sim"
 api_key = "{api_key}"
@@ -61,9 +66,14 @@ allow = ["op-*"]
 """
 
 
+_SET = json.dumps({"device": "relay", "value": 1, "hold_s": 60})
+_READ = json.dumps({"device": "relay"})
+
+
 @dataclass
 class Figures:
     count: int
+    nodes: int
     joined_s: float | None = None
     rss_mib: float = 0.0
     open_files: int = 0
@@ -79,16 +89,20 @@ class Figures:
     errors: list[str] = field(default_factory=list)
 
 
-async def probe(binary: Path, count: int, *, idle_s: float, sample: int, calls: int) -> Figures:
-    figures = Figures(count)
+async def probe(
+    binary: Path, count: int, *, nodes: int, idle_s: float, sample: int, calls: int
+) -> Figures:
+    figures = Figures(count, nodes)
     with (
         tempfile.TemporaryDirectory(prefix="fleet-probe-") as tmp,
-        lk_server.livekit_server(binary, Path(tmp)) as server,
+        _servers(binary, Path(tmp), nodes) as servers,
     ):
         workdir = Path(tmp)
         template = workdir / "fleet.toml"
+        first = servers[0]
+        urls = ", ".join(f'"{server.url}"' for server in servers)
         template.write_text(
-            TEMPLATE.format(url=server.url, api_key=server.api_key, api_secret=server.api_secret)
+            TEMPLATE.format(urls=urls, api_key=first.api_key, api_secret=first.api_secret)
         )
         template.chmod(0o600)
         command = ["fleet", "--config", str(template), "--count", str(count)]
@@ -119,7 +133,7 @@ async def probe(binary: Path, count: int, *, idle_s: float, sample: int, calls: 
             figures.open_files = _open_files(proc.pid)
             pss = procstat.pss_bytes(proc.pid)
             figures.pss_mib = None if pss is None else pss / MIB
-            await _rpc(server, count, figures, sample=sample, calls=calls)
+            await _rpc(servers[-1], count, figures, sample=sample, calls=calls)
         finally:
             stop_at = time.monotonic()
             if proc.returncode is None:
@@ -162,12 +176,14 @@ async def _rpc(
         await room.connect(server.url, token)
         try:
             for n in range(calls):
-                payload = json.dumps({"device": "relay", "value": n % 2, "hold_s": 60})
+                # The first call switches the relay on; the rest read it (an output takes at
+                # most 10 changes a second, so back-to-back sets would measure its limit).
+                method, payload = ("gpio.set", _SET) if n == 0 else ("gpio.read", _READ)
                 sent = time.perf_counter()
                 try:
                     await room.local_participant.perform_rpc(
                         destination_identity=f"sim-{index:0{width}d}",
-                        method="gpio.set",
+                        method=method,
                         payload=payload,
                         response_timeout=10.0,
                     )
@@ -183,6 +199,57 @@ async def _rpc(
     if len(rtts) >= 2:
         cuts = statistics.quantiles(rtts, n=100, method="inclusive")
         figures.rpc_p50_ms, figures.rpc_p99_ms = cuts[49], cuts[98]
+
+
+@contextlib.contextmanager
+def _servers(binary: Path, workdir: Path, nodes: int) -> Iterator[list[lk_server.Server]]:
+    """One livekit-server, or `nodes` of them sharing a Redis (the boards' first URL is the
+    first node; the caller joins through the last)."""
+    if nodes == 1:
+        with lk_server.livekit_server(binary, workdir) as server:
+            yield [server]
+        return
+    redis_port = _free_port()
+    redis = subprocess.Popen(
+        ["redis-server", "--bind", "127.0.0.1", "--port", str(redis_port), "--save", "",
+         "--appendonly", "no", "--dir", str(workdir)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        servers = []
+        for n in range(1, nodes + 1):
+            node_dir = workdir / f"node-{n}"
+            node_dir.mkdir()
+            port, config = lk_server.write_config(
+                node_dir,
+                api_key=lk_server.API_KEY,
+                api_secret=lk_server.API_SECRET,
+                log_level="warn",
+                redis=f"127.0.0.1:{redis_port}",
+            )
+            log = node_dir / "server.log"
+            procs.append(lk_server.spawn(lk_server.server_command(binary, config), log))
+            http_url = f"http://127.0.0.1:{port}"
+            lk_server.wait_ready(procs[-1], http_url, log)
+            servers.append(
+                lk_server.Server(
+                    f"ws://127.0.0.1:{port}", http_url, lk_server.API_KEY, lk_server.API_SECRET, log
+                )
+            )
+        yield servers
+    finally:
+        for proc in procs:
+            lk_server.stop(proc)
+        redis.terminate()
+        redis.wait(timeout=10)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def _open_files(pid: int) -> int:
@@ -202,12 +269,20 @@ def main() -> int:
     parser.add_argument("--idle", type=float, default=30.0, metavar="S", help="idle window")
     parser.add_argument("--sample", type=int, default=20, help="boards called")
     parser.add_argument("--calls", type=int, default=10, help="calls per board")
+    parser.add_argument("--nodes", type=int, default=1, help="livekit-server nodes (Redis)")
     args = parser.parse_args()
     binary = lk_server.default_binary(REPO_ROOT)
     baseline: float | None = None
     for count in args.count:
         figures = asyncio.run(
-            probe(binary, count, idle_s=args.idle, sample=args.sample, calls=args.calls)
+            probe(
+                binary,
+                count,
+                nodes=args.nodes,
+                idle_s=args.idle,
+                sample=args.sample,
+                calls=args.calls,
+            )
         )
         if count == 1:
             baseline = figures.rss_mib
