@@ -8,7 +8,7 @@ sharing a Redis, the boards entering through the first, the caller through the s
 every 5 s and a relay each. Measured:
 
 - joined: seconds from starting the fleet process to its "all N board(s) joined" line;
-- RSS, PSS and open files of the fleet process, and its CPU % of one core over `--idle`
+- RSS, PSS, open files and threads of the fleet process, and its CPU % of one core over `--idle`
   seconds of idling;
 - RPC round trips from one official-SDK caller to `--sample` random boards, `--calls` each
   (one `gpio.set`, then `gpio.read`s), one call at a time: p50 and p99;
@@ -77,6 +77,7 @@ class Figures:
     joined_s: float | None = None
     rss_mib: float = 0.0
     open_files: int = 0
+    threads: int = 0
     pss_mib: float | None = None
     idle_cpu_percent: float | None = None
     rpc_p50_ms: float | None = None
@@ -131,6 +132,7 @@ async def probe(
             figures.idle_cpu_percent = procstat.cpu_percent(cpu_before, cpu_after)
             figures.rss_mib = _rss_bytes(proc.pid) / MIB
             figures.open_files = _open_files(proc.pid)
+            figures.threads = _threads(proc.pid)
             pss = procstat.pss_bytes(proc.pid)
             figures.pss_mib = None if pss is None else pss / MIB
             await _rpc(servers[-1], count, figures, sample=sample, calls=calls)
@@ -250,6 +252,10 @@ def _free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def _threads(pid: int) -> int:
+    return len(list(Path(f"/proc/{pid}/task").iterdir()))
 
 
 def _open_files(pid: int) -> int:
