@@ -43,6 +43,8 @@ from tools.benchmarks import server as lk_server
 REPO_ROOT = Path(__file__).resolve().parent.parent
 JOIN_TIMEOUT_S = 300.0
 MIB = 1024 * 1024
+TRACEBACK_LINES = 40
+"""Lines kept after the first error line (its traceback)."""
 
 TEMPLATE = """\
 [livekit]
@@ -74,6 +76,7 @@ _READ = json.dumps({"device": "relay"})
 class Figures:
     count: int
     nodes: int
+    stagger_s: float
     joined_s: float | None = None
     rss_mib: float = 0.0
     open_files: int = 0
@@ -87,13 +90,21 @@ class Figures:
     exit_status: int | None = None
     stop_s: float | None = None
     warnings: int = 0
+    errors_seen: int = 0
     errors: list[str] = field(default_factory=list)
 
 
 async def probe(
-    binary: Path, count: int, *, nodes: int, idle_s: float, sample: int, calls: int
+    binary: Path,
+    count: int,
+    *,
+    nodes: int,
+    stagger_s: float,
+    idle_s: float,
+    sample: int,
+    calls: int,
 ) -> Figures:
-    figures = Figures(count, nodes)
+    figures = Figures(count, nodes, stagger_s)
     with (
         tempfile.TemporaryDirectory(prefix="fleet-probe-") as tmp,
         _servers(binary, Path(tmp), nodes) as servers,
@@ -107,6 +118,7 @@ async def probe(
         )
         template.chmod(0o600)
         command = ["fleet", "--config", str(template), "--count", str(count)]
+        command += ["--stagger", str(stagger_s)]
         started = time.monotonic()
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -155,11 +167,20 @@ async def _read(
 ) -> None:
     assert proc.stderr is not None
     marker = f"all {count} board(s) joined"
+    traceback_lines = 0
     while line := (await proc.stderr.readline()).decode(errors="replace").rstrip():
         if marker in line:
             joined.set()
+        if traceback_lines and not line[:4].isdigit():  # the lines after the first error
+            figures.errors.append(line)
+            traceback_lines -= 1
+        if " ERROR " in line and not figures.errors_seen:
+            traceback_lines = TRACEBACK_LINES
+        figures.errors_seen += " ERROR " in line
         if " WARNING " in line:
             figures.warnings += 1
+            if figures.warnings <= 3:
+                figures.errors.append(line)
         if " ERROR " in line and len(figures.errors) < 10:
             figures.errors.append(line)
 
@@ -280,6 +301,7 @@ def main() -> int:
     parser.add_argument("--sample", type=int, default=20, help="boards called")
     parser.add_argument("--calls", type=int, default=10, help="calls per board")
     parser.add_argument("--nodes", type=int, default=1, help="livekit-server nodes (Redis)")
+    parser.add_argument("--stagger", type=float, default=0.0, help="edge fleet --stagger")
     args = parser.parse_args()
     binary = lk_server.default_binary(REPO_ROOT)
     baseline: float | None = None
@@ -289,6 +311,7 @@ def main() -> int:
                 binary,
                 count,
                 nodes=args.nodes,
+                stagger_s=args.stagger,
                 idle_s=args.idle,
                 sample=args.sample,
                 calls=args.calls,
