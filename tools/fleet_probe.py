@@ -87,6 +87,8 @@ class Figures:
     rpc_p99_ms: float | None = None
     rpc_calls: int = 0
     rpc_failures: int = 0
+    rpc_slowest: list[tuple[float, int]] = field(default_factory=list)
+    """The five slowest round trips (ms) and which call to its board each was (0: first)."""
     exit_status: int | None = None
     stop_s: float | None = None
     warnings: int = 0
@@ -192,6 +194,8 @@ async def _rpc(
     rng = random.Random(count)
     width = max(4, len(str(count)))
     rtts: list[float] = []
+    calls_made: list[tuple[float, int]] = []
+    """(round trip in ms, which call to its board: 0 is the first)"""
     for index in rng.sample(range(1, count + 1), min(sample, count)):
         room = rtc.Room()
         token = (
@@ -220,9 +224,11 @@ async def _rpc(
                         figures.errors.append(f"rpc {index}#{n}: {exc.code} {exc.message}")
                     continue
                 rtts.append((time.perf_counter() - sent) * 1000)
+                calls_made.append((rtts[-1], n))
         finally:
             await room.disconnect()
     figures.rpc_calls = len(rtts) + figures.rpc_failures
+    figures.rpc_slowest = [(round(ms, 1), n) for ms, n in sorted(calls_made, reverse=True)[:5]]
     if len(rtts) >= 2:
         cuts = statistics.quantiles(rtts, n=100, method="inclusive")
         figures.rpc_p50_ms, figures.rpc_p99_ms = cuts[49], cuts[98]
