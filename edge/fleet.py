@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import IO
 
 from edge.config import Config, held_secrets, parse_config, read_toml
+from edge.connection import LinkState
 from edge.errors import ConfigError, EdgeError
 from edge.fleet_plan import (
     board_data,
@@ -172,7 +173,7 @@ class _Tally:
 
     def status(self, identity: str, line: str) -> None:
         """A board's connection changed (`line` starts with its state: `connected ...`)."""
-        if not line.startswith("connected"):
+        if not line.startswith(LinkState.CONNECTED.value):  # status lines start with the state
             self.joined.discard(identity)
             return
         self.joined.add(identity)
