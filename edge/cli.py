@@ -1,4 +1,5 @@
-"""The `edge` command line: run the daemon, check a config file, mint a token."""
+"""The `edge` command line: run the daemon (or a fleet of simulated ones), check a config file,
+mint a token."""
 
 from __future__ import annotations
 
@@ -104,6 +105,32 @@ def _run(args: argparse.Namespace) -> int:
 
             install(runner.get_loop(), census_path)
         return runner.run(run_daemon(config, simulate=args.simulate))
+
+
+def _fleet(args: argparse.Namespace) -> int:
+    """`edge fleet`: N simulated boards in this process; exit statuses as `edge run`'s."""
+    limit_arenas()  # before any thread allocates
+    from edge import fleet
+
+    _setup_logging(args.log_level or "info", handler=fleet.log_handler())
+    configs = fleet.load_fleet(
+        args.config, count=args.count, prefix=args.identity_prefix, state_dir=args.state_dir
+    )
+    fleet.raise_open_files_limit(len(configs))
+    for config in configs:
+        state = check_state_dir(config)
+        if state.errors or state.denied:
+            raise ConfigError([*state.errors, *state.denied])
+    if args.log_level is None:
+        _setup_logging(configs[0].daemon.log_level)
+    from edge import pyav_stand_in
+
+    pyav_stand_in.install_for(configs[0])  # before aiortc loads: no FFmpeg for data-only boards
+    from edge.executor import DaemonThreadExecutor
+
+    with asyncio.Runner() as runner:
+        runner.get_loop().set_default_executor(DaemonThreadExecutor())
+        return runner.run(fleet.run_fleet(configs, stagger_s=args.stagger))
 
 
 def _check_config(args: argparse.Namespace) -> int:
@@ -222,6 +249,42 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--log-level", choices=LOG_LEVELS, help="override daemon.log_level")
     run.set_defaults(handler=_run)
 
+    fleet = commands.add_parser(
+        "fleet",
+        help="run N simulated boards in this process, to load-test a backend",
+        description="Run N simulated boards (each as `edge run --simulate` would run it) in one"
+        " process. Every board gets the template's settings, its own identity (PREFIX-0001, ...)"
+        " and its own state directory (DIR/<identity>/); {identity} and {index} in the"
+        ' template\'s strings name the board (e.g. room = "site-{index}"). SIGINT/SIGTERM stop'
+        " every board (exit 0); a board that ends for good (say a refused token) is logged and the"
+        " others run on, and the fleet then exits as `edge run` would have for it (3 or 1)."
+        " Boards keep no log ring: edge.logs is not offered.",
+    )
+    fleet.add_argument(
+        "--config", type=Path, required=True, metavar="TEMPLATE", help="TOML config template"
+    )
+    fleet.add_argument("--count", type=int, required=True, metavar="N", help="how many boards")
+    fleet.add_argument(
+        "--identity-prefix",
+        metavar="PREFIX",
+        help="identities PREFIX-0001... (default: the template's livekit.identity)",
+    )
+    fleet.add_argument(
+        "--state-dir",
+        type=Path,
+        metavar="DIR",
+        help="boards keep their state in DIR/<identity>/ (default: the template's state directory)",
+    )
+    fleet.add_argument(
+        "--stagger",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="start each board at a random moment within SECONDS (default 0: all at once)",
+    )
+    fleet.add_argument("--log-level", choices=LOG_LEVELS, help="override daemon.log_level")
+    fleet.set_defaults(handler=_fleet)
+
     check = commands.add_parser("check-config", help="validate a config file")
     _add_config(check, required=True)
     check.set_defaults(handler=_check_config)
@@ -310,8 +373,10 @@ def _add_config(parser: argparse.ArgumentParser, *, required: bool) -> None:
     )
 
 
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(format=LOG_FORMAT, level=level.upper())
+def _setup_logging(level: str, *, handler: logging.Handler | None = None) -> None:
+    """`handler`: the root logger's, when it has none yet (default: stderr, `LOG_FORMAT`)."""
+    handlers = None if handler is None else [handler]
+    logging.basicConfig(format=LOG_FORMAT, level=level.upper(), handlers=handlers)
     logging.getLogger().setLevel(level.upper())
     # Library warnings (e.g. gpiozero's "no echo received" from a sensor's own thread) go to the
     # log, where journald and the log bundle keep them, once per place they come from.

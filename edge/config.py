@@ -10,6 +10,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from edge.board import GENERIC, MODEL_PATH, BoardProfile, load_profile, parse_board
 from edge.board import SCHEMA as BOARD_SCHEMA
@@ -63,6 +64,7 @@ __all__ = [  # the section names re-exported for `from edge.config import ...`
     "held_secrets",
     "load_config",
     "parse_config",
+    "read_toml",
 ]
 
 _LOGGER = logging.getLogger(__name__)
@@ -138,18 +140,7 @@ def load_config(
     `[board] profile = "auto"` is the board `model_path` names, or the generic board under
     `simulate` (`edge run --simulate`).
     """
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    data = read_toml(path)
     env = os.environ if env is None else env
     config = parse_config(data, source=str(path), env=env, simulate=simulate, model_path=model_path)
     if not config.daemon.state_dir:
@@ -165,6 +156,22 @@ def load_config(
             ", ".join(secrets),
         )
     return config
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """The TOML table in `path`; ConfigError naming the file if it cannot be read or parsed."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
 
 
 def held_secrets(data: Mapping[str, object]) -> list[str]:

@@ -9,7 +9,7 @@ import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from edge import __version__, wire
 from edge.access import AccessPolicy
@@ -54,9 +54,6 @@ from edge.telemetry.uplink import serve_telemetry
 from edge.token import inspect_token, iso_utc, require_set_clock, token_for
 from edge.twin import DeviceFacts
 
-if TYPE_CHECKING:
-    pass
-
 _LOGGER = logging.getLogger(__name__)
 _PEER_LOG = PeerLog(_LOGGER)
 """Data packets and attribute changes are logged per participant within a budget."""
@@ -77,14 +74,50 @@ async def run_daemon(config: Config, *, simulate: bool, pin_factory: Any = None)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, _request_stop, stop, signum)
+    try:
+        notifier = Notifier.from_environment()
+        fatal = await run_board(
+            config,
+            stop=stop,
+            simulate=simulate,
+            pin_factory=pin_factory,
+            notifier=notifier,
+            keep_logs=True,
+        )
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+    if fatal is not None:
+        raise fatal
+    _LOGGER.info("stopped")
+    return EXIT_OK
+
+
+async def run_board(
+    config: Config,
+    *,
+    stop: asyncio.Event,
+    simulate: bool,
+    pin_factory: Any = None,
+    notifier: Notifier,
+    keep_logs: bool,
+) -> EdgeError | None:
+    """One board's supervisor: its services, and room sessions until `stop` is set.
+
+    Returns the error retrying cannot fix (None once stopped). Touches nothing process-wide
+    but the root logger, and that only with `keep_logs` (the ring behind `edge.logs`), so a
+    fleet can run many in one loop; signals and the notifier are the caller's.
+    """
     if simulate and pin_factory is None:
         from edge.testing.pins import SimulatedPinFactory
 
         pin_factory = SimulatedPinFactory(config.gpio)
-    notifier = Notifier.from_environment()
     model = SimulatedBoard().model if simulate else ""
-    services = await open_services(config, simulate=simulate, pin_factory=pin_factory, model=model)
-    logging.getLogger().addHandler(services.logbook)
+    services = await open_services(
+        config, simulate=simulate, pin_factory=pin_factory, model=model, keep_logs=keep_logs
+    )
+    if services.logbook is not None:
+        logging.getLogger().addHandler(services.logbook)
     try:
         async with asyncio.TaskGroup() as tg:
             tasks = [tg.create_task(s.run(), name=n) for n, s in services.running().items()]
@@ -101,13 +134,9 @@ async def run_daemon(config: Config, *, simulate: bool, pin_factory: Any = None)
         if services.telemetry is not None:
             await services.telemetry.aclose()  # last: spool what was still queued
     finally:
-        logging.getLogger().removeHandler(services.logbook)
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
-    if fatal is not None:
-        raise fatal
-    _LOGGER.info("stopped")
-    return EXIT_OK
+        if services.logbook is not None:
+            logging.getLogger().removeHandler(services.logbook)
+    return fatal
 
 
 @dataclass(slots=True)
@@ -248,7 +277,8 @@ async def _serve(room: Room, daemon: _Daemon) -> None:
     rpc = RpcEndpoint(room, policy=AccessPolicy.from_config(config))
     streams = StreamEndpoint(room)
     workdir = Path(config.daemon.state_dir or ".")
-    serve_logs(rpc, streams, services.logbook, config=config.redacted(), workdir=workdir)
+    if services.logbook is not None:
+        serve_logs(rpc, streams, services.logbook, config=config.redacted(), workdir=workdir)
     if services.media is not None:
         services.media.register(rpc, streams)
     await _align_identity(room, config)

@@ -4,9 +4,10 @@
     for name, service in services.running().items():
         tg.create_task(service.run(), name=name)
 
-GPIO, the twin and the log ring always exist; telemetry, media and the MQTT bridge only when
-configured (their libraries load only then). Services reach one another through listeners,
-wired here once, in an order that does not matter (`tests/test_daemon_wiring.py`).
+GPIO and the twin always exist, and the log ring unless a fleet runs the board; telemetry,
+media and the MQTT bridge only when configured (their libraries load only then). Services
+reach one another through listeners, wired here once, in an order that does not matter
+(`tests/test_daemon_wiring.py`).
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ class Services:
 
     gpio: GpioService
     twin: TwinPublisher
-    logbook: LogRing
+    logbook: LogRing | None
+    """The recent log lines behind `edge.logs`; None in a fleet (its boards share a log)."""
     telemetry: TelemetryService | None = None
     media: MediaService | None = None
     """Camera and microphone, when configured."""
@@ -66,9 +68,12 @@ class Services:
 
 
 async def open_services(
-    config: Config, *, simulate: bool, pin_factory: Any, model: str
+    config: Config, *, simulate: bool, pin_factory: Any, model: str, keep_logs: bool = True
 ) -> Services:
-    """Build and wire the services `config` asks for (`pin_factory` None: gpiozero's)."""
+    """Build and wire the services `config` asks for (`pin_factory` None: gpiozero's).
+
+    `keep_logs` False: no log ring, so no `edge.logs` (a fleet's boards share one log).
+    """
     gpio = GpioService(config.gpio, pin_factory=pin_factory)
     telemetry = await _open_telemetry(config, gpio)
     twin = TwinPublisher()
@@ -99,7 +104,8 @@ async def open_services(
         media = MediaService(
             config.camera, config.microphone, simulate=simulate, publish_status=twin.update
         )
-    return Services(gpio, twin, LogRing(), telemetry, media, bridge, link)
+    logbook = LogRing() if keep_logs else None
+    return Services(gpio, twin, logbook, telemetry, media, bridge, link)
 
 
 async def _open_telemetry(config: Config, gpio: GpioService) -> TelemetryService | None:
