@@ -83,6 +83,7 @@ async def run_daemon(config: Config, *, simulate: bool, pin_factory: Any = None)
             pin_factory=pin_factory,
             notifier=notifier,
             keep_logs=True,
+            trim_heap=True,  # the process's only board: it keeps the heap trimmed
         )
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -101,6 +102,7 @@ async def run_board(
     pin_factory: Any = None,
     notifier: Notifier,
     keep_logs: bool,
+    trim_heap: bool = False,
 ) -> EdgeError | None:
     """One board's supervisor: its services, and room sessions until `stop` is set.
 
@@ -122,7 +124,8 @@ async def run_board(
         async with asyncio.TaskGroup() as tg:
             tasks = [tg.create_task(s.run(), name=n) for n, s in services.running().items()]
             tasks.append(tg.create_task(notifier.run_watchdog(), name="daemon.watchdog"))
-            tasks.append(tg.create_task(HeapTrimmer().run(), name="daemon.heap-trim"))
+            if trim_heap:
+                tasks.append(tg.create_task(HeapTrimmer().run(), name="daemon.heap-trim"))
             daemon = _Daemon(config, services, notifier, model)
             try:
                 fatal = await _run(daemon, stop=stop)

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from edge.allocator import HeapTrimmer
 from edge.config import Config, held_secrets, parse_config, read_toml
 from edge.connection import LinkState
 from edge.errors import ConfigError, EdgeError
@@ -143,13 +144,20 @@ async def run_fleet(
         loop.add_signal_handler(signum, _request_stop, stop, signum)
     try:
         async with asyncio.TaskGroup() as tg:
+            boards = []
             for config, delay in zip(configs, delays, strict=True):
                 identity = config.livekit.identity
                 board = _board(config, stop=stop, delay_s=delay, tally=tally)
                 context = copy_board_context(identity)  # its tasks' log lines name it
-                tg.create_task(board, name=f"fleet.board:{identity}", context=context)
+                boards.append(
+                    tg.create_task(board, name=f"fleet.board:{identity}", context=context)
+                )
             within = f" within {stagger_s:g} s" if stagger_s else ""
             _LOGGER.info("%d board(s) starting%s", len(configs), within)
+            # One heap trimmer for the process (the heap is shared by every board).
+            trimmer = tg.create_task(HeapTrimmer().run(), name="fleet.heap-trim")
+            await asyncio.wait(boards)
+            trimmer.cancel()
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
