@@ -17,6 +17,7 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RUNNER = REPO_ROOT / "tools" / "demo-run"
+pytestmark = pytest.mark.server  # the demo runs livekit-server (and the console): not fast
 SERVER_BINARY = REPO_ROOT / ".cache" / "bin" / "livekit-server"
 CONSOLE_DIST = REPO_ROOT / "console" / "dist" / "index.html"
 

@@ -33,6 +33,12 @@ def test_a_test_using_the_server_through_a_fixture_is_in_the_server_lane() -> No
     assert any(node.startswith("tests/e2e/test_rig.py::") for node in server)  # e2e: a server
 
 
+def test_the_fast_lane_starts_no_livekit_server() -> None:
+    fast = "not (server or browser or mqtt or netns or armhf or hardware)"
+    demo = collected("-m", fast, "tests/test_demo.py")
+    assert demo == set(), demo  # the demo starts livekit-server: the server lane
+
+
 def test_a_missing_tool_skips_outside_ci(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(needs.CI_ENV, raising=False)
     with pytest.raises(pytest.skip.Exception, match="no-such-tool is not installed"):
